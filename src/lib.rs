@@ -1,0 +1,12 @@
+//! cqlhunt: run CrowdStrike LogScale (CQL) detection queries over endpoint telemetry.
+//!
+//! Stages, each a module, dependencies pointing one way (see ARCHITECTURE.md):
+//!
+//! ```text
+//! diag ← lang (lex → parse → AST → print/fix) ← plan (checks against func::table) ← cli
+//! ```
+
+pub mod diag;
+pub mod func;
+pub mod lang;
+pub mod plan;
