@@ -6,6 +6,7 @@
 //! diag ← lang (lex → parse → AST → print/fix) ← plan (checks against func::table) ← cli
 //! ```
 
+pub mod cli;
 pub mod diag;
 pub mod func;
 pub mod lang;

@@ -121,14 +121,11 @@ pub struct FuncDef {
 impl FuncDef {
     /// The parameter a named argument refers to (exact name or alias, then case-insensitive).
     pub fn param(&self, name: &str) -> Option<&ParamDef> {
-        self.params
-            .iter()
-            .find(|p| p.name == name || p.alias.as_deref() == Some(name))
-            .or_else(|| {
-                self.params.iter().find(|p| {
-                    p.name.eq_ignore_ascii_case(name) || p.alias.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(name))
-                })
+        self.params.iter().find(|p| p.name == name || p.alias.as_deref() == Some(name)).or_else(|| {
+            self.params.iter().find(|p| {
+                p.name.eq_ignore_ascii_case(name) || p.alias.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(name))
             })
+        })
     }
     /// The parameter an unnamed argument binds to.
     pub fn unnamed(&self) -> Option<&ParamDef> {
@@ -239,14 +236,8 @@ impl FunctionTable {
                         errs.push(format!("{ln}: parameter {name} has no valid type"));
                         continue;
                     };
-                    let mut p = ParamDef {
-                        name: name.to_string(),
-                        ty,
-                        required: false,
-                        default: None,
-                        alias: None,
-                        unnamed,
-                    };
+                    let mut p =
+                        ParamDef { name: name.to_string(), ty, required: false, default: None, alias: None, unnamed };
                     for a in w {
                         if a == "required" {
                             p.required = true;

@@ -491,6 +491,7 @@ impl<'s> Parser<'s> {
         let _ = ctx;
         let mut items: Vec<Filter> = Vec::new();
         let mut last_paren = false;
+        let mut last_open = Span::default();
         let mut implicit_reported = false;
         loop {
             if self.is_filter_end() {
@@ -521,7 +522,7 @@ impl<'s> Parser<'s> {
                         );
                         if !implicit_reported {
                             implicit_reported = true;
-                            let prev = items.last().map_or(t.span, Filter::span);
+                            let prev = last_open;
                             self.dialect(
                                 Diagnostic::error(
                                     Code::ImplicitAndUnion,
@@ -529,7 +530,7 @@ impl<'s> Parser<'s> {
                                     "adjacent groups are joined by implicit AND: this is an intersection, not a union",
                                 )
                                 .with_label("this group is ANDed with the one before it")
-                                .with_secondary(prev, "… and this one")
+                                .with_secondary(prev, "… with this one")
                                 .with_note("`(A) UNION (B)` means `A AND \"*UNION*\" AND B`: only events matching every branch and containing the text UNION")
                                 .with_help("write the branches as `case { A ; B }` to keep events matching any of them"),
                             );
@@ -555,6 +556,9 @@ impl<'s> Parser<'s> {
                 }
             }
             last_paren = t.tok == Tok::LParen;
+            if last_paren {
+                last_open = t.span;
+            }
             let before = self.lx.pos;
             match self.or_filter() {
                 Some(f) => {

@@ -110,8 +110,12 @@ impl Planner<'_> {
             let is_define = matches!(s, Step::Filter(Filter::Call(c)) if c.name.eq_ignore_ascii_case("defineTable"));
             if is_define && seen_other {
                 self.diags.push(
-                    Diagnostic::error(Code::DefineTablePlacement, s.span(), "defineTable() must come before every other step")
-                        .with_help("move the defineTable() calls to the start of the query"),
+                    Diagnostic::error(
+                        Code::DefineTablePlacement,
+                        s.span(),
+                        "defineTable() must come before every other step",
+                    )
+                    .with_help("move the defineTable() calls to the start of the query"),
                 );
             }
             if !is_define {
@@ -141,8 +145,12 @@ impl Planner<'_> {
             Step::Filter(Filter::Call(c)) => {
                 if c.name.eq_ignore_ascii_case("defineTable") && !top {
                     self.diags.push(
-                        Diagnostic::error(Code::DefineTablePlacement, c.span, "defineTable() is allowed only at the top level")
-                            .with_help("move it out of the subquery, to the start of the query"),
+                        Diagnostic::error(
+                            Code::DefineTablePlacement,
+                            c.span,
+                            "defineTable() is allowed only at the top level",
+                        )
+                        .with_help("move it out of the subquery, to the start of the query"),
                     );
                 }
                 match self.call(c, Use::Plain) {
@@ -218,17 +226,28 @@ impl Planner<'_> {
             Filter::FreeText(p) => {
                 if after_agg {
                     self.diags.push(
-                        Diagnostic::error(Code::FreeTextAfterAggregate, p.span(), "free-text filter after an aggregate")
-                            .with_label("free text searches the original events, which an aggregate has consumed")
-                            .with_help("filter a field instead, e.g. `@rawstring = /…/` or `field = \"…\"`"),
+                        Diagnostic::error(
+                            Code::FreeTextAfterAggregate,
+                            p.span(),
+                            "free-text filter after an aggregate",
+                        )
+                        .with_label("free text searches the original events, which an aggregate has consumed")
+                        .with_help("filter a field instead, e.g. `@rawstring = /…/` or `field = \"…\"`"),
                     );
                 }
                 if let Pattern::Word(w, sp) = p {
                     if let Some(def) = self.table.get(w) {
                         self.diags.push(
-                            Diagnostic::error(Code::ReservedWord, *sp, format!("`{w}` is a function name, reserved in CQL"))
-                                .with_label("a bare function name cannot be a free-text search")
-                                .with_help(format!("to search for the text, quote it: \"{w}\"; to call it, write {}(…)", def.name)),
+                            Diagnostic::error(
+                                Code::ReservedWord,
+                                *sp,
+                                format!("`{w}` is a function name, reserved in CQL"),
+                            )
+                            .with_label("a bare function name cannot be a free-text search")
+                            .with_help(format!(
+                                "to search for the text, quote it: \"{w}\"; to call it, write {}(…)",
+                                def.name
+                            )),
                         );
                     }
                 }
@@ -275,9 +294,9 @@ impl Planner<'_> {
     fn check_regex(&mut self, pattern: &str, engine_v2: bool, span: Span) {
         if let Err(msg) = regex_check::validate(pattern) {
             self.diags.push(
-                Diagnostic::error(Code::InvalidRegex, span, "invalid regular expression")
-                    .with_label(msg)
-                    .with_help("LogScale's regex flavour is close to Java's; see docs/semantics.md for what cqlhunt accepts"),
+                Diagnostic::error(Code::InvalidRegex, span, "invalid regular expression").with_label(msg).with_help(
+                    "LogScale's regex flavour is close to Java's; see docs/semantics.md for what cqlhunt accepts",
+                ),
             );
         }
         if !engine_v2 {
@@ -288,7 +307,9 @@ impl Planner<'_> {
                         span,
                         format!("the leading `{flag}` applies only to the first top-level alternative"),
                     )
-                    .with_note("LogScale's default regex engine (v1) scopes a leading inline flag to the first `|` branch")
+                    .with_note(
+                        "LogScale's default regex engine (v1) scopes a leading inline flag to the first `|` branch",
+                    )
                     .with_help("wrap the alternatives in a group, `(?i)(a|b)`, or use the /…/i flag"),
                 );
             }
@@ -302,9 +323,13 @@ impl Planner<'_> {
         }
         let Some(map) = &self.opts.saved else {
             self.diags.push(
-                Diagnostic::error(Code::UnknownSavedQuery, s.span, format!("saved query `{}` cannot be resolved", s.name))
-                    .with_label("no --saved directory was given")
-                    .with_help("pass --saved DIR, a directory holding NAME.cql files or LogScale saved-search YAML files"),
+                Diagnostic::error(
+                    Code::UnknownSavedQuery,
+                    s.span,
+                    format!("saved query `{}` cannot be resolved", s.name),
+                )
+                .with_label("no --saved directory was given")
+                .with_help("pass --saved DIR, a directory holding NAME.cql files or LogScale saved-search YAML files"),
             );
             return;
         };
@@ -312,8 +337,9 @@ impl Planner<'_> {
         let text = map.get(&s.name).or_else(|| map.get(short)).cloned();
         let Some(text) = text else {
             let hint = crate::func::suggest(&s.name, map.keys().map(String::as_str));
-            let mut d = Diagnostic::error(Code::UnknownSavedQuery, s.span, format!("saved query `{}` not found", s.name))
-                .with_label("not in the --saved directory");
+            let mut d =
+                Diagnostic::error(Code::UnknownSavedQuery, s.span, format!("saved query `{}` not found", s.name))
+                    .with_label("not in the --saved directory");
             if let Some(h) = hint {
                 d = d.with_help(format!("did you mean ${h}()?"));
             }
@@ -498,7 +524,11 @@ impl Planner<'_> {
             if (p.name == "as" && usage == Use::Assigned) || (p.name == "field" && usage == Use::FieldGiven) {
                 continue;
             }
-            let how = if p.unnamed { format!("{}(VALUE, …) or {}={}", def.name, p.name, "VALUE") } else { format!("{}=VALUE", p.name) };
+            let how = if p.unnamed {
+                format!("{}(VALUE, …) or {}={}", def.name, p.name, "VALUE")
+            } else {
+                format!("{}=VALUE", p.name)
+            };
             self.diags.push(
                 Diagnostic::error(Code::MissingArgument, c.span, format!("{}() needs `{}`", def.name, p.name))
                     .with_label(format!("`{}` is required", p.name))

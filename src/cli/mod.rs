@@ -1,0 +1,364 @@
+//! The command line: the only module that knows about files, flags and terminals.
+//!
+//! Exit codes: 0 success (no errors); 1 the query has errors (diagnostics printed);
+//! 2 usage or I/O error (bad flags, unreadable file).
+
+use crate::diag::{self, Code, Diagnostic, Severity, Span};
+use crate::lang::{self, ParseOptions};
+use crate::plan::{self, PlanOptions};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const ABOUT: &str = "Run CrowdStrike LogScale (CQL) detection queries offline, and check them as LogScale reads them.";
+
+#[derive(Debug, Parser)]
+#[command(name = "cqlhunt", version, about = ABOUT, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Parse and plan queries; print diagnostics. Exit 0 when no errors, 1 otherwise.
+    #[command(
+        after_help = "Examples:\n  cqlhunt check rules/*.cql\n  cqlhunt check --lenient ../shared/seed/query.cql\n  echo 'FileName=cmd.exe | groupBy(aid)' | cqlhunt check -"
+    )]
+    Check {
+        /// Query files (`-` reads standard input).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+        /// Output format of the diagnostics.
+        #[arg(long, value_enum, default_value_t = DiagFormat::Human)]
+        format: DiagFormat,
+    },
+    /// Dump the stages of a query: the AST (with byte spans) or the plan.
+    #[command(
+        after_help = "Examples:\n  cqlhunt explain -e 'FileName=/cmd\\.exe/i | count()'\n  cqlhunt explain -f query.cql --ast"
+    )]
+    Explain {
+        /// Read the query from FILE (`-` for standard input).
+        #[arg(short = 'f', long = "file", conflicts_with = "expr", required_unless_present = "expr")]
+        file: Option<PathBuf>,
+        /// The query text itself.
+        #[arg(short = 'e', long = "expr")]
+        expr: Option<String>,
+        /// Print the syntax tree.
+        #[arg(long, conflicts_with = "plan")]
+        ast: bool,
+        /// Print the plan (the default).
+        #[arg(long)]
+        plan: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print a strict-valid, canonical rewrite of a query (the seed dialect made valid CQL).
+    #[command(after_help = "Examples:\n  cqlhunt fix seed.cql > seed-fixed.cql\n  cqlhunt check seed-fixed.cql")]
+    Fix {
+        /// The query file (`-` for standard input).
+        file: PathBuf,
+        /// Saved queries, as in `check`.
+        #[arg(long, value_name = "DIR")]
+        saved: Option<PathBuf>,
+    },
+    /// List LogScale's functions with their signatures, or show one.
+    Functions {
+        /// A function name (case-insensitive).
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Accept the seed dialect (`UNION`, parenthesised pipelines, positional `if`,
+    /// unescaped `/` in regexes) and report each recovery as a warning.
+    #[arg(long)]
+    lenient: bool,
+    /// Bind a query parameter: `--param name=value` (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<(String, String)>,
+    /// Directory of saved queries (`NAME.cql`) for `$NAME()` calls.
+    #[arg(long, value_name = "DIR")]
+    saved: Option<PathBuf>,
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum DiagFormat {
+    /// Source line, caret, labels and help.
+    Human,
+    /// One line per diagnostic: file:line:col: severity[code]: message.
+    Short,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln_safe(&format!("cqlhunt: {msg}"));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn eprintln_safe(s: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{s}");
+}
+
+fn print_out(s: &str) -> Result<(), String> {
+    let mut o = std::io::stdout().lock();
+    match o.write_all(s.as_bytes()).and_then(|()| o.flush()) {
+        Ok(()) => Ok(()),
+        // A closed pipe (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("writing output: {e}")),
+    }
+}
+
+fn use_color(c: ColorChoice) -> bool {
+    match c {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
+    }
+}
+
+fn read_input(path: &Path) -> Result<(String, Vec<u8>), String> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("<stdin>: {e}"))?;
+        return Ok(("<stdin>".to_string(), buf));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((path.display().to_string(), bytes))
+}
+
+/// Decode query bytes; invalid UTF-8 becomes a diagnostic (and U+FFFD in the text).
+pub fn decode(bytes: &[u8]) -> (String, Option<Diagnostic>) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), None),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let d = Diagnostic::error(Code::InvalidUtf8, Span::new(at, at + 1), format!("invalid UTF-8 at byte {at}"))
+                .with_label("not UTF-8")
+                .with_help("save the query as UTF-8");
+            (text, Some(d))
+        }
+    }
+}
+
+fn load_saved(dir: &Path) -> Result<BTreeMap<String, String>, String> {
+    let mut map = BTreeMap::new();
+    let rd = std::fs::read_dir(dir).map_err(|e| format!("--saved {}: {e}", dir.display()))?;
+    for entry in rd {
+        let entry = entry.map_err(|e| format!("--saved {}: {e}", dir.display()))?;
+        let p = entry.path();
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !matches!(ext, "cql" | "logscale") {
+            continue;
+        }
+        let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else { continue };
+        let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        map.insert(stem.to_string(), text);
+    }
+    Ok(map)
+}
+
+fn plan_options(common: &Common) -> Result<PlanOptions, String> {
+    Ok(PlanOptions {
+        params: common.params.iter().cloned().collect(),
+        saved: common.saved.as_deref().map(load_saved).transpose()?,
+        require_params: false,
+        lenient: common.lenient,
+    })
+}
+
+/// Everything `check` finds in one source: parse and plan diagnostics.
+pub fn check_source(text: &str, lenient: bool, opts: &PlanOptions) -> Vec<Diagnostic> {
+    let (q, mut diags) = lang::parse(text, ParseOptions { lenient });
+    // Planning a tree that failed to parse gives noise; plan only clean parses.
+    if !diags.iter().any(Diagnostic::is_error) {
+        let (_, pd) = plan::plan(&q, text, opts);
+        diags.extend(pd);
+    }
+    diags.sort_by_key(|d| (d.span.start, d.span.end));
+    diags
+}
+
+fn count(diags: &[Diagnostic]) -> (usize, usize) {
+    let e = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    (e, diags.len() - e)
+}
+
+fn plural(n: usize, w: &str) -> String {
+    format!("{n} {w}{}", if n == 1 { "" } else { "s" })
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.cmd {
+        Cmd::Check { files, common, format } => {
+            let opts = plan_options(&common)?;
+            let color = use_color(common.color);
+            let mut any_err = false;
+            for f in &files {
+                let (name, bytes) = read_input(f)?;
+                let (text, bad) = decode(&bytes);
+                let mut diags = check_source(&text, common.lenient, &opts);
+                if let Some(b) = bad {
+                    diags.insert(0, b);
+                }
+                let (e, w) = count(&diags);
+                any_err |= e > 0;
+                let out = match format {
+                    DiagFormat::Human => diag::render(&name, &text, &diags, color),
+                    DiagFormat::Short => diag::render_short(&name, &text, &diags),
+                };
+                print_out(&out)?;
+                if format == DiagFormat::Human {
+                    let verdict = if e == 0 { "ok" } else { "failed" };
+                    print_out(&format!("{name}: {verdict}: {}, {}\n", plural(e, "error"), plural(w, "warning")))?;
+                }
+            }
+            Ok(ExitCode::from(u8::from(any_err)))
+        }
+        Cmd::Explain { file, expr, ast, plan: _, common } => {
+            let (name, text) = match (file, expr) {
+                (Some(f), _) => {
+                    let (name, bytes) = read_input(&f)?;
+                    (name, decode(&bytes).0)
+                }
+                (None, Some(e)) => ("<expr>".to_string(), e),
+                (None, None) => return Err("give -f FILE or -e TEXT".to_string()),
+            };
+            let opts = PlanOptions { require_params: true, ..plan_options(&common)? };
+            let (q, mut diags) = lang::parse(&text, ParseOptions { lenient: common.lenient });
+            let plan_result = if diags.iter().any(Diagnostic::is_error) {
+                None
+            } else {
+                let (p, pd) = plan::plan(&q, &text, &opts);
+                diags.extend(pd);
+                Some(p)
+            };
+            let color = use_color(common.color);
+            if !diags.is_empty() {
+                eprintln_safe(diag::render(&name, &text, &diags, color).trim_end());
+            }
+            if ast {
+                print_out(&format!("{q:#?}\n"))?;
+            } else if let Some(p) = plan_result {
+                print_out(&crate::cli::explain::plan_text(&q, &p))?;
+            }
+            Ok(ExitCode::from(u8::from(diags.iter().any(Diagnostic::is_error))))
+        }
+        Cmd::Fix { file, saved } => {
+            let (name, bytes) = read_input(&file)?;
+            let (text, bad) = decode(&bytes);
+            let color = use_color(ColorChoice::Auto);
+            if let Some(b) = bad {
+                eprintln_safe(diag::render(&name, &text, &[b], color).trim_end());
+                return Ok(ExitCode::from(1));
+            }
+            let (fixed, diags) = fix_text(&text);
+            let opts = PlanOptions { saved: saved.as_deref().map(load_saved).transpose()?, ..PlanOptions::default() };
+            let _ = opts;
+            if !diags.is_empty() {
+                eprintln_safe(diag::render(&name, &text, &diags, color).trim_end());
+            }
+            match fixed {
+                Some(out) => {
+                    print_out(&out)?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => Ok(ExitCode::from(1)),
+            }
+        }
+        Cmd::Functions { name } => {
+            let t = crate::func::FunctionTable::builtin();
+            match name {
+                Some(n) => match t.get(&n) {
+                    Some(f) => {
+                        let mut s = format!("{}\n  category: {}\n", f.signature(), f.category.as_str());
+                        if let Some(d) = &f.doc {
+                            s.push_str(&format!("  docs: {d}\n"));
+                        }
+                        for ex in &f.examples {
+                            s.push_str(&format!("  example: {ex}\n"));
+                        }
+                        print_out(&s)?;
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    None => {
+                        let hint = t.suggest(&n).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+                        Err(format!("unknown function `{n}`{hint}"))
+                    }
+                },
+                None => {
+                    let mut s = String::new();
+                    for f in t.all() {
+                        s.push_str(&format!("{:<10} {}\n", f.category.as_str(), f.signature()));
+                    }
+                    print_out(&s)?;
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
+    }
+}
+
+/// `fix`: parse leniently, rewrite the seed dialect, print canonical CQL, and check that the
+/// result is strict-valid. Returns the text (or `None` when the query has real errors) and the
+/// diagnostics to show.
+pub fn fix_text(text: &str) -> (Option<String>, Vec<Diagnostic>) {
+    let (mut q, diags) = lang::parse(text, ParseOptions { lenient: true });
+    if diags.iter().any(Diagnostic::is_error) {
+        return (None, diags);
+    }
+    let mut shown: Vec<Diagnostic> = diags;
+    shown.extend(lang::fix::fix(&mut q));
+    let mut out = lang::query_to_string(&q);
+    out.push('\n');
+    let (_, after) = lang::parse(&out, ParseOptions::default());
+    if let Some(e) = after.iter().find(|d| d.is_error()) {
+        // A bug in fix or the printer: say so rather than print invalid CQL.
+        shown.push(Diagnostic::error(
+            e.code,
+            Span::new(0, 0),
+            format!("cqlhunt fix produced invalid CQL ({}); please report this", e.message),
+        ));
+        return (None, shown);
+    }
+    (Some(out), shown)
+}
+
+pub mod explain;
