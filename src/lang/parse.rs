@@ -10,7 +10,7 @@ use super::lex::{as_warning, Lexer, Mode, Tok, Token};
 use crate::diag::{Code, Diagnostic, Span};
 
 /// How deep parentheses, subqueries, `case`, and unary operators may nest.
-pub const MAX_DEPTH: usize = 128;
+pub const MAX_DEPTH: usize = 64;
 /// After this many errors the parser stops reporting (the rest is usually noise).
 const MAX_ERRORS: usize = 50;
 
@@ -23,10 +23,18 @@ pub struct ParseOptions {
 
 /// Parse a query. The tree is always returned; check the diagnostics for errors.
 pub fn parse(src: &str, opts: ParseOptions) -> (Query, Vec<Diagnostic>) {
-    let mut p = Parser { lx: Lexer::new(src, opts.lenient), diags: Vec::new(), depth: 0, lenient: opts.lenient };
+    let mut p = Parser {
+        lx: Lexer::new(src, opts.lenient),
+        diags: Vec::new(),
+        depth: 0,
+        lenient: opts.lenient,
+        aborted: false,
+    };
     let pipeline = p.pipeline(Ctx::Top);
     let mut diags = p.diags;
-    diags.extend(p.lx.diags);
+    if !p.aborted {
+        diags.extend(p.lx.diags);
+    }
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     diags.dedup_by(|a, b| a.code == b.code && a.span == b.span);
     diags.truncate(MAX_ERRORS);
@@ -50,6 +58,9 @@ struct Parser<'s> {
     diags: Vec<Diagnostic>,
     depth: usize,
     lenient: bool,
+    /// Set when nesting hit [`MAX_DEPTH`]: the rest of the input is skipped and no further
+    /// diagnostics are reported (they would only be echoes of the cut).
+    aborted: bool,
 }
 
 fn is_kw(t: &Tok, kw: &str) -> bool {
@@ -58,7 +69,9 @@ fn is_kw(t: &Tok, kw: &str) -> bool {
 
 impl<'s> Parser<'s> {
     fn err(&mut self, d: Diagnostic) {
-        self.diags.push(d);
+        if !self.aborted {
+            self.diags.push(d);
+        }
     }
 
     /// A seed-dialect defect: an error in strict mode, a warning with `--lenient`.
@@ -95,6 +108,7 @@ impl<'s> Parser<'s> {
             }
             // Skip the rest of the input: nothing sensible can follow.
             self.lx.pos = self.lx.src.len();
+            self.aborted = true;
             self.depth -= 1;
             return false;
         }

@@ -329,7 +329,7 @@ impl Planner<'_> {
                     format!("saved query `{}` cannot be resolved", s.name),
                 )
                 .with_label("no --saved directory was given")
-                .with_help("pass --saved DIR, a directory holding NAME.cql files or LogScale saved-search YAML files"),
+                .with_help("pass --saved DIR, a directory holding NAME.cql (or NAME.logscale) files"),
             );
             return;
         };
