@@ -377,10 +377,12 @@ impl Printer {
     }
 }
 
-/// Escape each `/` in a regex body that is not already escaped.
+/// Escape each `/` in a regex body that is not already escaped and not inside a character
+/// class (where the lexer accepts it as written).
 pub fn escape_regex_slashes(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
-    let mut chars = body.chars();
+    let mut chars = body.chars().peekable();
+    let mut in_class = false;
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
@@ -389,7 +391,23 @@ pub fn escape_regex_slashes(body: &str) -> String {
                     out.push(n);
                 }
             }
-            '/' => out.push_str("\\/"),
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    out.push('^');
+                    chars.next();
+                }
+                if chars.peek() == Some(&']') {
+                    out.push(']');
+                    chars.next();
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            '/' if !in_class => out.push_str("\\/"),
             c => out.push(c),
         }
     }
