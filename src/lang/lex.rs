@@ -149,6 +149,14 @@ fn is_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c')
 }
 
+/// A saved lexer state (see [`Lexer::snapshot`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Snapshot {
+    pos: usize,
+    diags: usize,
+    reported: usize,
+}
+
 /// The lexer: a cursor over the source. Errors are pushed to `diags`; the lexer always makes
 /// progress, so the parser can recover.
 #[derive(Debug)]
@@ -157,14 +165,15 @@ pub struct Lexer<'s> {
     pub lenient: bool,
     /// Byte offset of the next unread character.
     pub pos: usize,
-    pub diags: Vec<Diagnostic>,
+    diags: Vec<Diagnostic>,
+    sticky: Vec<Diagnostic>,
     /// Regex repairs already reported (the same token may be scanned more than once).
     reported: Vec<u32>,
 }
 
 impl<'s> Lexer<'s> {
     pub fn new(src: &'s str, lenient: bool) -> Lexer<'s> {
-        Lexer { src, lenient, pos: 0, diags: Vec::new(), reported: Vec::new() }
+        Lexer { src, lenient, pos: 0, diags: Vec::new(), sticky: Vec::new(), reported: Vec::new() }
     }
 
     fn rest(&self, at: usize) -> &'s str {
@@ -211,18 +220,49 @@ impl<'s> Lexer<'s> {
         }
     }
 
+    /// A problem that is one whatever the mode (a stray character, an unclosed string or
+    /// comment): kept even when found during a look-ahead.
     fn push_once(&mut self, d: Diagnostic) {
+        if !self.sticky.iter().any(|x| x.code == d.code && x.span == d.span) {
+            self.sticky.push(d);
+        }
+    }
+
+    /// A problem of the token as read in the current mode: forgotten if the read was a
+    /// look-ahead.
+    fn push_mode(&mut self, d: Diagnostic) {
         if !self.diags.iter().any(|x| x.code == d.code && x.span == d.span) {
             self.diags.push(d);
         }
     }
 
-    /// Look at the next token in `mode` without consuming it.
+    /// All problems found: mode-independent ones and those of the tokens really read.
+    pub fn take_diags(&mut self) -> Vec<Diagnostic> {
+        let mut out = std::mem::take(&mut self.sticky);
+        out.append(&mut self.diags);
+        out
+    }
+
+    /// Look at the next token in `mode` without consuming it. A look-ahead leaves no trace:
+    /// problems it meets are reported only when the token is really read, in the mode the
+    /// parser then chooses (a `/` peeked in filter mode may be a division after all).
     pub fn peek(&mut self, mode: Mode) -> Token {
-        let save = self.pos;
+        let save = self.snapshot();
         let t = self.next(mode);
-        self.pos = save;
+        self.restore(save);
         t
+    }
+
+    /// The lexer's state, to return to after a look-ahead.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot { pos: self.pos, diags: self.diags.len(), reported: self.reported.len() }
+    }
+
+    /// Return to a snapshot, forgetting what was read and reported since.
+    pub fn restore(&mut self, s: Snapshot) {
+        self.pos = s.pos;
+        self.diags.truncate(s.diags);
+        self.reported.truncate(s.reported);
     }
 
     /// Read the next token in `mode`.
@@ -391,7 +431,7 @@ impl<'s> Lexer<'s> {
                         i += 2;
                         continue;
                     }
-                    self.push_once(
+                    self.push_mode(
                         Diagnostic::error(
                             Code::WordEndsWithSlashes,
                             Span::new(at, i + 2),
@@ -452,7 +492,7 @@ impl<'s> Lexer<'s> {
         let line_end = src[at..].find('\n').map_or(src.len(), |i| at + i);
         let body_start = at + 1;
         let Some(close) = regex_close(&src[body_start..line_end], 0) else {
-            self.push_once(
+            self.push_mode(
                 Diagnostic::error(Code::UnterminatedRegex, Span::new(at, line_end), "unterminated regex literal")
                     .with_label("no closing `/` on this line")
                     .with_help("end the regex with `/`; write a slash inside it as `\\/`"),
@@ -500,7 +540,7 @@ impl<'s> Lexer<'s> {
                 break;
             }
             if !matches!(c, 'd' | 'g' | 'i' | 'm' | 'F') {
-                self.push_once(
+                self.push_mode(
                     Diagnostic::error(
                         Code::UnknownRegexFlag,
                         Span::new(end, end + 1),

@@ -33,7 +33,7 @@ pub fn parse(src: &str, opts: ParseOptions) -> (Query, Vec<Diagnostic>) {
     let pipeline = p.pipeline(Ctx::Top);
     let mut diags = p.diags;
     if !p.aborted {
-        diags.extend(p.lx.diags);
+        diags.extend(p.lx.take_diags());
     }
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     diags.dedup_by(|a, b| a.code == b.code && a.span == b.span);
@@ -90,10 +90,10 @@ impl<'s> Parser<'s> {
 
     /// The token after the next one.
     fn peek2(&mut self, m1: Mode, m2: Mode) -> (Token, Token) {
-        let save = self.lx.pos;
+        let save = self.lx.snapshot();
         let a = self.lx.next(m1);
         let b = self.lx.next(m2);
-        self.lx.pos = save;
+        self.lx.restore(save);
         (a, b)
     }
 
@@ -238,11 +238,11 @@ impl<'s> Parser<'s> {
                     return self.assign().map(Step::Assign);
                 }
                 if is_kw(&b.tok, "match") {
-                    let save = self.lx.pos;
+                    let save = self.lx.snapshot();
                     self.next(Mode::Filter);
                     self.next(Mode::Filter);
                     let brace = self.peek(Mode::Filter).tok == Tok::LBrace;
-                    self.lx.pos = save;
+                    self.lx.restore(save);
                     if brace {
                         return self.match_stmt().map(Step::Match);
                     }
@@ -992,7 +992,7 @@ impl<'s> Parser<'s> {
         }
         // name: { subquery } attr: value …   (correlate)
         if let (Tok::Word(w), Tok::Colon) = (&a.tok, &b.tok) {
-            let save = self.lx.pos;
+            let save = self.lx.snapshot();
             self.next(Mode::Expr);
             self.next(Mode::Expr);
             if self.peek(Mode::Expr).tok == Tok::LBrace {
@@ -1000,7 +1000,7 @@ impl<'s> Parser<'s> {
                 let e = self.subquery(name)?;
                 return Some(Arg { name: None, span: e.span(), value: e });
             }
-            self.lx.pos = save;
+            self.lx.restore(save);
         }
         let value = self.value_expr(false, a.span)?;
         Some(Arg { name: None, span: value.span(), value })
