@@ -57,6 +57,8 @@ fn corpus_roundtrips() {
 fn lookahead_leaves_no_diagnostics() {
     assert_eq!(roundtrip("in(x, values=[21 / 22, 5901])", false), Ok(true));
     assert_eq!(roundtrip("x := [a / b]", false), Ok(true));
+    // Found by the fuzzer: an argument name with a back-quoted part holding a quote.
+    assert_eq!(roundtrip("default(field=[a],`v=\"x`=1)", false), Ok(true));
 }
 
 #[test]

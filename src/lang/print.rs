@@ -414,6 +414,16 @@ pub fn escape_regex_slashes(body: &str) -> String {
     out
 }
 
+/// A name must be quoted unless the lexer reads it back as this one bare word.
 fn needs_quotes(name: &str) -> bool {
-    name.is_empty() || !name.chars().all(super::lex::is_field_char)
+    if name.is_empty() {
+        return true;
+    }
+    if name.chars().all(super::lex::is_field_char) {
+        return false;
+    }
+    let mut lx = super::lex::Lexer::new(name, false);
+    let t = lx.next(super::lex::Mode::Expr);
+    let whole = t.span.start == 0 && t.span.end as usize == name.len();
+    !(whole && t.tok == super::lex::Tok::Word(name.to_string()) && lx.take_diags().is_empty())
 }
