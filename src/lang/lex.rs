@@ -511,6 +511,10 @@ impl<'s> Lexer<'s> {
             }
             let Some(next) = regex_close(&src[close + 1..line_end], 0) else { break };
             let candidate = close + 1 + next;
+            // Only text that continues the pattern without a break: the seed's `nginx/)/`.
+            if src[close + 1..candidate].contains(char::is_whitespace) {
+                break;
+            }
             let whole = &src[body_start..candidate];
             if paren_depth(whole) < 0 {
                 break;
