@@ -62,9 +62,6 @@ enum Cmd {
     Fix {
         /// The query file (`-` for standard input).
         file: PathBuf,
-        /// Saved queries, as in `check`.
-        #[arg(long, value_name = "DIR")]
-        saved: Option<PathBuf>,
     },
     /// List LogScale's functions with their signatures, or show one.
     Functions {
@@ -281,7 +278,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::from(u8::from(diags.iter().any(Diagnostic::is_error))))
         }
-        Cmd::Fix { file, saved } => {
+        Cmd::Fix { file } => {
             let (name, bytes) = read_input(&file)?;
             let (text, bad) = decode(&bytes);
             let color = use_color(ColorChoice::Auto);
@@ -290,8 +287,6 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 return Ok(ExitCode::from(1));
             }
             let (fixed, diags) = fix_text(&text);
-            let opts = PlanOptions { saved: saved.as_deref().map(load_saved).transpose()?, ..PlanOptions::default() };
-            let _ = opts;
             if !diags.is_empty() {
                 eprintln_safe(diag::render(&name, &text, &diags, color).trim_end());
             }

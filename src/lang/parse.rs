@@ -132,7 +132,6 @@ impl<'s> Parser<'s> {
     // ---- pipelines and steps -------------------------------------------------------------
 
     fn pipeline(&mut self, ctx: Ctx) -> Pipeline {
-        let start = self.lx.pos;
         let mut steps = Vec::new();
         let mut pipes: Vec<Span> = Vec::new();
         // A leading `|` is allowed (CrowdStrike writes it often).
@@ -195,7 +194,6 @@ impl<'s> Parser<'s> {
             (Some(f), Some(l)) => f.span().to(l.span()),
             _ => Span::new(first_start.min(end), end),
         };
-        let _ = start;
         let mut p = Pipeline { steps, span };
         self.check_paren_pipeline(&mut p, ctx, &pipes);
         p
@@ -561,7 +559,7 @@ impl<'s> Parser<'s> {
                                 let s = prev.span().to(branch.span());
                                 Filter::Union(vec![to_pipeline(prev), to_pipeline(branch)], s)
                             }
-                            None => to_filter_group(branch),
+                            None => branch,
                         };
                         items.push(merged);
                         last_paren = true;
@@ -844,12 +842,8 @@ impl<'s> Parser<'s> {
                 );
             }
         }
-        if op == CmpOp::Like {
-            if let Pattern::Regex(r) = &value {
-                // The Operators page shows `class like /Bucket/`; the grammar does not allow it.
-                let _ = r;
-            }
-        }
+        // `like /re/` is accepted: the Operators page shows `class like /Bucket/`, though the
+        // grammar's LikePattern does not list regexes.
         let span = field.span.to(value.span());
         Some(Filter::Compare { field, op, value, span })
     }
@@ -1117,13 +1111,12 @@ impl<'s> Parser<'s> {
 
     fn binary(&mut self, min_prec: u8) -> Option<Expr> {
         let mut lhs = self.expr_unary()?;
-        while let Some((op, t)) = self.binop() {
+        while let Some((op, _)) = self.binop() {
             let prec = op.precedence();
             if prec < min_prec {
                 break;
             }
             self.next(Mode::Expr);
-            let _ = t;
             let rhs = self.binary(prec + 1)?;
             let span = lhs.span().to(rhs.span());
             lhs = Expr::Binary(op, Box::new(lhs), Box::new(rhs), span);
@@ -1217,7 +1210,6 @@ impl<'s> Parser<'s> {
                         }
                         _ => {}
                     }
-                    let before = self.lx.pos;
                     let (a, b) = self.peek2(Mode::Filter, Mode::Filter);
                     let item = if matches!(a.tok, Tok::Word(_) | Tok::Str(_)) && b.tok == Tok::Assign {
                         self.assign().map(|a| Expr::Assign(Box::new(a)))
@@ -1238,7 +1230,6 @@ impl<'s> Parser<'s> {
                             .with_secondary(t.span, "in this array"),
                         );
                         self.next(Mode::Expr);
-                        let _ = before;
                     }
                 }
                 self.leave();
@@ -1313,10 +1304,6 @@ fn to_pipeline(f: Filter) -> Pipeline {
         Filter::Pipeline(p) => p,
         other => Pipeline { span: other.span(), steps: vec![Step::Filter(other)] },
     }
-}
-
-fn to_filter_group(f: Filter) -> Filter {
-    f
 }
 
 /// The body of a regex literal as the content of a CQL string: `\/` becomes `/`, then

@@ -438,9 +438,8 @@ impl Planner<'_> {
                     }
                 },
                 None => {
-                    if let Some(named_sub) = named_subquery(&a.value) {
+                    if named_subquery(&a.value).is_some() {
                         // correlate(name: {…}): named subqueries fill the `query` parameter.
-                        let _ = named_sub;
                         given.push("query");
                         self.expr(&a.value, Use::Plain);
                         continue;
