@@ -11,3 +11,4 @@ pub mod diag;
 pub mod func;
 pub mod lang;
 pub mod plan;
+pub mod event;

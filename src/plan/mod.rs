@@ -12,6 +12,14 @@ use crate::lang::{parse, ParseOptions};
 use std::collections::{BTreeMap, BTreeSet};
 
 mod regex_check;
+pub mod compile;
+pub mod ir;
+pub mod rx;
+
+/// The leading inline-flag group of a pattern that also has a top-level `|` (JitRex v1 quirk).
+pub fn regex_check_leading(p: &str) -> Option<String> {
+    regex_check::leading_flag_with_alternation(p)
+}
 
 /// What the planner is given besides the query.
 #[derive(Debug, Clone, Default)]

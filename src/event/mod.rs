@@ -1,0 +1,209 @@
+//! The one event model: an ordered list of named values. Every reader produces it, every
+//! stage consumes it. LogScale values are strings interpreted by context; aggregate outputs
+//! are numbers (printed as JSON numbers).
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// A field value.
+#[derive(Clone, PartialEq)]
+pub enum Value {
+    Str(String),
+    Num(f64),
+}
+
+impl Value {
+    /// The value as text (numbers as LogScale prints them).
+    pub fn as_str(&self) -> Cow<'_, str> {
+        match self {
+            Value::Str(s) => Cow::Borrowed(s),
+            Value::Num(n) => Cow::Owned(format_num(*n)),
+        }
+    }
+
+    /// The value as a number, if it reads as one (`" 42 "` does not; `"4.2e1"` does).
+    pub fn as_num(&self) -> Option<f64> {
+        match self {
+            Value::Num(n) => Some(*n),
+            Value::Str(s) => parse_num(s),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Value::Str(s) if s.is_empty())
+    }
+
+    /// LogScale's truthiness for `test()` and `if()`: `true`, or a non-zero number.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Num(n) => *n != 0.0,
+            Value::Str(s) => s == "true" || parse_num(s).is_some_and(|n| n != 0.0),
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::Num(n) => write!(f, "{}", format_num(*n)),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::Str(s.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Str(s)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(n: f64) -> Value {
+        Value::Num(n)
+    }
+}
+
+/// Parse a number the way LogScale's numeric filters do: optional sign, digits, optional
+/// fraction and exponent; no surrounding spaces; hex is not a number here.
+pub fn parse_num(s: &str) -> Option<f64> {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 64 {
+        return None;
+    }
+    let first = b[0];
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return None;
+    }
+    let last = b[b.len() - 1];
+    if !(last.is_ascii_digit() || last == b'.') {
+        return None;
+    }
+    s.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+/// Integers without a fraction, others in the shortest form that reads back.
+pub fn format_num(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+/// One event (or one result row).
+#[derive(Clone, Default, PartialEq)]
+pub struct Event {
+    fields: Vec<(String, Value)>,
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.fields.iter().map(|(k, v)| (k, v))).finish()
+    }
+}
+
+impl Event {
+    pub fn new() -> Event {
+        Event { fields: Vec::new() }
+    }
+
+    pub fn with_capacity(n: usize) -> Event {
+        Event { fields: Vec::with_capacity(n) }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// The value as text, if present.
+    pub fn get_str(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.get(name).map(Value::as_str)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.fields.iter().any(|(k, _)| k == name)
+    }
+
+    /// Set a field, replacing an existing value in place (order kept).
+    pub fn set(&mut self, name: &str, v: Value) {
+        match self.fields.iter_mut().find(|(k, _)| k == name) {
+            Some((_, old)) => *old = v,
+            None => self.fields.push((name.to_string(), v)),
+        }
+    }
+
+    /// Append without checking for an existing field (readers building a fresh event).
+    pub fn push(&mut self, name: String, v: Value) {
+        self.fields.push((name, v));
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        let i = self.fields.iter().position(|(k, _)| k == name)?;
+        Some(self.fields.remove(i).1)
+    }
+
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// Keep only the named fields, in the given order.
+    pub fn project(&self, names: &[String]) -> Event {
+        let mut e = Event::with_capacity(names.len());
+        for n in names {
+            if let Some(v) = self.get(n) {
+                e.fields.push((n.clone(), v.clone()));
+            }
+        }
+        e
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.fields.retain(|(k, _)| keep(k));
+    }
+
+    /// Event time in ms (`@timestamp`), if present and numeric.
+    pub fn timestamp(&self) -> Option<f64> {
+        self.get("@timestamp").and_then(Value::as_num)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_num("42"), Some(42.0));
+        assert_eq!(parse_num("-1.5"), Some(-1.5));
+        assert_eq!(parse_num(" 1"), None);
+        assert_eq!(parse_num("0x1f"), None);
+        assert_eq!(parse_num("abc"), None);
+        assert_eq!(format_num(3.0), "3");
+        assert_eq!(format_num(2.5), "2.5");
+    }
+
+    #[test]
+    fn set_keeps_order() {
+        let mut e = Event::new();
+        e.set("a", "1".into());
+        e.set("b", "2".into());
+        e.set("a", "3".into());
+        let ks: Vec<_> = e.fields().map(|(k, _)| k.to_string()).collect();
+        assert_eq!(ks, ["a", "b"]);
+        assert_eq!(e.get_str("a").as_deref(), Some("3"));
+    }
+}

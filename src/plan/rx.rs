@@ -1,0 +1,239 @@
+//! Regexes as LogScale (JitRex) means them, compiled once: the `regex` crate for every
+//! pattern it accepts, `fancy-regex` with a hard backtracking limit for lookahead and
+//! back-references. A pattern that hits the limit is an error naming it, never a hang.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// Backtracking steps allowed per match attempt in the fallback engine.
+pub const BACKTRACK_LIMIT: usize = 1_000_000;
+
+/// A compiled pattern.
+#[derive(Clone)]
+pub struct Rx {
+    /// The pattern as LogScale would show it (`/…/flags` or the string given to `regex()`).
+    pub source: String,
+    engine: Engine,
+    /// Named capture groups, in order.
+    pub names: Vec<String>,
+}
+
+#[derive(Clone)]
+enum Engine {
+    Fast(regex::Regex),
+    Back(Box<fancy_regex::Regex>),
+}
+
+impl fmt::Debug for Rx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Rx({})", self.source)
+    }
+}
+
+/// A match that could not be decided within the backtracking limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RxLimit(pub String);
+
+impl fmt::Display for RxLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "regex {} exceeded the backtracking limit ({BACKTRACK_LIMIT} steps) on an event", self.0)
+    }
+}
+
+/// Flags as LogScale writes them: i (case-insensitive), m (multi-line), d (dot-all),
+/// g (repeat; ignored here), F (engine v2: leading inline flags apply to every alternative).
+pub fn compile(pattern: &str, flags: &str, source: &str) -> Result<Rx, String> {
+    let v2 = flags.contains('F');
+    let mut p = if v2 { pattern.to_string() } else { scope_leading_flag(pattern) };
+    let mut prefix = String::new();
+    for (c, f) in [('i', 'i'), ('m', 'm'), ('d', 's')] {
+        if flags.contains(c) {
+            prefix.push(f);
+        }
+    }
+    if !prefix.is_empty() {
+        p = format!("(?{prefix}){p}");
+    }
+    if p.contains("(?<=") || p.contains("(?<!") {
+        return Err("lookbehind is not supported by LogScale's regex engine".to_string());
+    }
+    let names: Vec<String> = {
+        let mut seen = BTreeSet::new();
+        capture_names(&p).into_iter().filter(|n| seen.insert(n.clone())).collect()
+    };
+    match regex::Regex::new(&p) {
+        Ok(r) => Ok(Rx { source: source.to_string(), engine: Engine::Fast(r), names }),
+        Err(fast_err) => match fancy_regex::RegexBuilder::new(&p).backtrack_limit(BACKTRACK_LIMIT).build() {
+            Ok(r) => Ok(Rx { source: source.to_string(), engine: Engine::Back(Box::new(r)), names }),
+            Err(_) => Err(first_line(&fast_err.to_string())),
+        },
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).trim().to_string()
+}
+
+/// JitRex v1: `(?i)A|B` means `(?i:A)|B`.
+fn scope_leading_flag(p: &str) -> String {
+    match crate::plan::regex_check_leading(p) {
+        Some(flag) => {
+            let body = &p[flag.len()..];
+            let (first, rest) = split_top_alternation(body);
+            let flags = &flag[2..flag.len() - 1];
+            format!("(?{flags}:{first}){rest}")
+        }
+        None => p.to_string(),
+    }
+}
+
+/// Split at the first top-level `|`: (`A`, `|B…`).
+fn split_top_alternation(s: &str) -> (&str, &str) {
+    let b = s.as_bytes();
+    let (mut depth, mut in_class, mut i) = (0i32, false, 0);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' if !in_class => in_class = true,
+            b']' if in_class => in_class = false,
+            b'(' if !in_class => depth += 1,
+            b')' if !in_class => depth -= 1,
+            b'|' if !in_class && depth == 0 => return (&s[..i], &s[i..]),
+            _ => {}
+        }
+        i += 1;
+    }
+    (s, "")
+}
+
+fn capture_names(p: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = p.as_bytes();
+    let mut i = 0;
+    while i + 3 < b.len() {
+        if b[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b[i] == b'(' && b[i + 1] == b'?' {
+            let start = if b[i + 2] == b'<' && b[i + 3] != b'=' && b[i + 3] != b'!' {
+                Some(i + 3)
+            } else if b[i + 2] == b'P' && b.get(i + 3) == Some(&b'<') {
+                Some(i + 4)
+            } else {
+                None
+            };
+            if let Some(s) = start {
+                if let Some(end) = p[s..].find('>') {
+                    out.push(p[s..s + end].to_string());
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+impl Rx {
+    /// Unanchored search.
+    pub fn is_match(&self, s: &str) -> Result<bool, RxLimit> {
+        match &self.engine {
+            Engine::Fast(r) => Ok(r.is_match(s)),
+            Engine::Back(r) => r.is_match(s).map_err(|_| RxLimit(self.source.clone())),
+        }
+    }
+
+    /// The named groups of the first match, or `None` when there is no match.
+    pub fn captures(&self, s: &str) -> Result<Option<Vec<(String, String)>>, RxLimit> {
+        let mut out = Vec::new();
+        match &self.engine {
+            Engine::Fast(r) => {
+                let Some(c) = r.captures(s) else { return Ok(None) };
+                for n in &self.names {
+                    if let Some(m) = c.name(n) {
+                        out.push((n.clone(), m.as_str().to_string()));
+                    }
+                }
+            }
+            Engine::Back(r) => {
+                let Some(c) = r.captures(s).map_err(|_| RxLimit(self.source.clone()))? else { return Ok(None) };
+                for n in &self.names {
+                    if let Some(m) = c.name(n) {
+                        out.push((n.clone(), m.as_str().to_string()));
+                    }
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Every match's named groups (`repeat=true`), up to `limit` matches.
+    pub fn captures_all(&self, s: &str, limit: usize) -> Result<Vec<Vec<(String, String)>>, RxLimit> {
+        let mut all = Vec::new();
+        match &self.engine {
+            Engine::Fast(r) => {
+                for c in r.captures_iter(s).take(limit) {
+                    all.push(self.names.iter().filter_map(|n| c.name(n).map(|m| (n.clone(), m.as_str().to_string()))).collect());
+                }
+            }
+            Engine::Back(r) => {
+                for c in r.captures_iter(s).take(limit) {
+                    let c = c.map_err(|_| RxLimit(self.source.clone()))?;
+                    all.push(self.names.iter().filter_map(|n| c.name(n).map(|m| (n.clone(), m.as_str().to_string()))).collect());
+                }
+            }
+        }
+        Ok(all)
+    }
+
+    /// Replace every match (`$1`, `${name}` references) — `replace()`.
+    pub fn replace_all(&self, s: &str, with: &str) -> Result<String, RxLimit> {
+        match &self.engine {
+            Engine::Fast(r) => Ok(r.replace_all(s, with).into_owned()),
+            Engine::Back(r) => r.try_replacen(s, 0, with).map(|c| c.into_owned()).map_err(|_| RxLimit(self.source.clone())),
+        }
+    }
+
+    /// Split by the pattern.
+    pub fn split(&self, s: &str) -> Vec<String> {
+        match &self.engine {
+            Engine::Fast(r) => r.split(s).map(str::to_string).collect(),
+            Engine::Back(r) => r.split(s).filter_map(Result::ok).map(str::to_string).collect(),
+        }
+    }
+
+    pub fn is_backtracking(&self) -> bool {
+        matches!(self.engine, Engine::Back(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_quirk() {
+        let r = compile(r"^cmd\.exe$", "i", "/x/").unwrap();
+        assert_eq!(r.is_match("CMD.EXE"), Ok(true));
+        // v1: the leading (?i) covers only the first alternative.
+        let r = compile("(?i)huck|saw", "", "/x/").unwrap();
+        assert_eq!(r.is_match("HUCK"), Ok(true));
+        assert_eq!(r.is_match("SAW"), Ok(false));
+        let r = compile("(?i)huck|saw", "F", "/x/").unwrap();
+        assert_eq!(r.is_match("SAW"), Ok(true));
+    }
+
+    #[test]
+    fn lookahead_uses_the_backtracker_and_names_capture() {
+        let r = compile(r"(?<user>\w+)(?=@)", "", "/x/").unwrap();
+        assert!(r.is_backtracking());
+        assert_eq!(r.captures("bob@x").unwrap(), Some(vec![("user".to_string(), "bob".to_string())]));
+    }
+
+    #[test]
+    fn catastrophic_pattern_hits_the_limit() {
+        let r = compile(r"^(a+)+(?=b)$", "", "/^(a+)+(?=b)$/").unwrap();
+        let s = "a".repeat(40) + "c";
+        assert_eq!(r.is_match(&s), Err(RxLimit("/^(a+)+(?=b)$/".to_string())));
+    }
+}
