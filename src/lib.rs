@@ -8,7 +8,9 @@
 
 pub mod cli;
 pub mod diag;
+pub mod eval;
+pub mod event;
 pub mod func;
 pub mod lang;
 pub mod plan;
-pub mod event;
+pub mod read;

@@ -181,6 +181,64 @@ impl Event {
     }
 }
 
+/// JSON string escaping.
+pub fn json_escape(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl Event {
+    /// One JSON object: numbers as JSON numbers, everything else as strings, in field order.
+    /// Fields named in `skip` are left out.
+    pub fn to_json(&self, skip: &[&str]) -> String {
+        let mut s = String::with_capacity(64 + self.len() * 24);
+        s.push('{');
+        let mut first = true;
+        for (k, v) in self.fields() {
+            if skip.contains(&k) {
+                continue;
+            }
+            if !first {
+                s.push(',');
+            }
+            first = false;
+            json_escape(k, &mut s);
+            s.push(':');
+            match v {
+                Value::Num(n) if n.is_finite() => s.push_str(&format_num(*n)),
+                other => json_escape(&other.as_str(), &mut s),
+            }
+        }
+        s.push('}');
+        s
+    }
+
+    /// An event from a JSON object (tests and lookup files): values as strings, `@timestamp`
+    /// as a number.
+    pub fn from_json(v: &serde_json::Value) -> Option<Event> {
+        v.as_object()?;
+        let mut flat = Vec::new();
+        crate::read::flatten_json("", v, &mut flat);
+        let mut e = Event::with_capacity(flat.len());
+        for (k, v) in flat {
+            let v = if k == "@timestamp" { v.as_num().map(Value::Num).unwrap_or(v) } else { v };
+            e.set(&k, v);
+        }
+        Some(e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,7 +93,8 @@ impl Compiler<'_> {
                 out.push(ir::Step::Match(m.field.name.clone(), arms));
             }
             Step::Stats(items, span) => {
-                let args = vec![("function".to_string(), ir::Expr::Array(items.iter().map(|e| self.expr(e)).collect()))];
+                let args =
+                    vec![("function".to_string(), ir::Expr::Array(items.iter().map(|e| self.expr(e)).collect()))];
                 let _ = span;
                 out.push(ir::Step::Call(ir::Call {
                     name: "stats".to_string(),
@@ -118,7 +119,11 @@ impl Compiler<'_> {
 
     fn saved(&mut self, sv: &SavedCall, out: &mut Vec<ir::Step>) {
         let Some(map) = &self.opts.saved else {
-            self.diags.push(err(Code::UnknownSavedQuery, sv.span, format!("saved query `{}` cannot be resolved", sv.name)));
+            self.diags.push(err(
+                Code::UnknownSavedQuery,
+                sv.span,
+                format!("saved query `{}` cannot be resolved", sv.name),
+            ));
             return;
         };
         let short = sv.name.rsplit(':').next().unwrap_or(&sv.name);
@@ -193,7 +198,9 @@ impl Compiler<'_> {
             Filter::Not(inner, _) => ir::Filter::Not(Box::new(self.filter(inner)?)),
             Filter::Compare { field, op, value, span } => match op {
                 CmpOp::Eq => ir::Filter::Field(field.name.clone(), self.matcher(value, true)?),
-                CmpOp::Ne => ir::Filter::Not(Box::new(ir::Filter::Field(field.name.clone(), self.matcher(value, true)?))),
+                CmpOp::Ne => {
+                    ir::Filter::Not(Box::new(ir::Filter::Field(field.name.clone(), self.matcher(value, true)?)))
+                }
                 CmpOp::Like => ir::Filter::Field(field.name.clone(), self.matcher(value, false)?),
                 CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => {
                     let text = match value {
@@ -215,7 +222,11 @@ impl Compiler<'_> {
                     ir::Filter::Num(field.name.clone(), op, n)
                 }
                 CmpOp::Link => {
-                    self.diags.push(err(Code::UnknownFunction, *span, "`<=>` links are supported only inside correlate(), which cqlhunt does not run yet"));
+                    self.diags.push(err(
+                        Code::UnknownFunction,
+                        *span,
+                        "`<=>` links are supported only inside correlate(), which cqlhunt does not run yet",
+                    ));
                     return None;
                 }
             },

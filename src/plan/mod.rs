@@ -11,9 +11,9 @@ use crate::lang::ast::*;
 use crate::lang::{parse, ParseOptions};
 use std::collections::{BTreeMap, BTreeSet};
 
-mod regex_check;
 pub mod compile;
 pub mod ir;
+mod regex_check;
 pub mod rx;
 
 /// The leading inline-flag group of a pattern that also has a top-level `|` (JitRex v1 quirk).

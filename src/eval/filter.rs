@@ -1,0 +1,381 @@
+//! Filters: field comparisons, free text, and the filter functions (`in`, `regex`, `test`,
+//! `cidr`, `wildcard`, `text:contains`, `array:contains`, …). A missing field fails every
+//! comparison; `!=` and `NOT` therefore pass it (cql.md §4.2, §4.5).
+
+use super::args::Args;
+use super::expr::{self, X};
+use super::{Chain, Ctx};
+use crate::event::{Event, Value};
+use crate::lang::ast::BinOp;
+use crate::plan::ir::{self, Glob, Matcher};
+use crate::plan::rx::{self, Rx};
+use std::cell::RefCell;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// A compiled filter.
+pub enum Pred {
+    And(Vec<Pred>),
+    Or(Vec<Pred>),
+    Not(Box<Pred>),
+    Field(String, Matcher),
+    Num(String, BinOp, f64),
+    Text(Matcher),
+    Bool(bool),
+    /// `in(field, values=[…])`
+    In {
+        field: String,
+        values: Vec<Glob>,
+    },
+    /// `regex(…)`: search `field`; named groups become fields; `strict=false` never drops.
+    Regex {
+        rx: Arc<Rx>,
+        field: String,
+        strict: bool,
+    },
+    /// `test(expr)`
+    Test(X),
+    /// `cidr(field, subnet=[…])`
+    Cidr {
+        field: String,
+        nets: Vec<(IpAddr, u8)>,
+    },
+    /// `wildcard(pattern, field=[…])`; no field: free text.
+    Wildcard {
+        fields: Vec<String>,
+        glob: Glob,
+    },
+    /// `text:contains` / `startsWith` / `endsWith`.
+    TextOp {
+        kind: TextKind,
+        string: X,
+        sub: X,
+    },
+    /// `array:contains(array="a[]", value=…)`
+    ArrayContains {
+        base: String,
+        value: String,
+    },
+    /// A sub-pipeline as a filter: passes when it outputs the event (seed parentheses).
+    Sub(RefCell<Chain>),
+    /// A filter function that also enriches (`match()`), run as a transform.
+    Transform(Box<dyn super::Transform>),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum TextKind {
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// The guard of a `match` arm.
+pub enum GuardX {
+    Any,
+    Pattern(Matcher),
+    Call(Pred),
+}
+
+impl GuardX {
+    pub fn matches(&self, field: &str, ev: &mut Event, ctx: &Ctx) -> bool {
+        match self {
+            GuardX::Any => true,
+            GuardX::Pattern(m) => field_matches(field, m, ev, ctx),
+            GuardX::Call(p) => p.test(ev, ctx),
+        }
+    }
+}
+
+pub fn build_guard(g: &ir::Guard, ctx: &Rc<Ctx>) -> Result<GuardX, String> {
+    Ok(match g {
+        ir::Guard::Any => GuardX::Any,
+        ir::Guard::Pattern(m) => GuardX::Pattern(m.clone()),
+        ir::Guard::Call(c) => GuardX::Call(build(&ir::Filter::Call(c.clone()), ctx)?),
+    })
+}
+
+pub fn build(f: &ir::Filter, ctx: &Rc<Ctx>) -> Result<Pred, String> {
+    Ok(match f {
+        ir::Filter::And(v) => Pred::And(v.iter().map(|x| build(x, ctx)).collect::<Result<_, _>>()?),
+        ir::Filter::Or(v) => Pred::Or(v.iter().map(|x| build(x, ctx)).collect::<Result<_, _>>()?),
+        ir::Filter::Not(x) => Pred::Not(Box::new(build(x, ctx)?)),
+        ir::Filter::Field(n, m) => Pred::Field(n.clone(), m.clone()),
+        ir::Filter::Num(n, op, v) => Pred::Num(n.clone(), *op, *v),
+        ir::Filter::Text(m) => Pred::Text(m.clone()),
+        ir::Filter::Bool(b) => Pred::Bool(*b),
+        ir::Filter::Pipeline(p) => Pred::Sub(RefCell::new(super::build(p, ctx)?)),
+        ir::Filter::Call(c) => {
+            let p = build_call(c, ctx)?;
+            if c.negated {
+                Pred::Not(Box::new(p))
+            } else {
+                p
+            }
+        }
+    })
+}
+
+fn build_call(c: &ir::Call, ctx: &Rc<Ctx>) -> Result<Pred, String> {
+    let a = Args::new(c)?;
+    Ok(match c.name.as_str() {
+        "in" => {
+            let field = a.need("field")?;
+            let ic = a.bool("ignoreCase", false);
+            let values = a.get("values").map(|v| v.names()).unwrap_or_default();
+            Pred::In { field, values: values.iter().map(|v| Glob::new(v, ic)).collect() }
+        }
+        "regex" => {
+            let pattern = a.need("regex")?;
+            let flags: String = a.text_or("flags", "m").chars().filter(|c| *c != 'g').collect();
+            if a.bool("repeat", false) {
+                return Err("regex(repeat=true) can only be a pipeline step".to_string());
+            }
+            let rx = rx::compile(&pattern, &flags, &format!("regex(\"{pattern}\")"))?;
+            Pred::Regex { rx: Arc::new(rx), field: a.text_or("field", "@rawstring"), strict: a.bool("strict", true) }
+        }
+        "test" => Pred::Test(expr::build(a.get("expression").ok_or("test() needs an expression")?, ctx)?),
+        "cidr" => {
+            if a.get("file").is_some() {
+                return Err("cidr(file=…) is not supported yet".to_string());
+            }
+            let field = a.need("field")?;
+            let subnets = a.get("subnet").map(|v| v.names()).unwrap_or_default();
+            let nets = subnets.iter().map(|s| parse_cidr(s)).collect::<Result<_, _>>()?;
+            let p = Pred::Cidr { field, nets };
+            if a.bool("negate", false) {
+                Pred::Not(Box::new(p))
+            } else {
+                p
+            }
+        }
+        "wildcard" => {
+            let pattern = a.need("pattern")?;
+            let ic = a.bool("ignoreCase", false);
+            let fields = a.get("field").map(|f| f.names()).unwrap_or_default();
+            // Anchored on a field; unanchored free text without one (cql.md §5).
+            let glob = if fields.is_empty() { Glob::new(&format!("*{pattern}*"), ic) } else { Glob::new(&pattern, ic) };
+            Pred::Wildcard { fields, glob }
+        }
+        "text:contains" | "text:startsWith" | "text:endsWith" => {
+            let kind = match c.name.as_str() {
+                "text:contains" => TextKind::Contains,
+                "text:startsWith" => TextKind::StartsWith,
+                _ => TextKind::EndsWith,
+            };
+            let string = expr::build(a.get("string").ok_or("needs `string`")?, ctx)?;
+            let sub_name = if a.get("substring").is_some() {
+                "substring"
+            } else if a.get("prefix").is_some() {
+                "prefix"
+            } else {
+                "suffix"
+            };
+            let sub = expr::build(a.get(sub_name).ok_or_else(|| format!("{}() needs `{sub_name}`", c.name))?, ctx)?;
+            Pred::TextOp { kind, string, sub }
+        }
+        "array:contains" => {
+            let arr = a.need("array")?;
+            Pred::ArrayContains { base: arr.trim_end_matches("[]").to_string(), value: a.need("value")? }
+        }
+        _ => match super::funcs::build(c, ctx)? {
+            super::Node::Transform(t) => Pred::Transform(t),
+            _ => return Err(format!("{}() is not supported yet as a filter", c.name)),
+        },
+    })
+}
+
+/// `1.2.3.0/24`, `::1/128`, or a bare address.
+pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
+    let (addr, bits) = match s.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (s, None),
+    };
+    let ip: IpAddr = addr.trim().parse().map_err(|_| format!("`{s}` is not a subnet"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let bits = match bits {
+        Some(b) => {
+            b.trim().parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(|| format!("`{s}`: bad prefix length"))?
+        }
+        None => max,
+    };
+    Ok((ip, bits))
+}
+
+/// Whether `ip` is inside `net`.
+pub fn in_net(ip: IpAddr, net: (IpAddr, u8)) -> bool {
+    match (ip, net.0) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let m = if net.1 == 0 { 0 } else { u32::MAX << (32 - net.1) };
+            u32::from(a) & m == u32::from(n) & m
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let m = if net.1 == 0 { 0 } else { u128::MAX << (128 - net.1) };
+            u128::from(a) & m == u128::from(n) & m
+        }
+        _ => false,
+    }
+}
+
+fn matcher_test(m: &Matcher, s: &str, ctx: &Ctx) -> bool {
+    match m {
+        Matcher::Exists => true,
+        Matcher::Exact(x) => s == x,
+        Matcher::Glob(g) => g.matches(s),
+        Matcher::Regex(r) => r.is_match(s).unwrap_or_else(|e| {
+            ctx.fail(e.to_string());
+            false
+        }),
+    }
+}
+
+/// `field = pattern`; a regex with named groups also extracts them.
+fn field_matches(field: &str, m: &Matcher, ev: &mut Event, ctx: &Ctx) -> bool {
+    let Some(v) = ev.get(field) else { return false };
+    if let Matcher::Regex(r) = m {
+        if !r.names.is_empty() {
+            let s = v.as_str().into_owned();
+            return extract(r, &s, ev, ctx);
+        }
+    }
+    let s = v.as_str();
+    matcher_test(m, &s, ctx)
+}
+
+fn extract(r: &Rx, s: &str, ev: &mut Event, ctx: &Ctx) -> bool {
+    match r.captures(s) {
+        Ok(Some(groups)) => {
+            for (k, v) in groups {
+                ev.set(&k, Value::Str(v));
+            }
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            ctx.fail(e.to_string());
+            false
+        }
+    }
+}
+
+/// Free text searches every field except tags, `@id`, `@timestamp`, `@ingesttimestamp`.
+fn text_fields(ev: &Event) -> impl Iterator<Item = &Value> {
+    ev.fields()
+        .filter(|(k, _)| !k.starts_with('#') && !matches!(*k, "@id" | "@timestamp" | "@ingesttimestamp" | "@timezone"))
+        .map(|(_, v)| v)
+}
+
+impl Pred {
+    pub fn test(&self, ev: &mut Event, ctx: &Ctx) -> bool {
+        match self {
+            Pred::And(v) => v.iter().all(|p| p.test(ev, ctx)),
+            Pred::Or(v) => v.iter().any(|p| p.test(ev, ctx)),
+            Pred::Not(p) => !p.test(ev, ctx),
+            Pred::Field(f, m) => field_matches(f, m, ev, ctx),
+            Pred::Num(f, op, n) => {
+                let Some(x) = ev.get(f).and_then(Value::as_num) else { return false };
+                match op {
+                    BinOp::Lt => x < *n,
+                    BinOp::Le => x <= *n,
+                    BinOp::Gt => x > *n,
+                    BinOp::Ge => x >= *n,
+                    _ => false,
+                }
+            }
+            Pred::Text(m) => {
+                if let Matcher::Regex(r) = m {
+                    if !r.names.is_empty() {
+                        // Extraction tries @rawstring first (cql.md §4.3).
+                        if let Some(raw) = ev.get_str("@rawstring").map(|s| s.into_owned()) {
+                            if extract(r, &raw, ev, ctx) {
+                                return true;
+                            }
+                        }
+                    }
+                }
+                text_fields(ev).any(|v| matcher_test(m, &v.as_str(), ctx))
+            }
+            Pred::Bool(b) => *b,
+            Pred::In { field, values } => {
+                let Some(v) = ev.get(field) else { return false };
+                let s = v.as_str();
+                values.iter().any(|g| g.matches(&s))
+            }
+            Pred::Regex { rx, field, strict } => {
+                let Some(v) = ev.get(field) else { return !strict };
+                let s = v.as_str().into_owned();
+                let hit = extract(rx, &s, ev, ctx);
+                hit || !strict
+            }
+            Pred::Test(x) => x.eval(ev, ctx).is_some_and(|v| v.truthy()),
+            Pred::Cidr { field, nets } => {
+                let Some(ip) = ev.get_str(field).and_then(|s| s.trim().parse::<IpAddr>().ok()) else { return false };
+                nets.iter().any(|n| in_net(ip, *n))
+            }
+            Pred::Wildcard { fields, glob } => {
+                if fields.is_empty() {
+                    text_fields(ev).any(|v| glob.matches(&v.as_str()))
+                } else {
+                    fields.iter().any(|f| ev.get_str(f).is_some_and(|s| glob.matches(&s)))
+                }
+            }
+            Pred::TextOp { kind, string, sub } => {
+                let (Some(s), Some(x)) = (string.eval(ev, ctx), sub.eval(ev, ctx)) else { return false };
+                let (s, x) = (expr::text(&s), expr::text(&x));
+                match kind {
+                    TextKind::Contains => s.contains(&x),
+                    TextKind::StartsWith => s.starts_with(&x),
+                    TextKind::EndsWith => s.ends_with(&x),
+                }
+            }
+            Pred::ArrayContains { base, value } => {
+                (0..).map_while(|i| ev.get_str(&format!("{base}[{i}]")).map(|s| s.into_owned())).any(|s| &s == value)
+            }
+            Pred::Sub(chain) => {
+                let mut out = Vec::new();
+                super::push(&mut chain.borrow_mut(), ev.clone(), ctx, &mut out);
+                match out.into_iter().next() {
+                    Some(e) => {
+                        *ev = e;
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Pred::Transform(t) => t.apply(ev, ctx),
+        }
+    }
+}
+
+impl std::fmt::Debug for Pred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pred::And(v) => f.debug_tuple("And").field(v).finish(),
+            Pred::Or(v) => f.debug_tuple("Or").field(v).finish(),
+            Pred::Not(p) => f.debug_tuple("Not").field(p).finish(),
+            Pred::Field(n, m) => write!(f, "{n} = {m:?}"),
+            Pred::Num(n, op, v) => write!(f, "{n} {} {v}", op.as_str()),
+            Pred::Text(m) => write!(f, "text {m:?}"),
+            Pred::Bool(b) => write!(f, "{b}"),
+            Pred::In { field, .. } => write!(f, "in({field})"),
+            Pred::Regex { rx, field, .. } => write!(f, "regex({rx:?}, field={field})"),
+            Pred::Test(x) => write!(f, "test({x:?})"),
+            Pred::Cidr { field, .. } => write!(f, "cidr({field})"),
+            Pred::Wildcard { .. } => f.write_str("wildcard"),
+            Pred::TextOp { kind, .. } => write!(f, "text:{kind:?}"),
+            Pred::ArrayContains { base, .. } => write!(f, "array:contains({base}[])"),
+            Pred::Sub(_) => f.write_str("subpipeline"),
+            Pred::Transform(_) => f.write_str("transform"),
+        }
+    }
+}
+
+impl std::fmt::Debug for GuardX {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GuardX::Any => f.write_str("*"),
+            GuardX::Pattern(m) => write!(f, "{m:?}"),
+            GuardX::Call(p) => write!(f, "{p:?}"),
+        }
+    }
+}

@@ -1,0 +1,642 @@
+//! Per-event functions (transforms): `eval`, `if`, `lower`, `format`, `replace`, `rename`,
+//! `match()` lookups, … Each is built once from its bound call.
+
+use super::args::Args;
+use super::expr::{self, X};
+use super::{Ctx, Expand, Node, Transform};
+use crate::event::{format_num, Event, Value};
+use crate::plan::ir;
+use crate::plan::rx::{self, Rx};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// Filter-category functions that cqlhunt runs as transforms (they enrich as well as filter).
+pub fn is_filter_transform(name: &str) -> bool {
+    matches!(name, "match")
+}
+
+struct Fn1<F: Fn(&mut Event, &Ctx) -> bool>(F);
+
+impl<F: Fn(&mut Event, &Ctx) -> bool> Transform for Fn1<F> {
+    fn apply(&self, ev: &mut Event, ctx: &Ctx) -> bool {
+        (self.0)(ev, ctx)
+    }
+}
+
+fn t<F: Fn(&mut Event, &Ctx) -> bool + 'static>(f: F) -> Result<Node, String> {
+    Ok(Node::Transform(Box::new(Fn1(f))))
+}
+
+/// Build a transform (or expanding) node for a call.
+pub fn build(c: &ir::Call, ctx: &Rc<Ctx>) -> Result<Node, String> {
+    let a = Args::new(c)?;
+    let name = c.name.as_str();
+    match name {
+        "eval" => {
+            let mut sets = Vec::new();
+            for (n, e) in &c.args {
+                sets.push((n.clone(), expr::build(e, ctx)?));
+            }
+            t(move |ev, ctx| {
+                for (n, x) in &sets {
+                    if let Some(v) = x.eval(ev, ctx) {
+                        ev.set(n, v);
+                    }
+                }
+                true
+            })
+        }
+        "if" => {
+            let cond = expr::build(a.get("condition").ok_or("if() needs a condition")?, ctx)?;
+            let then = expr::build(a.get("then").ok_or("if() needs then=")?, ctx)?;
+            let els = expr::build(a.get("else").ok_or("if() needs else=")?, ctx)?;
+            let out = a.as_field("_if");
+            t(move |ev, ctx| {
+                // A null condition takes the else branch (cql.md §4.7).
+                let c = cond.eval(ev, ctx).is_some_and(|v| v.truthy());
+                if let Some(v) = if c { then.eval(ev, ctx) } else { els.eval(ev, ctx) } {
+                    ev.set(&out, v);
+                }
+                true
+            })
+        }
+        "default" => {
+            let fields = a.names("field");
+            let value = a.need("value")?;
+            let replace_empty = a.bool("replaceEmpty", false);
+            t(move |ev, _| {
+                for f in &fields {
+                    let missing = match ev.get(f) {
+                        None => true,
+                        Some(v) => replace_empty && v.is_empty(),
+                    };
+                    if missing {
+                        ev.set(f, Value::Str(value.clone()));
+                    }
+                }
+                true
+            })
+        }
+        "coalesce" => {
+            let items: Vec<X> = a
+                .get("expressions")
+                .ok_or("coalesce() needs expressions")?
+                .items()
+                .into_iter()
+                .map(|e| expr::build(e, ctx))
+                .collect::<Result<_, _>>()?;
+            let ignore_empty = a.bool("ignoreEmpty", true);
+            let out = a.as_field("_coalesce");
+            t(move |ev, ctx| {
+                let v = items.iter().filter_map(|x| x.eval(ev, ctx)).find(|v| !(ignore_empty && v.is_empty()));
+                if let Some(v) = v {
+                    ev.set(&out, v);
+                }
+                true
+            })
+        }
+        "lower" | "upper" | "length" => {
+            let field = a.need("field")?;
+            let out = a.as_field(&format!("_{name}"));
+            let kind = name.to_string();
+            t(move |ev, _| {
+                if let Some(v) = ev.get_str(&field) {
+                    let r = match kind.as_str() {
+                        "lower" => Value::Str(v.to_lowercase()),
+                        "upper" => Value::Str(v.to_uppercase()),
+                        _ => Value::Num(v.chars().count() as f64),
+                    };
+                    ev.set(&out, r);
+                }
+                true
+            })
+        }
+        "concat" => {
+            let fields = a.names("field");
+            let out = a.as_field("_concat");
+            t(move |ev, _| {
+                let mut s = String::new();
+                for f in &fields {
+                    if let Some(v) = ev.get_str(f) {
+                        s.push_str(&v);
+                    }
+                }
+                ev.set(&out, Value::Str(s));
+                true
+            })
+        }
+        "format" => {
+            let fmt = a.need("format")?;
+            let fields = a.names("field");
+            let out = a.as_field("_format");
+            t(move |ev, _| {
+                let vals: Vec<Option<Value>> = fields.iter().map(|f| ev.get(f).cloned()).collect();
+                if let Some(s) = printf(&fmt, &vals) {
+                    ev.set(&out, Value::Str(s));
+                }
+                true
+            })
+        }
+        "formatTime" => {
+            let fmt = a.need("format")?;
+            let out = a.need("as")?;
+            let field = a.text_or("field", "@timestamp");
+            let tz = a.text_or("timezone", "UTC");
+            let offset = super::time::tz_offset_minutes(&tz)?;
+            let unit = a.text_or("unit", "auto");
+            t(move |ev, _| {
+                if let Some(n) = ev.get(&field).and_then(Value::as_num) {
+                    let ms = match unit.as_str() {
+                        "milliseconds" => n,
+                        "seconds" => n * 1000.0,
+                        // auto: fewer than 12 integer digits means seconds.
+                        _ => {
+                            if n.abs() < 1e11 {
+                                n * 1000.0
+                            } else {
+                                n
+                            }
+                        }
+                    };
+                    ev.set(&out, Value::Str(super::time::strftime(&fmt, ms, offset)));
+                }
+                true
+            })
+        }
+        "now" => {
+            let out = a.as_field("_now");
+            let now = ctx.now_ms;
+            t(move |ev, _| {
+                ev.set(&out, Value::Num(now));
+                true
+            })
+        }
+        "replace" => {
+            let pattern = a.need("regex")?;
+            let with = a.text("with").unwrap_or_default();
+            let field = a.text_or("field", "@rawstring");
+            let out = a.text("as").unwrap_or_else(|| field.clone());
+            let flags = a.text_or("flags", "m");
+            let rx = rx::compile(&pattern, &flags, &format!("replace(\"{pattern}\")"))?;
+            let with = java_replacement(&with);
+            t(move |ev, ctx| {
+                if let Some(v) = ev.get_str(&field).map(|s| s.into_owned()) {
+                    match rx.replace_all(&v, &with) {
+                        Ok(r) => ev.set(&out, Value::Str(r)),
+                        Err(e) => ctx.fail(e.to_string()),
+                    }
+                }
+                true
+            })
+        }
+        "splitString" => {
+            let field = a.text_or("field", "@rawstring");
+            let by = a.need("by")?;
+            let index = a.num("index", f64::MAX).map(|n| n as i64);
+            let out = a.as_field("_splitstring");
+            let rx = rx::compile(&by, "", &format!("splitString(by=\"{by}\")"))?;
+            t(move |ev, _| {
+                if let Some(v) = ev.get_str(&field).map(|s| s.into_owned()) {
+                    let parts = rx.split(&v);
+                    match index {
+                        Some(i) => {
+                            let i = if i < 0 { parts.len() as i64 + i } else { i };
+                            if let Some(p) = usize::try_from(i).ok().and_then(|i| parts.get(i)) {
+                                ev.set(&out, Value::Str(p.clone()));
+                            }
+                        }
+                        None => {
+                            for (i, p) in parts.into_iter().enumerate() {
+                                ev.set(&format!("{out}[{i}]"), Value::Str(p));
+                            }
+                        }
+                    }
+                }
+                true
+            })
+        }
+        "rename" => {
+            let pairs: Vec<(String, String)> = match a.get("field") {
+                Some(ir::Expr::Array(items)) if items.iter().all(|i| matches!(i, ir::Expr::Array(_))) => items
+                    .iter()
+                    .filter_map(|i| {
+                        let n = i.names();
+                        (n.len() == 2).then(|| (n[0].clone(), n[1].clone()))
+                    })
+                    .collect(),
+                _ => vec![(a.need("field")?, a.need("as")?)],
+            };
+            t(move |ev, _| {
+                for (old, new) in &pairs {
+                    if let Some(v) = ev.remove(old) {
+                        ev.set(new, v);
+                    }
+                }
+                true
+            })
+        }
+        "drop" => {
+            let fields = a.names("fields");
+            t(move |ev, _| {
+                ev.retain(|k| !fields.iter().any(|f| f == k));
+                true
+            })
+        }
+        "select" => {
+            let fields = a.names("fields");
+            t(move |ev, _| {
+                *ev = ev.project(&fields);
+                true
+            })
+        }
+        "parseJson" => {
+            let field = a.text_or("field", "@rawstring");
+            let prefix = a.text("prefix").unwrap_or_default();
+            t(move |ev, _| {
+                if let Some(v) = ev.get_str(&field).map(|s| s.into_owned()) {
+                    if let Ok(j) = serde_json::from_str::<serde_json::Value>(&v) {
+                        let mut flat = Vec::new();
+                        crate::read::flatten_json(&prefix, &j, &mut flat);
+                        for (k, v) in flat {
+                            ev.set(&k, v);
+                        }
+                    }
+                }
+                true
+            })
+        }
+        "kvParse" => {
+            let field = a.text_or("field", "@rawstring");
+            let sep = a.text_or("separator", "=");
+            let over = a.bool("override", false);
+            let prefix = a.text("prefix").unwrap_or_default();
+            t(move |ev, _| {
+                if let Some(v) = ev.get_str(&field).map(|s| s.into_owned()) {
+                    for (k, val) in kv_pairs(&v, &sep) {
+                        let k = format!("{prefix}{k}");
+                        if over || !ev.has(&k) {
+                            ev.set(&k, Value::Str(val));
+                        }
+                    }
+                }
+                true
+            })
+        }
+        "match" => lookup(&a, ctx),
+        "split" => {
+            let field = a.text_or("field", "_events");
+            Ok(Node::Expand(Box::new(Split { field })))
+        }
+        "regex" => {
+            let pattern = a.need("regex")?;
+            let flags: String = a.text_or("flags", "m").chars().filter(|c| *c != 'g').collect();
+            let rx = rx::compile(&pattern, &flags, &format!("regex(\"{pattern}\")"))?;
+            let (limit, _) = a.limit("limit", 100, 1_000_000)?;
+            Ok(Node::Expand(Box::new(RegexRepeat {
+                rx: Arc::new(rx),
+                field: a.text_or("field", "@rawstring"),
+                strict: a.bool("strict", true),
+                limit,
+            })))
+        }
+        _ => Err(format!("{name}() is not supported yet by cqlhunt's evaluator")),
+    }
+}
+
+/// `regex(…, repeat=true)`: one event per match.
+struct RegexRepeat {
+    rx: Arc<Rx>,
+    field: String,
+    strict: bool,
+    limit: usize,
+}
+
+impl Expand for RegexRepeat {
+    fn expand(&self, ev: Event, ctx: &Ctx, out: &mut Vec<Event>) {
+        let Some(s) = ev.get_str(&self.field).map(|s| s.into_owned()) else {
+            if !self.strict {
+                out.push(ev);
+            }
+            return;
+        };
+        match self.rx.captures_all(&s, self.limit) {
+            Ok(all) if all.is_empty() => {
+                if !self.strict {
+                    out.push(ev);
+                }
+            }
+            Ok(all) => {
+                for groups in all {
+                    let mut e = ev.clone();
+                    for (k, v) in groups {
+                        e.set(&k, Value::Str(v));
+                    }
+                    out.push(e);
+                }
+            }
+            Err(e) => ctx.fail(e.to_string()),
+        }
+    }
+}
+
+/// `split(field)`: one event per element of the array `field[0]`, `field[1]`, …
+struct Split {
+    field: String,
+}
+
+impl Expand for Split {
+    fn expand(&self, ev: Event, _ctx: &Ctx, out: &mut Vec<Event>) {
+        let f = &self.field;
+        let mut items = Vec::new();
+        while let Some(v) = ev.get(&format!("{f}[{}]", items.len())) {
+            items.push(v.clone());
+        }
+        if items.is_empty() {
+            out.push(ev);
+            return;
+        }
+        let prefix = format!("{f}[");
+        for (i, v) in items.into_iter().enumerate() {
+            let mut e = ev.clone();
+            e.retain(|k| !k.starts_with(&prefix));
+            e.set(f, v);
+            e.set("_index", Value::Num(i as f64));
+            out.push(e);
+        }
+    }
+}
+
+/// Java-style `$1` / `${name}` in a replacement are the same in the `regex` crate, except that
+/// `$1a` must be written `${1}a` there.
+fn java_replacement(s: &str) -> String {
+    let mut out = String::new();
+    let b: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == '\\' && i + 1 < b.len() {
+            if b[i + 1] == '$' {
+                out.push_str("$$");
+            } else {
+                out.push(b[i + 1]);
+            }
+            i += 2;
+            continue;
+        }
+        if b[i] == '$' && i + 1 < b.len() && b[i + 1].is_ascii_digit() {
+            let mut j = i + 1;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            out.push_str(&format!("${{{}}}", b[i + 1..j].iter().collect::<String>()));
+            i = j;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// `key=value` pairs separated by spaces, commas or semicolons; values may be quoted.
+pub fn kv_pairs(s: &str, sep: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(sep) {
+        let key_part = &rest[..i];
+        let key = key_part.rsplit(|c: char| c.is_whitespace() || c == ',' || c == ';').next().unwrap_or("").trim();
+        let after = &rest[i + sep.len()..];
+        let (val, next) = if let Some(q) = after.strip_prefix('"') {
+            match q.find('"') {
+                Some(j) => (q[..j].to_string(), &q[j + 1..]),
+                None => (q.to_string(), ""),
+            }
+        } else {
+            let end = after.find(|c: char| c.is_whitespace() || c == ',' || c == ';').unwrap_or(after.len());
+            (after[..end].to_string(), &after[end..])
+        };
+        if !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '@' | '#')) {
+            out.push((key.to_string(), val));
+        }
+        rest = next;
+    }
+    out
+}
+
+/// printf subset: `%s %d %i %f %.Nf %x %X %%`, with width and `-` flag.
+pub fn printf(fmt: &str, vals: &[Option<Value>]) -> Option<String> {
+    let mut out = String::new();
+    let mut it = fmt.chars().peekable();
+    let mut i = 0;
+    while let Some(c) = it.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if it.peek() == Some(&'%') {
+            it.next();
+            out.push('%');
+            continue;
+        }
+        let mut spec = String::new();
+        while let Some(&d) = it.peek() {
+            if d.is_ascii_digit() || matches!(d, '.' | '-' | '+' | ',' | ' ' | '0') {
+                spec.push(d);
+                it.next();
+            } else {
+                break;
+            }
+        }
+        let conv = it.next()?;
+        let v = vals.get(i).cloned().flatten();
+        i += 1;
+        let left = spec.starts_with('-');
+        let spec_t = spec.trim_start_matches(['-', '+', ',', ' ']);
+        let (width, prec) = match spec_t.split_once('.') {
+            Some((w, p)) => (w.parse::<usize>().ok(), p.parse::<usize>().ok()),
+            None => (spec_t.parse::<usize>().ok(), None),
+        };
+        let body = match conv {
+            's' => v.map(|v| expr::text(&v)).unwrap_or_else(|| "null".to_string()),
+            'd' | 'i' => format_num(v.and_then(|v| v.as_num())?.trunc()),
+            'f' => format!("{:.*}", prec.unwrap_or(6), v.and_then(|v| v.as_num())?),
+            'x' => format!("{:x}", v.and_then(|v| v.as_num())? as i64),
+            'X' => format!("{:X}", v.and_then(|v| v.as_num())? as i64),
+            'e' => format!("{:e}", v.and_then(|v| v.as_num())?),
+            _ => return None,
+        };
+        let w = width.unwrap_or(0);
+        if body.chars().count() < w {
+            let pad = " ".repeat(w - body.chars().count());
+            if left {
+                out.push_str(&body);
+                out.push_str(&pad);
+            } else {
+                out.push_str(&pad);
+                out.push_str(&body);
+            }
+        } else {
+            out.push_str(&body);
+        }
+    }
+    Some(out)
+}
+
+/// `match(file=…)`: look the field's value up in a CSV or JSON file (relative to the lookup
+/// directory); add the `include` columns; `strict=false` keeps events without a match.
+fn lookup(a: &Args<'_>, ctx: &Rc<Ctx>) -> Result<Node, String> {
+    let file = a.text("file").or_else(|| a.text("table")).ok_or("match() needs file=")?;
+    let fields = a.names("field");
+    let field = fields.first().cloned().ok_or("match() needs field=")?;
+    let columns = a.names("column");
+    let column = columns.first().cloned().unwrap_or_else(|| field.clone());
+    let strict = a.bool("strict", true);
+    let ignore_case = a.bool("ignoreCase", false);
+    let mode = if a.bool("glob", false) { "glob".to_string() } else { a.text_or("mode", "string") };
+    let rows = match ctx.tables.borrow().get(&file) {
+        Some(t) => t.clone(),
+        None => load_table(&ctx.lookup_dir.join(&file))?,
+    };
+    let include = match a.get("include") {
+        Some(e) => e.names(),
+        None => {
+            let mut cols: Vec<String> = Vec::new();
+            for r in &rows {
+                for (k, _) in r.fields() {
+                    if k != column && !cols.iter().any(|c| c == k) {
+                        cols.push(k.to_string());
+                    }
+                }
+            }
+            cols
+        }
+    };
+    let key = move |s: &str| if ignore_case { s.to_lowercase() } else { s.to_string() };
+    match mode.as_str() {
+        "string" => {
+            let mut map: HashMap<String, Event> = HashMap::new();
+            for r in rows {
+                if let Some(k) = r.get_str(&column).map(|s| key(&s)) {
+                    map.entry(k).or_insert(r);
+                }
+            }
+            t(move |ev, _| {
+                let hit = ev.get_str(&field).and_then(|v| map.get(&key(&v)));
+                enrich(ev, hit, &include, strict)
+            })
+        }
+        "glob" => {
+            let globs: Vec<(ir::Glob, Event)> = rows
+                .into_iter()
+                .filter_map(|r| r.get_str(&column).map(|p| ir::Glob::new(&p, ignore_case)).map(|g| (g, r)))
+                .collect();
+            t(move |ev, _| {
+                let hit = ev.get_str(&field).and_then(|v| globs.iter().find(|(g, _)| g.matches(&v)).map(|(_, r)| r));
+                enrich(ev, hit, &include, strict)
+            })
+        }
+        "cidr" => {
+            let nets: Vec<((std::net::IpAddr, u8), Event)> = rows
+                .into_iter()
+                .filter_map(|r| r.get_str(&column).and_then(|p| super::filter::parse_cidr(&p).ok()).map(|n| (n, r)))
+                .collect();
+            t(move |ev, _| {
+                let ip = ev.get_str(&field).and_then(|s| s.trim().parse::<std::net::IpAddr>().ok());
+                let hit = ip.and_then(|ip| {
+                    nets.iter().filter(|(n, _)| in_net_pub(ip, *n)).max_by_key(|(n, _)| n.1).map(|(_, r)| r)
+                });
+                enrich(ev, hit, &include, strict)
+            })
+        }
+        other => Err(format!("match(mode={other}) is not a mode (string, glob, cidr)")),
+    }
+}
+
+fn in_net_pub(ip: std::net::IpAddr, net: (std::net::IpAddr, u8)) -> bool {
+    super::filter::in_net(ip, net)
+}
+
+fn enrich(ev: &mut Event, hit: Option<&Event>, include: &[String], strict: bool) -> bool {
+    match hit {
+        Some(r) => {
+            for c in include {
+                if let Some(v) = r.get(c) {
+                    ev.set(c, v.clone());
+                }
+            }
+            true
+        }
+        None => !strict,
+    }
+}
+
+/// Load a lookup file: CSV with a header row, or JSON (an array of objects, or NDJSON).
+pub fn load_table(path: &std::path::Path) -> Result<Vec<Event>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("lookup file {}: {e}", path.display()))?;
+    let trimmed = text.trim_start();
+    let mut rows = Vec::new();
+    if trimmed.starts_with('[') {
+        let v: serde_json::Value =
+            serde_json::from_str(trimmed).map_err(|e| format!("lookup file {}: {e}", path.display()))?;
+        for item in v.as_array().into_iter().flatten() {
+            let mut flat = Vec::new();
+            crate::read::flatten_json("", item, &mut flat);
+            let mut e = Event::new();
+            for (k, v) in flat {
+                e.set(&k, v);
+            }
+            rows.push(e);
+        }
+    } else if trimmed.starts_with('{') {
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| format!("lookup file {}:{}: {e}", path.display(), i + 1))?;
+            let mut flat = Vec::new();
+            crate::read::flatten_json("", &v, &mut flat);
+            let mut e = Event::new();
+            for (k, v) in flat {
+                e.set(&k, v);
+            }
+            rows.push(e);
+        }
+    } else {
+        let mut lines = crate::read::csv_records(&text);
+        let header = lines.next().ok_or_else(|| format!("lookup file {} is empty", path.display()))?;
+        for rec in lines {
+            let mut e = Event::new();
+            for (k, v) in header.iter().zip(rec) {
+                e.set(k, Value::Str(v));
+            }
+            rows.push(e);
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printf_subset() {
+        let v = |s: &str| Some(Value::Str(s.to_string()));
+        assert_eq!(printf("%s-%s", &[v("a"), v("b")]).as_deref(), Some("a-b"));
+        assert_eq!(printf("%.2f%%", &[v("3.14159")]).as_deref(), Some("3.14%"));
+        assert_eq!(printf("%5s|%-3s|", &[v("ab"), v("c")]).as_deref(), Some("   ab|c  |"));
+        assert_eq!(printf("%d", &[v("x")]), None);
+    }
+
+    #[test]
+    fn kv() {
+        assert_eq!(
+            kv_pairs("a=1 b=\"x y\", c=3", "="),
+            vec![("a".into(), "1".into()), ("b".into(), "x y".into()), ("c".into(), "3".into())]
+        );
+    }
+
+    #[test]
+    fn replacement_refs() {
+        assert_eq!(java_replacement("$1a"), "${1}a");
+        assert_eq!(java_replacement("\\$x"), "$$x");
+    }
+}

@@ -1,0 +1,203 @@
+//! Readers: one per input format, all producing [`Event`]s. Compressed input (gzip, zstd) is
+//! recognised by its first bytes, not its name. Bad records are reported (file, line,
+//! reason), counted, and skipped; the rest of the input is read.
+
+pub mod falcon;
+
+use crate::event::{Event, Value};
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Flatten JSON into dotted field names: `{"a":{"b":1},"c":[2,3]}` → `a.b`, `c[0]`, `c[1]`.
+/// Scalars become strings as written (numbers keep their text); nulls are skipped.
+pub fn flatten_json(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, Value)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten_json(&name, v, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                flatten_json(&format!("{prefix}[{i}]"), v, out);
+            }
+        }
+        serde_json::Value::String(s) => out.push((prefix.to_string(), Value::Str(s.clone()))),
+        serde_json::Value::Number(n) => out.push((prefix.to_string(), Value::Str(n.to_string()))),
+        serde_json::Value::Bool(b) => out.push((prefix.to_string(), Value::Str(b.to_string()))),
+        serde_json::Value::Null => {}
+    }
+}
+
+/// CSV records (RFC 4180: quoted fields with `""`, commas and newlines inside quotes).
+pub fn csv_records(text: &str) -> impl Iterator<Item = Vec<String>> + '_ {
+    let mut chars = text.chars().peekable();
+    std::iter::from_fn(move || {
+        chars.peek()?;
+        let mut rec = Vec::new();
+        let mut field = String::new();
+        let mut quoted = false;
+        loop {
+            match chars.next() {
+                None => {
+                    rec.push(std::mem::take(&mut field));
+                    break;
+                }
+                Some('"') if quoted => {
+                    if chars.peek() == Some(&'"') {
+                        chars.next();
+                        field.push('"');
+                    } else {
+                        quoted = false;
+                    }
+                }
+                Some('"') if field.is_empty() => quoted = true,
+                Some(',') if !quoted => rec.push(std::mem::take(&mut field)),
+                Some('\r') if !quoted && chars.peek() == Some(&'\n') => {}
+                Some('\n') if !quoted => {
+                    rec.push(std::mem::take(&mut field));
+                    break;
+                }
+                Some(c) => field.push(c),
+            }
+        }
+        Some(rec)
+    })
+    .filter(|r| !(r.len() == 1 && r[0].is_empty()))
+}
+
+/// What happened while reading one input.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileStats {
+    pub name: String,
+    pub events: u64,
+    pub skipped: u64,
+    /// The input ended early (a truncated compressed stream, a read error).
+    pub truncated: bool,
+}
+
+/// A problem with one record or one input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub file: String,
+    /// 1-based line, when the problem is about one record.
+    pub line: Option<u64>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: {}", self.file, self.reason),
+            None => write!(f, "{}: {}", self.file, self.reason),
+        }
+    }
+}
+
+/// Open an input (a path or `-` for stdin), decompressing gzip or zstd by content.
+pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
+    let raw: Box<dyn Read + Send> =
+        if path.as_os_str() == "-" { Box::new(io::stdin()) } else { Box::new(std::fs::File::open(path)?) };
+    decompress(raw)
+}
+
+/// Wrap a reader in the decompressor its first bytes call for.
+pub fn decompress(raw: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+    let mut br = BufReader::with_capacity(1 << 16, raw);
+    let head = br.fill_buf()?.to_vec();
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::with_capacity(1 << 16, flate2::bufread::MultiGzDecoder::new(br))))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Ok(Box::new(BufReader::with_capacity(1 << 16, zstd::stream::read::Decoder::with_buffer(br)?)))
+    } else {
+        Ok(Box::new(br))
+    }
+}
+
+/// Expand inputs: files as given, directories recursively (sorted), `-` as stdin.
+pub fn expand_inputs(inputs: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.as_os_str() != "-" && p.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Read newline-delimited records; calls `on_line(line_no, bytes)` for each non-empty line.
+/// A read error (truncated gzip) ends the input and is returned.
+pub fn for_each_line(
+    r: &mut dyn BufRead,
+    mut on_line: impl FnMut(u64, &[u8]) -> bool,
+) -> Result<u64, (u64, io::Error)> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut n = 0u64;
+    loop {
+        buf.clear();
+        match r.read_until(b'\n', &mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(_) => {
+                n += 1;
+                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    buf.pop();
+                }
+                if buf.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                if !on_line(n, &buf) {
+                    return Ok(n);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err((n, e)),
+        }
+    }
+}
+
+/// Set an event's fields from a flat list, keeping the first of duplicate names.
+pub fn event_from(fields: Vec<(String, Value)>) -> Event {
+    let mut e = Event::with_capacity(fields.len() + 4);
+    for (k, v) in fields {
+        if !e.has(&k) {
+            e.push(k, v);
+        }
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv() {
+        let recs: Vec<_> = csv_records("a,b\n\"x,1\",\"he said \"\"hi\"\"\"\r\nz,\n").collect();
+        assert_eq!(recs, vec![vec!["a", "b"], vec!["x,1", "he said \"hi\""], vec!["z", ""]]);
+    }
+
+    #[test]
+    fn flatten() {
+        let v: serde_json::Value = serde_json::from_str(r#"{"a":{"b":1},"c":[2,"x"],"d":null,"e":true}"#).unwrap();
+        let mut out = Vec::new();
+        flatten_json("", &v, &mut out);
+        let names: Vec<_> = out.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        assert_eq!(names, ["a.b=\"1\"", "c[0]=\"2\"", "c[1]=\"x\"", "e=\"true\""]);
+    }
+}
