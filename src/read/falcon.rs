@@ -17,7 +17,7 @@ pub struct FalconOptions {
 
 /// Parse one NDJSON line into an event, or say why it is not one.
 pub fn parse_line(line: &[u8], opts: &FalconOptions) -> Result<Event, String> {
-    let text = std::str::from_utf8(line).map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+    let text = std::str::from_utf8(line).map_err(|e| format!("invalid UTF-8 at byte offset {}", e.valid_up_to()))?;
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let serde_json::Value::Object(_) = &v else {
         return Err("not a JSON object".to_string());

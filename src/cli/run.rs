@@ -1,0 +1,187 @@
+//! `cqlhunt run`: a query over inputs, rows out, a summary of what was read on stderr.
+
+use super::output::{OutFormat, Output};
+use crate::eval::{Ctx, Executor};
+use crate::event::Event;
+use crate::read::falcon::{self, FalconOptions};
+use crate::read::{self, FileStats, Problem};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// How many bad records per input are printed before the rest are only counted.
+const MAX_PROBLEMS_SHOWN: u64 = 20;
+
+/// Options of one run (already validated by clap).
+#[derive(Debug)]
+pub struct RunOptions {
+    pub inputs: Vec<PathBuf>,
+    pub output: Option<OutFormat>,
+    pub aidmaster: Option<PathBuf>,
+    pub strict_input: bool,
+    pub wide: bool,
+    pub rawstring: bool,
+    pub lookup_dir: PathBuf,
+    pub quiet: bool,
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+pub enum RunError {
+    /// Bad input under `--strict-input`, or an unreadable input: exit 2.
+    Input(String),
+    /// The query failed while running (a regex over its backtracking limit): exit 1.
+    Query(String),
+    /// Writing the output failed.
+    Output(String),
+}
+
+/// What a run read.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub files: Vec<FileStats>,
+    pub rows: u64,
+}
+
+fn warn(msg: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "cqlhunt: warning: {msg}");
+}
+
+/// Run a compiled query over the inputs.
+pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary, RunError> {
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0);
+    let ctx = Ctx { lookup_dir: opts.lookup_dir.clone(), now_ms, ..Ctx::default() };
+    let mut ex = Executor::new(ir, ctx).map_err(RunError::Query)?;
+    let mut fopts = FalconOptions::default();
+    if let Some(p) = &opts.aidmaster {
+        let text =
+            std::fs::read_to_string(p).map_err(|e| RunError::Input(format!("--aidmaster {}: {e}", p.display())))?;
+        fopts.aidmaster =
+            falcon::load_aidmaster(&text, &p.display().to_string()).map_err(|p| RunError::Input(p.to_string()))?;
+    }
+    let inputs = if opts.inputs.is_empty() { vec![PathBuf::from("-")] } else { opts.inputs.clone() };
+    let inputs = read::expand_inputs(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
+    let stdout = std::io::stdout();
+    let format = opts.output.unwrap_or(if stdout.is_terminal() { OutFormat::Table } else { OutFormat::Ndjson });
+    let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(120);
+    let mut out = Output::new(
+        format,
+        std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
+        opts.rawstring,
+        width,
+        opts.wide,
+    );
+    let mut summary = Summary::default();
+    let mut rows: Vec<Event> = Vec::new();
+    for input in &inputs {
+        let stats = read_one(input, &fopts, opts, &mut |ev| {
+            ex.push(ev, &mut rows);
+            if ex.ctx.failed() {
+                return false;
+            }
+            for r in rows.drain(..) {
+                if out.row(r).is_err() {
+                    return false;
+                }
+            }
+            true
+        })?;
+        summary.files.push(stats);
+        if let Some(e) = ex.ctx.error.borrow().clone() {
+            return Err(RunError::Query(e));
+        }
+    }
+    ex.finish(&mut rows);
+    if let Some(e) = ex.ctx.error.borrow().clone() {
+        return Err(RunError::Query(e));
+    }
+    for r in rows.drain(..) {
+        out.row(r).map_err(|e| RunError::Output(e.to_string()))?;
+    }
+    summary.rows = out.written;
+    match out.finish() {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(RunError::Output(e.to_string())),
+    }
+    for w in ex.ctx.warnings.borrow().iter() {
+        warn(w);
+    }
+    if !opts.quiet {
+        print_summary(&summary);
+    }
+    Ok(summary)
+}
+
+fn print_summary(s: &Summary) {
+    let mut e = std::io::stderr().lock();
+    let (mut ev, mut sk) = (0, 0);
+    for f in &s.files {
+        ev += f.events;
+        sk += f.skipped;
+        let _ = writeln!(
+            e,
+            "cqlhunt: {}: {} events read, {} records skipped{}",
+            f.name,
+            f.events,
+            f.skipped,
+            if f.truncated { ", input ended early" } else { "" }
+        );
+    }
+    if s.files.len() > 1 {
+        let _ = writeln!(e, "cqlhunt: total: {ev} events read, {sk} records skipped, {} files", s.files.len());
+    }
+    let _ = writeln!(e, "cqlhunt: {} rows", s.rows);
+}
+
+/// Read one input, calling `sink` per event (it returns false to stop).
+fn read_one(
+    path: &Path,
+    fopts: &FalconOptions,
+    opts: &RunOptions,
+    sink: &mut dyn FnMut(Event) -> bool,
+) -> Result<FileStats, RunError> {
+    let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
+    let mut stats = FileStats { name: name.clone(), ..FileStats::default() };
+    let mut reader = read::open(path).map_err(|e| RunError::Input(format!("{name}: {e}")))?;
+    let mut strict_fail: Option<Problem> = None;
+    let mut stopped = false;
+    let res = read::for_each_line(&mut *reader, |line_no, bytes| match falcon::parse_line(bytes, fopts) {
+        Ok(ev) => {
+            stats.events += 1;
+            if !sink(ev) {
+                stopped = true;
+                return false;
+            }
+            true
+        }
+        Err(reason) => {
+            stats.skipped += 1;
+            let p = Problem { file: name.clone(), line: Some(line_no), reason };
+            if opts.strict_input {
+                strict_fail = Some(p);
+                return false;
+            }
+            if stats.skipped <= MAX_PROBLEMS_SHOWN {
+                warn(&format!("{p}; record skipped"));
+            } else if stats.skipped == MAX_PROBLEMS_SHOWN + 1 {
+                warn(&format!("{name}: more bad records; only counting them from here"));
+            }
+            true
+        }
+    });
+    if let Some(p) = strict_fail {
+        return Err(RunError::Input(format!("{p} (--strict-input)")));
+    }
+    if let Err((line, e)) = res {
+        stats.truncated = true;
+        let msg = format!("{name}: input ends early after line {line}: {e}");
+        if opts.strict_input {
+            return Err(RunError::Input(format!("{msg} (--strict-input)")));
+        }
+        warn(&format!("{msg}; the events before it were read"));
+    }
+    let _ = stopped;
+    Ok(stats)
+}

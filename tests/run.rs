@@ -1,0 +1,197 @@
+//! `cqlhunt run` end to end: inputs (files, directories, stdin, gzip, zstd), bad records
+//! (message, exit code, and the good records around them still processed), outputs, aidmaster.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cqlhunt");
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("cqlhunt-run-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("mkdir");
+    d
+}
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    if let Some(s) = stdin {
+        child.stdin.take().expect("stdin").write_all(s).expect("write");
+    }
+    drop(child.stdin.take());
+    let o = child.wait_with_output().expect("wait");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+fn line(i: usize, name: &str) -> String {
+    format!(
+        "{{\"event_simpleName\":\"{name}\",\"aid\":\"a{}\",\"timestamp\":\"17515364{:05}\",\"ImageFileName\":\"\\\\Device\\\\HarddiskVolume3\\\\Windows\\\\System32\\\\cmd.exe\"}}",
+        i % 3,
+        i
+    )
+}
+
+fn good_lines(n: usize) -> String {
+    (0..n).map(|i| line(i, "ProcessRollup2") + "\n").collect()
+}
+
+fn write(p: &Path, bytes: &[u8]) {
+    std::fs::write(p, bytes).expect("write");
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).expect("gz");
+    e.finish().expect("gz")
+}
+
+#[test]
+fn a_line_that_is_not_a_json_object_is_skipped_and_counted() {
+    let d = tmpdir("notjson");
+    let f = d.join("e.ndjson");
+    let text = format!("{}not json at all\n[1,2,3]\n{}", good_lines(2), good_lines(3));
+    write(&f, text.as_bytes());
+    let (code, out, err) = run(&["run", "-e", "count()", "-o", "ndjson", f.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "{\"_count\":5}");
+    assert!(err.contains("e.ndjson:3: not JSON"), "{err}");
+    assert!(err.contains("e.ndjson:4: not a JSON object"), "{err}");
+    assert!(err.contains("5 events read, 2 records skipped"), "{err}");
+}
+
+#[test]
+fn invalid_utf8_is_skipped_and_counted() {
+    let d = tmpdir("utf8");
+    let f = d.join("e.ndjson");
+    let mut bytes = good_lines(1).into_bytes();
+    bytes.extend_from_slice(b"{\"event_simpleName\":\"x\xff\xfe\"}\n");
+    bytes.extend_from_slice(good_lines(1).as_bytes());
+    write(&f, &bytes);
+    let (code, out, err) = run(&["run", "-e", "count()", "-o", "ndjson", f.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "{\"_count\":2}");
+    assert!(err.contains("e.ndjson:2: invalid UTF-8 at byte offset 22"), "{err}");
+    assert!(err.contains("2 events read, 1 records skipped"), "{err}");
+}
+
+#[test]
+fn a_truncated_gzip_stream_keeps_what_was_read_and_goes_on() {
+    let d = tmpdir("trunc");
+    let full = gz(good_lines(5000).as_bytes());
+    let cut = &full[..full.len() / 2];
+    write(&d.join("a-cut.ndjson.gz"), cut);
+    write(&d.join("b-whole.ndjson.gz"), &gz(good_lines(10).as_bytes()));
+    let (code, out, err) = run(&["run", "-e", "count()", "-o", "ndjson", d.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("a-cut.ndjson.gz: input ends early after line"), "{err}");
+    assert!(err.contains("input ended early"), "{err}");
+    assert!(err.contains("b-whole.ndjson.gz: 10 events read, 0 records skipped"), "{err}");
+    let n: u64 = out.trim().trim_start_matches("{\"_count\":").trim_end_matches('}').parse().expect("count");
+    assert!(n > 1000 && n < 5010, "{n}");
+}
+
+#[test]
+fn strict_input_makes_the_first_bad_record_fatal() {
+    let d = tmpdir("strict");
+    let f = d.join("e.ndjson");
+    write(&f, format!("{}oops\n{}", good_lines(1), good_lines(1)).as_bytes());
+    let (code, _, err) = run(&["run", "--strict-input", "-e", "count()", f.to_str().unwrap()], None);
+    assert_eq!(code, 2);
+    assert!(err.contains("e.ndjson:2: not JSON"), "{err}");
+    assert!(err.contains("--strict-input"), "{err}");
+    let cut = gz(good_lines(3000).as_bytes());
+    let g = d.join("cut.gz");
+    write(&g, &cut[..cut.len() / 2]);
+    let (code, _, err) = run(&["run", "--strict-input", "-e", "count()", g.to_str().unwrap()], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("input ends early"), "{err}");
+}
+
+#[test]
+fn stdin_zstd_and_directories() {
+    let text = good_lines(7);
+    let (code, out, _) = run(&["run", "-e", "count()", "-o", "ndjson"], Some(text.as_bytes()));
+    assert_eq!((code, out.trim()), (0, "{\"_count\":7}"));
+    let z = zstd::encode_all(text.as_bytes(), 3).expect("zstd");
+    let (code, out, err) = run(&["run", "-e", "count()", "-o", "ndjson", "-"], Some(&z));
+    assert_eq!((code, out.trim()), (0, "{\"_count\":7}"), "{err}");
+    let d = tmpdir("dirs");
+    std::fs::create_dir_all(d.join("sub/deeper")).expect("mkdir");
+    write(&d.join("one.log"), text.as_bytes());
+    write(&d.join("sub/deeper/two.bin"), &gz(text.as_bytes()));
+    let (code, out, err) = run(&["run", "-e", "count()", "-o", "ndjson", d.to_str().unwrap()], None);
+    assert_eq!((code, out.trim()), (0, "{\"_count\":14}"), "{err}");
+    assert!(err.contains("total: 14 events read, 0 records skipped, 2 files"), "{err}");
+}
+
+#[test]
+fn outputs_and_ingest_fields() {
+    let d = tmpdir("out");
+    let f = d.join("e.ndjson");
+    write(&f, good_lines(4).as_bytes());
+    let am = d.join("aidmaster.csv");
+    write(&am, b"aid,ComputerName,AgentVersion\na0,WEB01,7.1\na1,SQL01,7.1\n");
+    let q = "groupBy([ComputerName, #event_simpleName, FileName], function=count(aid, as=n)) | sort(n)";
+    let args = |fmt: &'static str| {
+        vec!["run", "-e", q, "--aidmaster", am.to_str().unwrap(), "-o", fmt, f.to_str().unwrap()]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let a: Vec<String> = args("ndjson");
+    let (code, out, err) = run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines.contains(
+            &"{\"ComputerName\":\"WEB01\",\"#event_simpleName\":\"ProcessRollup2\",\"FileName\":\"cmd.exe\",\"n\":2}"
+        ),
+        "{out}"
+    );
+    // aid a2 has no aidmaster row: its group has no ComputerName.
+    assert!(lines.contains(&"{\"#event_simpleName\":\"ProcessRollup2\",\"FileName\":\"cmd.exe\",\"n\":1}"), "{out}");
+    let a = args("csv");
+    let (_, out, _) = run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert!(out.starts_with("ComputerName,#event_simpleName,FileName,n\n"), "{out}");
+    let a = args("json");
+    let (_, out, _) = run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json array");
+    assert_eq!(v.as_array().map(Vec::len), Some(3));
+    let a = args("table");
+    let (_, out, _) = run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None);
+    assert!(out.contains("ComputerName") && out.ends_with("(3 rows)\n"), "{out}");
+    // Events keep every field but @rawstring (unless --rawstring).
+    let (_, out, _) = run(&["run", "-e", "head(1)", "-o", "ndjson", f.to_str().unwrap()], None);
+    assert!(out.contains("\"@timestamp\":1751536400000") && !out.contains("@rawstring"), "{out}");
+    let (_, out, _) = run(&["run", "--rawstring", "-e", "head(1)", "-o", "ndjson", f.to_str().unwrap()], None);
+    assert!(out.contains("@rawstring"), "{out}");
+}
+
+#[test]
+fn query_errors_and_default_limit_warnings() {
+    let d = tmpdir("errs");
+    let f = d.join("e.ndjson");
+    write(&f, good_lines(250).as_bytes());
+    let (code, _, err) = run(&["run", "-e", "gropBy(aid)", f.to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0301"), "{err}");
+    let (code, out, err) = run(&["run", "-e", "sort(timestamp)", "-o", "ndjson", f.to_str().unwrap()], None);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 200);
+    assert!(err.contains("sort() kept 200 of 250 rows (default limit=200)"), "{err}");
+    let (code, _, err) = run(&["run", "-e", "ipLocation(aip)", f.to_str().unwrap()], None);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("ipLocation() is not supported yet"), "{err}");
+}
