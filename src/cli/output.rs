@@ -165,6 +165,20 @@ pub fn table(rows: &[Event], cols: &[String], width: usize, wide: bool) -> Strin
     out
 }
 
+/// The terminal's width: `COLUMNS`, else what `stty size` says of the controlling terminal,
+/// else 120. (No dependency for an ioctl; this runs once per `run`.)
+pub fn terminal_width() -> usize {
+    if let Some(c) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()) {
+        return c;
+    }
+    let tty = std::fs::File::open("/dev/tty");
+    let out = tty.ok().and_then(|t| std::process::Command::new("stty").arg("size").stdin(t).output().ok());
+    out.and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|w| w.parse().ok()))
+        .filter(|w: &usize| *w >= 20)
+        .unwrap_or(120)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,7 +64,7 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
     let inputs = read::expand_inputs(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
     let stdout = std::io::stdout();
     let format = opts.output.unwrap_or(if stdout.is_terminal() { OutFormat::Table } else { OutFormat::Ndjson });
-    let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(120);
+    let width = if format == OutFormat::Table { super::output::terminal_width() } else { 120 };
     let mut out = Output::new(
         format,
         std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
