@@ -8,10 +8,10 @@ use crate::plan::ir;
 use std::any::Any;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// An aggregate function's state.
-pub trait Agg {
+pub trait Agg: Send {
     fn add(&mut self, ev: &Event, ctx: &Ctx);
     /// The result rows (the state is consumed; call once).
     fn finish(&mut self, ctx: &Ctx) -> Vec<Event>;
@@ -21,6 +21,10 @@ pub trait Agg {
     /// (which came after this state's events, for order-sensitive functions).
     fn merge(&mut self, other: Box<dyn Agg>);
     fn into_any(self: Box<Self>) -> Box<dyn Any>;
+    /// Whether `merge` gives the same result as one state that saw every event.
+    fn mergeable(&self) -> bool {
+        true
+    }
 }
 
 fn downcast<T: 'static>(b: Box<dyn Agg>) -> Option<T> {
@@ -42,7 +46,7 @@ fn row1(name: &str, v: Value) -> Vec<Event> {
 }
 
 /// Build an aggregate from a call.
-pub fn build(c: &ir::Call, ctx: &Rc<Ctx>) -> Result<Box<dyn Agg>, String> {
+pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Box<dyn Agg>, String> {
     let a = Args::new(c)?;
     Ok(match c.name.as_str() {
         "count" => Box::new(Count {
@@ -151,7 +155,7 @@ pub fn build(c: &ir::Call, ctx: &Rc<Ctx>) -> Result<Box<dyn Agg>, String> {
         }
         "readFile" => {
             let files = a.names("file");
-            Box::new(ReadFile { files, ctx: Rc::clone(ctx) })
+            Box::new(ReadFile { files, ctx: Arc::clone(ctx) })
         }
         other => return Err(format!("{other}() is not supported yet by cqlhunt's evaluator")),
     })
@@ -162,7 +166,7 @@ fn default_count() -> Box<dyn Agg> {
 }
 
 /// The `function=` argument: one aggregate, an array of them, `x := f()`, or `{ subquery }`.
-fn sub_aggs(e: Option<&ir::Expr>, ctx: &Rc<Ctx>) -> Result<Vec<Box<dyn Agg>>, String> {
+fn sub_aggs(e: Option<&ir::Expr>, ctx: &Arc<Ctx>) -> Result<Vec<Box<dyn Agg>>, String> {
     let Some(e) = e else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for item in e.items() {
@@ -178,7 +182,7 @@ fn sub_aggs(e: Option<&ir::Expr>, ctx: &Rc<Ctx>) -> Result<Vec<Box<dyn Agg>>, St
                 _ => return Err("function=[x := …] needs an aggregate call".to_string()),
             },
             ir::Expr::Query(p) => {
-                Box::new(SubPipe { plan: (**p).clone(), chain: super::build(p, ctx)?, ctx: Rc::clone(ctx) })
+                Box::new(SubPipe { plan: (**p).clone(), chain: super::build(p, ctx)?, ctx: Arc::clone(ctx) })
             }
             _ => return Err("function= takes aggregate calls or { subqueries }".to_string()),
         });
@@ -328,6 +332,9 @@ impl Agg for Stats {
     fn fresh(&self) -> Box<dyn Agg> {
         Box::new(Stats { parts: self.parts.iter().map(|p| p.fresh()).collect() })
     }
+    fn mergeable(&self) -> bool {
+        self.parts.iter().all(|p| p.mergeable())
+    }
     fn merge(&mut self, other: Box<dyn Agg>) {
         if let Some(o) = downcast::<Stats>(other) {
             for (a, b) in self.parts.iter_mut().zip(o.parts) {
@@ -410,6 +417,9 @@ impl Agg for GroupBy {
             groups: Vec::new(),
             cut: 0,
         })
+    }
+    fn mergeable(&self) -> bool {
+        self.protos.iter().all(|p| p.mergeable())
     }
     fn merge(&mut self, other: Box<dyn Agg>) {
         let Some(o) = downcast::<GroupBy>(other) else { return };
@@ -983,6 +993,9 @@ impl Agg for Bucket {
             order: Vec::new(),
         })
     }
+    fn mergeable(&self) -> bool {
+        self.protos.iter().all(|p| p.mergeable())
+    }
     fn merge(&mut self, other: Box<dyn Agg>) {
         if let Some(mut o) = downcast::<Bucket>(other) {
             for k in o.order {
@@ -1010,7 +1023,7 @@ impl Agg for Bucket {
 struct SubPipe {
     plan: ir::Pipeline,
     chain: Chain,
-    ctx: Rc<Ctx>,
+    ctx: Arc<Ctx>,
 }
 
 impl Agg for SubPipe {
@@ -1027,10 +1040,13 @@ impl Agg for SubPipe {
     }
     fn fresh(&self) -> Box<dyn Agg> {
         let chain = super::build(&self.plan, &self.ctx).unwrap_or_default();
-        Box::new(SubPipe { plan: self.plan.clone(), chain, ctx: Rc::clone(&self.ctx) })
+        Box::new(SubPipe { plan: self.plan.clone(), chain, ctx: Arc::clone(&self.ctx) })
     }
     fn merge(&mut self, _other: Box<dyn Agg>) {
         self.ctx.fail("a composite function={ … } cannot run on several threads yet; use -j 1".to_string());
+    }
+    fn mergeable(&self) -> bool {
+        false
     }
     agg_boilerplate!();
 }
@@ -1038,7 +1054,7 @@ impl Agg for SubPipe {
 /// `readFile([…])`: discards its input and emits the rows of tables and files.
 struct ReadFile {
     files: Vec<String>,
-    ctx: Rc<Ctx>,
+    ctx: Arc<Ctx>,
 }
 
 impl Agg for ReadFile {
@@ -1046,7 +1062,7 @@ impl Agg for ReadFile {
     fn finish(&mut self, ctx: &Ctx) -> Vec<Event> {
         let mut out = Vec::new();
         for f in &self.files {
-            if let Some(rows) = ctx.tables.borrow().get(f) {
+            if let Some(rows) = ctx.table(f).as_ref() {
                 out.extend(rows.iter().cloned());
                 continue;
             }
@@ -1058,7 +1074,7 @@ impl Agg for ReadFile {
         out
     }
     fn fresh(&self) -> Box<dyn Agg> {
-        Box::new(ReadFile { files: self.files.clone(), ctx: Rc::clone(&self.ctx) })
+        Box::new(ReadFile { files: self.files.clone(), ctx: Arc::clone(&self.ctx) })
     }
     fn merge(&mut self, _other: Box<dyn Agg>) {}
     agg_boilerplate!();

@@ -6,7 +6,7 @@ use crate::event::{format_num, parse_num, Event, Value};
 use crate::func::Category;
 use crate::lang::ast::{BinOp, UnOp};
 use crate::plan::ir;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A compiled expression.
 pub enum X {
@@ -26,7 +26,7 @@ pub enum X {
 /// The field a function used inside an expression writes to (then read back).
 pub const TMP: &str = "__cqlhunt_expr";
 
-pub fn build(e: &ir::Expr, ctx: &Rc<Ctx>) -> Result<X, String> {
+pub fn build(e: &ir::Expr, ctx: &Arc<Ctx>) -> Result<X, String> {
     Ok(match e {
         ir::Expr::Word(w) => match parse_num(w) {
             Some(n) => X::Num(n),

@@ -9,9 +9,7 @@ use crate::event::{Event, Value};
 use crate::lang::ast::BinOp;
 use crate::plan::ir::{self, Glob, Matcher};
 use crate::plan::rx::{self, Rx};
-use std::cell::RefCell;
 use std::net::IpAddr;
-use std::rc::Rc;
 use std::sync::Arc;
 
 /// A compiled filter.
@@ -58,7 +56,7 @@ pub enum Pred {
         value: String,
     },
     /// A sub-pipeline as a filter: passes when it outputs the event (seed parentheses).
-    Sub(RefCell<Chain>),
+    Sub(std::sync::Mutex<Chain>),
     /// A filter function that also enriches (`match()`), run as a transform.
     Transform(Box<dyn super::Transform>),
 }
@@ -87,7 +85,7 @@ impl GuardX {
     }
 }
 
-pub fn build_guard(g: &ir::Guard, ctx: &Rc<Ctx>) -> Result<GuardX, String> {
+pub fn build_guard(g: &ir::Guard, ctx: &Arc<Ctx>) -> Result<GuardX, String> {
     Ok(match g {
         ir::Guard::Any => GuardX::Any,
         ir::Guard::Pattern(m) => GuardX::Pattern(m.clone()),
@@ -95,7 +93,7 @@ pub fn build_guard(g: &ir::Guard, ctx: &Rc<Ctx>) -> Result<GuardX, String> {
     })
 }
 
-pub fn build(f: &ir::Filter, ctx: &Rc<Ctx>) -> Result<Pred, String> {
+pub fn build(f: &ir::Filter, ctx: &Arc<Ctx>) -> Result<Pred, String> {
     Ok(match f {
         ir::Filter::And(v) => Pred::And(v.iter().map(|x| build(x, ctx)).collect::<Result<_, _>>()?),
         ir::Filter::Or(v) => Pred::Or(v.iter().map(|x| build(x, ctx)).collect::<Result<_, _>>()?),
@@ -104,7 +102,7 @@ pub fn build(f: &ir::Filter, ctx: &Rc<Ctx>) -> Result<Pred, String> {
         ir::Filter::Num(n, op, v) => Pred::Num(n.clone(), *op, *v),
         ir::Filter::Text(m) => Pred::Text(m.clone()),
         ir::Filter::Bool(b) => Pred::Bool(*b),
-        ir::Filter::Pipeline(p) => Pred::Sub(RefCell::new(super::build(p, ctx)?)),
+        ir::Filter::Pipeline(p) => Pred::Sub(std::sync::Mutex::new(super::build(p, ctx)?)),
         ir::Filter::Call(c) => {
             let p = build_call(c, ctx)?;
             if c.negated {
@@ -116,7 +114,7 @@ pub fn build(f: &ir::Filter, ctx: &Rc<Ctx>) -> Result<Pred, String> {
     })
 }
 
-fn build_call(c: &ir::Call, ctx: &Rc<Ctx>) -> Result<Pred, String> {
+fn build_call(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Pred, String> {
     let a = Args::new(c)?;
     Ok(match c.name.as_str() {
         "in" => {
@@ -333,7 +331,7 @@ impl Pred {
             }
             Pred::Sub(chain) => {
                 let mut out = Vec::new();
-                super::push(&mut chain.borrow_mut(), ev.clone(), ctx, &mut out);
+                super::push(&mut super::lock(chain), ev.clone(), ctx, &mut out);
                 match out.into_iter().next() {
                     Some(e) => {
                         *ev = e;

@@ -8,7 +8,6 @@ use crate::event::{format_num, Event, Value};
 use crate::plan::ir;
 use crate::plan::rx::{self, Rx};
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::Arc;
 
 /// Filter-category functions that cqlhunt runs as transforms (they enrich as well as filter).
@@ -16,20 +15,20 @@ pub fn is_filter_transform(name: &str) -> bool {
     matches!(name, "match")
 }
 
-struct Fn1<F: Fn(&mut Event, &Ctx) -> bool>(F);
+struct Fn1<F: Fn(&mut Event, &Ctx) -> bool + Send>(F);
 
-impl<F: Fn(&mut Event, &Ctx) -> bool> Transform for Fn1<F> {
+impl<F: Fn(&mut Event, &Ctx) -> bool + Send> Transform for Fn1<F> {
     fn apply(&self, ev: &mut Event, ctx: &Ctx) -> bool {
         (self.0)(ev, ctx)
     }
 }
 
-fn t<F: Fn(&mut Event, &Ctx) -> bool + 'static>(f: F) -> Result<Node, String> {
+fn t<F: Fn(&mut Event, &Ctx) -> bool + Send + 'static>(f: F) -> Result<Node, String> {
     Ok(Node::Transform(Box::new(Fn1(f))))
 }
 
 /// Build a transform (or expanding) node for a call.
-pub fn build(c: &ir::Call, ctx: &Rc<Ctx>) -> Result<Node, String> {
+pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Node, String> {
     let a = Args::new(c)?;
     let name = c.name.as_str();
     match name {
@@ -484,7 +483,7 @@ pub fn printf(fmt: &str, vals: &[Option<Value>]) -> Option<String> {
 
 /// `match(file=…)`: look the field's value up in a CSV or JSON file (relative to the lookup
 /// directory); add the `include` columns; `strict=false` keeps events without a match.
-fn lookup(a: &Args<'_>, ctx: &Rc<Ctx>) -> Result<Node, String> {
+fn lookup(a: &Args<'_>, ctx: &Arc<Ctx>) -> Result<Node, String> {
     let file = a.text("file").or_else(|| a.text("table")).ok_or("match() needs file=")?;
     let fields = a.names("field");
     let field = fields.first().cloned().ok_or("match() needs field=")?;
@@ -493,7 +492,7 @@ fn lookup(a: &Args<'_>, ctx: &Rc<Ctx>) -> Result<Node, String> {
     let strict = a.bool("strict", true);
     let ignore_case = a.bool("ignoreCase", false);
     let mode = if a.bool("glob", false) { "glob".to_string() } else { a.text_or("mode", "string") };
-    let rows = match ctx.tables.borrow().get(&file) {
+    let rows = match ctx.table(&file).as_ref() {
         Some(t) => t.clone(),
         None => load_table(&ctx.lookup_dir.join(&file))?,
     };

@@ -10,15 +10,15 @@ pub mod args;
 pub mod expr;
 pub mod filter;
 pub mod funcs;
+pub mod parallel;
 pub mod time;
 
 use crate::event::Event;
 use crate::func::Category;
 use crate::plan::ir;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What a run shares with its stages: where lookup files are, the time, and where runtime
 /// problems are reported.
@@ -29,38 +29,55 @@ pub struct Ctx {
     /// Query start in ms since the epoch (`now()`).
     pub now_ms: f64,
     /// The first fatal runtime error (a regex over its backtracking limit, …).
-    pub error: RefCell<Option<String>>,
+    pub error: Mutex<Option<String>>,
     /// Warnings (a default limit cut rows, …), each once.
-    pub warnings: RefCell<Vec<String>>,
+    pub warnings: Mutex<Vec<String>>,
     /// Tables made by `defineTable()`, by name.
-    pub tables: RefCell<BTreeMap<String, Vec<Event>>>,
+    pub tables: Mutex<BTreeMap<String, Vec<Event>>>,
+}
+
+/// Lock a mutex, taking the data even if another thread panicked while holding it.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Ctx {
     pub fn fail(&self, msg: String) {
-        let mut e = self.error.borrow_mut();
+        let mut e = lock(&self.error);
         if e.is_none() {
             *e = Some(msg);
         }
     }
     pub fn warn(&self, msg: String) {
-        let mut w = self.warnings.borrow_mut();
+        let mut w = lock(&self.warnings);
         if !w.contains(&msg) {
             w.push(msg);
         }
     }
     pub fn failed(&self) -> bool {
-        self.error.borrow().is_some()
+        lock(&self.error).is_some()
+    }
+    /// The first runtime error, if any.
+    pub fn error(&self) -> Option<String> {
+        lock(&self.error).clone()
+    }
+    /// The warnings so far.
+    pub fn warnings(&self) -> Vec<String> {
+        lock(&self.warnings).clone()
+    }
+    /// A `defineTable()` table.
+    pub fn table(&self, name: &str) -> Option<Vec<Event>> {
+        lock(&self.tables).get(name).cloned()
     }
 }
 
 /// A per-event function: changes the event in place; `false` drops it.
-pub trait Transform {
+pub trait Transform: Send {
     fn apply(&self, ev: &mut Event, ctx: &Ctx) -> bool;
 }
 
 /// A per-event function that may emit several events (`split`, `regex(repeat=true)`).
-pub trait Expand {
+pub trait Expand: Send {
     fn expand(&self, ev: Event, ctx: &Ctx, out: &mut Vec<Event>);
 }
 
@@ -95,7 +112,7 @@ impl std::fmt::Debug for Node {
 pub type Chain = Vec<Node>;
 
 /// Build the nodes of a pipeline. Errors name the function that is not supported.
-pub fn build(p: &ir::Pipeline, ctx: &Rc<Ctx>) -> Result<Chain, String> {
+pub fn build(p: &ir::Pipeline, ctx: &Arc<Ctx>) -> Result<Chain, String> {
     let mut chain = Vec::new();
     for s in &p.steps {
         chain.push(build_step(s, ctx)?);
@@ -103,8 +120,10 @@ pub fn build(p: &ir::Pipeline, ctx: &Rc<Ctx>) -> Result<Chain, String> {
     Ok(chain)
 }
 
-fn build_step(s: &ir::Step, ctx: &Rc<Ctx>) -> Result<Node, String> {
+fn build_step(s: &ir::Step, ctx: &Arc<Ctx>) -> Result<Node, String> {
     Ok(match s {
+        // `x =~ f(…)` as a step: the call itself (joins and lookups enrich as well as filter).
+        ir::Step::Filter(ir::Filter::Call(c)) if !c.negated => build_call(c, ctx)?,
         ir::Step::Filter(f) => Node::Filter(filter::build(f, ctx)?),
         ir::Step::Assign(name, e) => Node::Assign(name.clone(), expr::build(e, ctx)?),
         ir::Step::Call(c) => build_call(c, ctx)?,
@@ -120,7 +139,7 @@ fn build_step(s: &ir::Step, ctx: &Rc<Ctx>) -> Result<Node, String> {
     })
 }
 
-fn build_call(c: &ir::Call, ctx: &Rc<Ctx>) -> Result<Node, String> {
+fn build_call(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Node, String> {
     match c.category {
         Category::Filter if funcs::is_filter_transform(&c.name) => funcs::build(c, ctx),
         Category::Filter => Ok(Node::Filter(filter::build(&ir::Filter::Call(c.clone()), ctx)?)),
@@ -242,13 +261,13 @@ pub fn aggregates(chain: &[Node]) -> bool {
 /// A compiled query ready to consume events.
 #[derive(Debug)]
 pub struct Executor {
-    chain: Chain,
-    pub ctx: Rc<Ctx>,
+    pub(crate) chain: Chain,
+    pub ctx: Arc<Ctx>,
 }
 
 impl Executor {
     pub fn new(p: &ir::Pipeline, ctx: Ctx) -> Result<Executor, String> {
-        let ctx = Rc::new(ctx);
+        let ctx = Arc::new(ctx);
         let chain = build(p, &ctx)?;
         Ok(Executor { chain, ctx })
     }
@@ -267,17 +286,27 @@ impl Executor {
         aggregates(&self.chain)
     }
 
-    /// Run over a list of events (tests, subqueries).
+    /// Run over a list of events (tests, subqueries): every prepass, then the main pass.
     pub fn run_all(&mut self, events: impl IntoIterator<Item = Event>) -> Result<Vec<Event>, String> {
-        let mut out = Vec::new();
-        for e in events {
-            self.push(e, &mut out);
+        let events: Vec<Event> = events.into_iter().collect();
+        for _ in 1..self.passes() {
+            for e in &events {
+                self.push_prepass(e);
+            }
+            self.end_prepass();
             if let Some(err) = self.ctx.error.borrow().clone() {
                 return Err(err);
             }
         }
+        let mut out = Vec::new();
+        for e in events {
+            self.push(e, &mut out);
+            if let Some(err) = self.ctx.error() {
+                return Err(err);
+            }
+        }
         self.finish(&mut out);
-        if let Some(err) = self.ctx.error.borrow().clone() {
+        if let Some(err) = self.ctx.error() {
             return Err(err);
         }
         Ok(out)
@@ -306,6 +335,6 @@ pub fn run_query(
     let ir = compile(&q, &opts).map_err(|d| format!("{}: {}", d[0].code, d[0].message))?;
     let mut ex = Executor::new(&ir, ctx)?;
     let rows = ex.run_all(events)?;
-    let warnings = ex.ctx.warnings.borrow().clone();
+    let warnings = ex.ctx.warnings();
     Ok((rows, warnings))
 }
