@@ -155,7 +155,18 @@ pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Box<dyn Agg>, String> {
         }
         "readFile" => {
             let files = a.names("file");
-            Box::new(ReadFile { files, ctx: Arc::clone(ctx) })
+            for f in &files {
+                // A table of this query is read after the prepass that builds it; a file must exist.
+                if !super::depend_on_table(ctx, f) && !ctx.lookup_dir.join(f).is_file() {
+                    return Err(format!("readFile(): no table or lookup file `{f}`"));
+                }
+            }
+            let include = a.get("include").map(|e| e.names());
+            let limit = match a.get("limit") {
+                Some(_) => Some(a.limit("limit", usize::MAX, usize::MAX)?.0),
+                None => None,
+            };
+            Box::new(ReadFile { files, include, limit, ctx: Arc::clone(ctx) })
         }
         other => return Err(format!("{other}() is not supported yet by cqlhunt's evaluator")),
     })
@@ -1054,6 +1065,8 @@ impl Agg for SubPipe {
 /// `readFile([…])`: discards its input and emits the rows of tables and files.
 struct ReadFile {
     files: Vec<String>,
+    include: Option<Vec<String>>,
+    limit: Option<usize>,
     ctx: Arc<Ctx>,
 }
 
@@ -1062,19 +1075,33 @@ impl Agg for ReadFile {
     fn finish(&mut self, ctx: &Ctx) -> Vec<Event> {
         let mut out = Vec::new();
         for f in &self.files {
-            if let Some(rows) = ctx.table(f).as_ref() {
-                out.extend(rows.iter().cloned());
-                continue;
-            }
-            match super::funcs::load_table(&ctx.lookup_dir.join(f)) {
-                Ok(rows) => out.extend(rows),
-                Err(e) => ctx.fail(e),
-            }
+            let rows = match ctx.table(f) {
+                Some(rows) => rows,
+                None => match super::funcs::load_table(&ctx.lookup_dir.join(f)) {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        ctx.fail(e);
+                        continue;
+                    }
+                },
+            };
+            out.extend(rows.into_iter().map(|r| match &self.include {
+                Some(inc) => r.project(inc),
+                None => r,
+            }));
+        }
+        if let Some(l) = self.limit {
+            out.truncate(l);
         }
         out
     }
     fn fresh(&self) -> Box<dyn Agg> {
-        Box::new(ReadFile { files: self.files.clone(), ctx: Arc::clone(&self.ctx) })
+        Box::new(ReadFile {
+            files: self.files.clone(),
+            include: self.include.clone(),
+            limit: self.limit,
+            ctx: Arc::clone(&self.ctx),
+        })
     }
     fn merge(&mut self, _other: Box<dyn Agg>) {}
     agg_boilerplate!();

@@ -9,10 +9,11 @@ use crate::plan::ir;
 use crate::plan::rx::{self, Rx};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::Mutex;
 
 /// Filter-category functions that cqlhunt runs as transforms (they enrich as well as filter).
 pub fn is_filter_transform(name: &str) -> bool {
-    matches!(name, "match")
+    matches!(name, "match" | "join")
 }
 
 struct Fn1<F: Fn(&mut Event, &Ctx) -> bool + Send>(F);
@@ -283,6 +284,10 @@ pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Node, String> {
             })
         }
         "match" => lookup(&a, ctx),
+        "join" => super::join::join(&a, ctx),
+        "selfJoinFilter" => super::join::self_join_filter(&a, ctx),
+        "defineTable" => super::join::define_table(&a, ctx),
+        "array:filter" => array_filter(&a, ctx),
         "split" => {
             let field = a.text_or("field", "_events");
             Ok(Node::Expand(Box::new(Split { field })))
@@ -482,91 +487,198 @@ pub fn printf(fmt: &str, vals: &[Option<Value>]) -> Option<String> {
 }
 
 /// `match(file=…)`: look the field's value up in a CSV or JSON file (relative to the lookup
-/// directory); add the `include` columns; `strict=false` keeps events without a match.
+/// directory) or a `defineTable()` table; add the `include` columns; `strict=false` keeps
+/// events without a match.
 fn lookup(a: &Args<'_>, ctx: &Arc<Ctx>) -> Result<Node, String> {
     let file = a.text("file").or_else(|| a.text("table")).ok_or("match() needs file=")?;
     let fields = a.names("field");
-    let field = fields.first().cloned().ok_or("match() needs field=")?;
-    let columns = a.names("column");
-    let column = columns.first().cloned().unwrap_or_else(|| field.clone());
-    let strict = a.bool("strict", true);
-    let ignore_case = a.bool("ignoreCase", false);
+    if fields.is_empty() {
+        return Err("match() needs field=".to_string());
+    }
+    let columns = if a.get("column").is_some() { a.names("column") } else { fields.clone() };
+    if columns.len() != fields.len() {
+        return Err(format!("match(): field= names {} fields but column= names {}", fields.len(), columns.len()));
+    }
     let mode = if a.bool("glob", false) { "glob".to_string() } else { a.text_or("mode", "string") };
-    let rows = match ctx.table(&file).as_ref() {
-        Some(t) => t.clone(),
-        None => load_table(&ctx.lookup_dir.join(&file))?,
+    if !matches!(mode.as_str(), "string" | "glob" | "cidr") {
+        return Err(format!("match(mode={mode}) is not a mode (string, glob, cidr)"));
+    }
+    if mode != "string" && fields.len() > 1 {
+        return Err(format!("match(mode={mode}) takes one field"));
+    }
+    // A table of this query is read when first needed (after the prepass that builds it);
+    // a file is read now, so that a missing file is an error before any input is read.
+    let source = if super::depend_on_table(ctx, &file) {
+        Source::Table(file)
+    } else {
+        Source::Rows(load_table(&ctx.lookup_dir.join(&file))?)
     };
-    let include = match a.get("include") {
-        Some(e) => e.names(),
-        None => {
-            let mut cols: Vec<String> = Vec::new();
-            for r in &rows {
-                for (k, _) in r.fields() {
-                    if k != column && !cols.iter().any(|c| c == k) {
-                        cols.push(k.to_string());
+    let include = a.get("include").map(|e| e.names());
+    let l = Lookup {
+        source: Mutex::new(source),
+        fields,
+        columns,
+        include,
+        strict: a.bool("strict", true),
+        ignore_case: a.bool("ignoreCase", false),
+        mode,
+        index: Mutex::new(None),
+    };
+    Ok(Node::Transform(Box::new(l)))
+}
+
+enum Source {
+    Rows(Vec<Event>),
+    Table(String),
+}
+
+/// A lookup table indexed for one mode.
+enum Index {
+    Exact(HashMap<Vec<String>, Event>),
+    Glob(Vec<(ir::Glob, Event)>),
+    Cidr(Vec<((std::net::IpAddr, u8), Event)>),
+}
+
+struct Lookup {
+    source: Mutex<Source>,
+    fields: Vec<String>,
+    columns: Vec<String>,
+    include: Option<Vec<String>>,
+    strict: bool,
+    ignore_case: bool,
+    mode: String,
+    /// (index, the columns added to matching events)
+    index: Mutex<Option<(Index, Vec<String>)>>,
+}
+
+impl Lookup {
+    fn key(&self, s: &str) -> String {
+        if self.ignore_case {
+            s.to_lowercase()
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn build_index(&self, ctx: &Ctx) -> (Index, Vec<String>) {
+        let rows = match &mut *super::lock(&self.source) {
+            Source::Rows(r) => std::mem::take(r),
+            Source::Table(name) => ctx.table(name).unwrap_or_default(),
+        };
+        // Default: every column of the row, except a key column named like its field (its
+        // value is the event's own, or a pattern in glob and cidr modes).
+        let include = match &self.include {
+            Some(i) => i.clone(),
+            None => {
+                let mut cols: Vec<String> = Vec::new();
+                for r in &rows {
+                    for (k, _) in r.fields() {
+                        let is_key = self.columns.iter().zip(&self.fields).any(|(c, f)| c == k && f == k);
+                        if !is_key && !cols.iter().any(|c| c == k) {
+                            cols.push(k.to_string());
+                        }
                     }
                 }
+                cols
             }
-            cols
-        }
-    };
-    let key = move |s: &str| if ignore_case { s.to_lowercase() } else { s.to_string() };
-    match mode.as_str() {
-        "string" => {
-            let mut map: HashMap<String, Event> = HashMap::new();
-            for r in rows {
-                if let Some(k) = r.get_str(&column).map(|s| key(&s)) {
-                    map.entry(k).or_insert(r);
+        };
+        let col = &self.columns[0];
+        let index = match self.mode.as_str() {
+            "glob" => Index::Glob(
+                rows.into_iter()
+                    .filter_map(|r| r.get_str(col).map(|p| ir::Glob::new(&p, self.ignore_case)).map(|g| (g, r)))
+                    .collect(),
+            ),
+            "cidr" => Index::Cidr(
+                rows.into_iter()
+                    .filter_map(|r| r.get_str(col).and_then(|p| super::filter::parse_cidr(&p).ok()).map(|n| (n, r)))
+                    .collect(),
+            ),
+            _ => {
+                let mut map: HashMap<Vec<String>, Event> = HashMap::new();
+                for r in rows {
+                    let k: Option<Vec<String>> =
+                        self.columns.iter().map(|c| r.get_str(c).map(|s| self.key(&s))).collect();
+                    if let Some(k) = k {
+                        // The first row with a key wins (docs/semantics.md).
+                        map.entry(k).or_insert(r);
+                    }
                 }
+                Index::Exact(map)
             }
-            t(move |ev, _| {
-                let hit = ev.get_str(&field).and_then(|v| map.get(&key(&v)));
-                enrich(ev, hit, &include, strict)
-            })
-        }
-        "glob" => {
-            let globs: Vec<(ir::Glob, Event)> = rows
-                .into_iter()
-                .filter_map(|r| r.get_str(&column).map(|p| ir::Glob::new(&p, ignore_case)).map(|g| (g, r)))
-                .collect();
-            t(move |ev, _| {
-                let hit = ev.get_str(&field).and_then(|v| globs.iter().find(|(g, _)| g.matches(&v)).map(|(_, r)| r));
-                enrich(ev, hit, &include, strict)
-            })
-        }
-        "cidr" => {
-            let nets: Vec<((std::net::IpAddr, u8), Event)> = rows
-                .into_iter()
-                .filter_map(|r| r.get_str(&column).and_then(|p| super::filter::parse_cidr(&p).ok()).map(|n| (n, r)))
-                .collect();
-            t(move |ev, _| {
-                let ip = ev.get_str(&field).and_then(|s| s.trim().parse::<std::net::IpAddr>().ok());
-                let hit = ip.and_then(|ip| {
-                    nets.iter().filter(|(n, _)| in_net_pub(ip, *n)).max_by_key(|(n, _)| n.1).map(|(_, r)| r)
-                });
-                enrich(ev, hit, &include, strict)
-            })
-        }
-        other => Err(format!("match(mode={other}) is not a mode (string, glob, cidr)")),
+        };
+        (index, include)
     }
 }
 
-fn in_net_pub(ip: std::net::IpAddr, net: (std::net::IpAddr, u8)) -> bool {
-    super::filter::in_net(ip, net)
+impl Transform for Lookup {
+    fn apply(&self, ev: &mut Event, ctx: &Ctx) -> bool {
+        let mut guard = super::lock(&self.index);
+        let (index, include) = guard.get_or_insert_with(|| self.build_index(ctx));
+        let hit = match index {
+            Index::Exact(map) => {
+                let k: Option<Vec<String>> = self.fields.iter().map(|f| ev.get_str(f).map(|s| self.key(&s))).collect();
+                k.and_then(|k| map.get(&k))
+            }
+            Index::Glob(globs) => {
+                ev.get_str(&self.fields[0]).and_then(|v| globs.iter().find(|(g, _)| g.matches(&v)).map(|(_, r)| r))
+            }
+            Index::Cidr(nets) => {
+                let ip = ev.get_str(&self.fields[0]).and_then(|s| s.trim().parse::<std::net::IpAddr>().ok());
+                // The most specific subnet wins.
+                ip.and_then(|ip| {
+                    nets.iter().filter(|(n, _)| super::filter::in_net(ip, *n)).max_by_key(|(n, _)| n.1).map(|(_, r)| r)
+                })
+            }
+        };
+        match hit {
+            Some(r) => {
+                let r = r.clone();
+                for c in include.iter() {
+                    if let Some(v) = r.get(c) {
+                        ev.set(c, v.clone());
+                    }
+                }
+                true
+            }
+            None => !self.strict,
+        }
+    }
 }
 
-fn enrich(ev: &mut Event, hit: Option<&Event>, include: &[String], strict: bool) -> bool {
-    match hit {
-        Some(r) => {
-            for c in include {
-                if let Some(v) = r.get(c) {
-                    ev.set(c, v.clone());
-                }
-            }
-            true
+/// `array:filter(array="a[]", function={…}, var=x, asArray="b[]")`: keep the elements for
+/// which the function (run on the event with the element in field `var`) passes; the output
+/// array is compacted (indexes 0, 1, …).
+fn array_filter(a: &Args<'_>, ctx: &Arc<Ctx>) -> Result<Node, String> {
+    let array = a.need("array")?;
+    let base = array.trim_end_matches("[]").to_string();
+    let out = a.text("asArray").unwrap_or_else(|| array.clone());
+    let out = out.trim_end_matches("[]").to_string();
+    let var = a.text("var").unwrap_or_else(|| array.clone());
+    let p = super::join::sub_pipeline(a.get("function"), "array:filter(function=…)")?;
+    let chain = Mutex::new(super::build(&p, ctx)?);
+    t(move |ev, ctx| {
+        let items: Vec<Value> = (0..).map_while(|i| ev.get(&format!("{base}[{i}]")).cloned()).collect();
+        if items.is_empty() {
+            return true;
         }
-        None => !strict,
-    }
+        let mut kept = Vec::new();
+        for v in items {
+            let mut tmp = ev.clone();
+            tmp.set(&var, v.clone());
+            let mut res = Vec::new();
+            super::push(&mut super::lock(&chain), tmp, ctx, &mut res);
+            if !res.is_empty() {
+                kept.push(v);
+            }
+        }
+        let prefix = format!("{out}[");
+        ev.retain(|k| !(k.starts_with(&prefix) && k[prefix.len()..].trim_end_matches(']').parse::<usize>().is_ok()));
+        for (i, v) in kept.into_iter().enumerate() {
+            ev.set(&format!("{out}[{i}]"), v);
+        }
+        true
+    })
 }
 
 /// Load a lookup file: CSV with a header row, or JSON (an array of objects, or NDJSON).

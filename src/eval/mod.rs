@@ -10,14 +10,16 @@ pub mod args;
 pub mod expr;
 pub mod filter;
 pub mod funcs;
+pub mod join;
 pub mod parallel;
 pub mod time;
 
 use crate::event::Event;
 use crate::func::Category;
 use crate::plan::ir;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What a run shares with its stages: where lookup files are, the time, and where runtime
@@ -34,10 +36,64 @@ pub struct Ctx {
     pub warnings: Mutex<Vec<String>>,
     /// Tables made by `defineTable()`, by name.
     pub tables: Mutex<BTreeMap<String, Vec<Event>>>,
+    /// Subqueries that must see the whole input before the main pass (`join()`,
+    /// `selfJoinFilter()`, `defineTable()`), registered while the query is built.
+    pub prepasses: Mutex<Vec<PrepassJob>>,
+    /// While building: the latest prepass round whose results the part being built reads.
+    pub build_level: AtomicUsize,
+    /// The prepass round that completes each `defineTable()` table.
+    pub table_levels: Mutex<HashMap<String, usize>>,
+}
+
+/// A subquery run over the whole input in a prepass round, before the main pass.
+pub trait Prepass: Send {
+    fn push(&mut self, ev: &Event, ctx: &Ctx);
+    /// End of the round's input: publish the result.
+    fn end(&mut self, ctx: &Ctx);
+}
+
+/// A registered prepass and the round (1, 2, …) it runs in.
+pub struct PrepassJob {
+    pub level: usize,
+    pub job: Arc<Mutex<dyn Prepass>>,
+}
+
+impl std::fmt::Debug for PrepassJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PrepassJob(level {})", self.level)
+    }
+}
+
+/// Build the subquery of a prepass: returns what `f` built and the round it must run in (one
+/// after every round whose results it reads). The part being built around it then depends
+/// on that round.
+pub fn prepass_scope<T>(ctx: &Arc<Ctx>, f: impl FnOnce() -> Result<T, String>) -> Result<(T, usize), String> {
+    let saved = ctx.build_level.swap(0, Ordering::Relaxed);
+    let r = f();
+    let level = ctx.build_level.load(Ordering::Relaxed) + 1;
+    ctx.build_level.store(saved.max(level), Ordering::Relaxed);
+    Ok((r?, level))
+}
+
+/// Register a prepass job for round `level`.
+pub fn register_prepass(ctx: &Ctx, level: usize, job: Arc<Mutex<dyn Prepass>>) {
+    lock(&ctx.prepasses).push(PrepassJob { level, job });
+}
+
+/// The part being built reads the `defineTable()` table `name` (if it is one): it runs after
+/// the round that completes it. Returns whether `name` is a table of this query.
+pub fn depend_on_table(ctx: &Ctx, name: &str) -> bool {
+    match lock(&ctx.table_levels).get(name) {
+        Some(&l) => {
+            ctx.build_level.fetch_max(l, Ordering::Relaxed);
+            true
+        }
+        None => false,
+    }
 }
 
 /// Lock a mutex, taking the data even if another thread panicked while holding it.
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -259,17 +315,51 @@ pub fn aggregates(chain: &[Node]) -> bool {
 }
 
 /// A compiled query ready to consume events.
+///
+/// A query with `join()`, `selfJoinFilter()` or `defineTable()` reads its input more than
+/// once: [`Executor::passes`] says how many times. Each pass but the last is a prepass: every
+/// input event goes to [`Executor::push_prepass`], then [`Executor::end_prepass`] is called
+/// once; the last pass is the main one ([`Executor::push`], then [`Executor::finish`]).
 #[derive(Debug)]
 pub struct Executor {
     pub(crate) chain: Chain,
     pub ctx: Arc<Ctx>,
+    /// The next prepass round (1-based).
+    round: usize,
 }
 
 impl Executor {
     pub fn new(p: &ir::Pipeline, ctx: Ctx) -> Result<Executor, String> {
         let ctx = Arc::new(ctx);
         let chain = build(p, &ctx)?;
-        Ok(Executor { chain, ctx })
+        Ok(Executor { chain, ctx, round: 1 })
+    }
+
+    /// How many times the input must be read: 1, or 2 when the query has a `join()`,
+    /// `selfJoinFilter()` or `defineTable()` (more when a table's subquery reads an earlier
+    /// table, or a join's subquery has a join of its own).
+    pub fn passes(&self) -> usize {
+        1 + lock(&self.ctx.prepasses).iter().map(|j| j.level).max().unwrap_or(0)
+    }
+
+    fn round_jobs(&self) -> Vec<Arc<Mutex<dyn Prepass>>> {
+        lock(&self.ctx.prepasses).iter().filter(|j| j.level == self.round).map(|j| Arc::clone(&j.job)).collect()
+    }
+
+    /// Feed one event to the current prepass.
+    pub fn push_prepass(&mut self, ev: &Event) {
+        for j in self.round_jobs() {
+            lock(&j).push(ev, &self.ctx);
+        }
+    }
+
+    /// End of the current prepass's input; the next call to `push_prepass` starts the next
+    /// prepass (if [`Executor::passes`] asks for one).
+    pub fn end_prepass(&mut self) {
+        for j in self.round_jobs() {
+            lock(&j).end(&self.ctx);
+        }
+        self.round += 1;
     }
 
     /// Feed one event; events that pass a non-aggregating query come out in `out`.
@@ -294,7 +384,7 @@ impl Executor {
                 self.push_prepass(e);
             }
             self.end_prepass();
-            if let Some(err) = self.ctx.error.borrow().clone() {
+            if let Some(err) = self.ctx.error() {
                 return Err(err);
             }
         }

@@ -42,7 +42,9 @@ impl Executor {
     /// Whether chunks of this query can run on several threads with the same result.
     pub fn parallel_ok(&self) -> bool {
         let end = self.first_agg().unwrap_or(self.chain.len());
-        self.chain[..end].iter().all(stateless)
+        // Prepass results (joins, tables) live in this executor only.
+        self.passes() == 1
+            && self.chain[..end].iter().all(stateless)
             && match self.first_agg().map(|i| &self.chain[i]) {
                 Some(Node::Agg(a)) => a.mergeable(),
                 _ => true,
