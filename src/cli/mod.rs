@@ -409,6 +409,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 rawstring,
                 lookup_dir: lookup_dir.unwrap_or_else(|| PathBuf::from(".")),
                 quiet,
+                threads,
             };
             match run::run(&ir, &ropts) {
                 Ok(_) => Ok(ExitCode::SUCCESS),
@@ -479,4 +480,5 @@ pub fn fix_text(text: &str) -> (Option<String>, Vec<Diagnostic>) {
 
 pub mod explain;
 pub mod output;
+pub mod parallel;
 pub mod run;

@@ -22,6 +22,7 @@ pub struct RunOptions {
     pub rawstring: bool,
     pub lookup_dir: PathBuf,
     pub quiet: bool,
+    pub threads: usize,
 }
 
 /// Why a run stopped early.
@@ -42,13 +43,20 @@ pub struct Summary {
     pub rows: u64,
 }
 
-fn warn(msg: &str) {
+pub(crate) fn warn(msg: &str) {
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "cqlhunt: warning: {msg}");
 }
 
 /// Run a compiled query over the inputs.
 pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary, RunError> {
+    if opts.threads > 1 {
+        if let Some(r) = super::parallel::run(ir, opts) {
+            return r;
+        }
+        // The query cannot be split (an aggregate inside a branch, a composite function=,
+        // a join's second pass): one thread gives the right answer.
+    }
     let now_ms =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0);
     let ctx = Ctx { lookup_dir: opts.lookup_dir.clone(), now_ms, ..Ctx::default() };
@@ -88,12 +96,12 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
             true
         })?;
         summary.files.push(stats);
-        if let Some(e) = ex.ctx.error.borrow().clone() {
+        if let Some(e) = ex.ctx.error() {
             return Err(RunError::Query(e));
         }
     }
     ex.finish(&mut rows);
-    if let Some(e) = ex.ctx.error.borrow().clone() {
+    if let Some(e) = ex.ctx.error() {
         return Err(RunError::Query(e));
     }
     for r in rows.drain(..) {
@@ -105,7 +113,7 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         Err(e) => return Err(RunError::Output(e.to_string())),
     }
-    for w in ex.ctx.warnings.borrow().iter() {
+    for w in ex.ctx.warnings().iter() {
         warn(w);
     }
     if !opts.quiet {
@@ -114,7 +122,7 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
     Ok(summary)
 }
 
-fn print_summary(s: &Summary) {
+pub(crate) fn print_summary(s: &Summary) {
     let mut e = std::io::stderr().lock();
     let (mut ev, mut sk) = (0, 0);
     for f in &s.files {
