@@ -195,3 +195,34 @@ fn query_errors_and_default_limit_warnings() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("ipLocation() is not supported yet"), "{err}");
 }
+
+#[test]
+fn threads_give_the_same_rows_in_the_same_order() {
+    let d = tmpdir("threads");
+    let f = d.join("e.ndjson");
+    // More lines than one chunk (4096), several inputs, a bad record in the middle.
+    let mut text = good_lines(9000);
+    text.push_str("garbage\n");
+    text.push_str(&good_lines(3000));
+    write(&f, text.as_bytes());
+    write(&d.join("f.ndjson.gz"), &gz(good_lines(5000).as_bytes()));
+    for q in [
+        "groupBy([aid, FileName], function=[count(), max(timestamp)])",
+        "sort(timestamp, limit=25)",
+        "head(7)",
+        "tail(7)",
+        "timestamp > 1751536408990",
+        "top(aid)",
+        "count(aid, distinct=true)",
+    ] {
+        let one = run(&["run", "-q", "-o", "ndjson", "-e", q, d.to_str().unwrap()], None);
+        let two = run(&["run", "-q", "-j", "2", "-o", "ndjson", "-e", q, d.to_str().unwrap()], None);
+        assert_eq!(one.0, 0, "{q}: {}", one.2);
+        assert_eq!(one.1, two.1, "{q}: -j 2 differs");
+        assert!(!one.1.is_empty(), "{q}");
+    }
+    let (_, _, err) = run(&["run", "-j", "2", "-o", "ndjson", "-e", "count()", d.to_str().unwrap()], None);
+    assert!(err.contains("e.ndjson:9001: not JSON"), "{err}");
+    assert!(err.contains("e.ndjson: 12000 events read, 1 records skipped"), "{err}");
+    assert!(err.contains("f.ndjson.gz: 5000 events read, 0 records skipped"), "{err}");
+}

@@ -823,7 +823,7 @@ impl Agg for Sorter {
     }
     fn finish(&mut self, ctx: &Ctx) -> Vec<Event> {
         self.compact();
-        if self.seen > self.limit as u64 {
+        if self.default_limit && self.seen > self.limit as u64 {
             ctx.warn(format!(
                 "{}() kept {} of {} rows ({}limit={}); set limit= to see more",
                 self.what,
@@ -890,7 +890,7 @@ impl Agg for HeadTail {
         }
     }
     fn finish(&mut self, ctx: &Ctx) -> Vec<Event> {
-        if self.seen > self.limit as u64 {
+        if self.default_limit && self.seen > self.limit as u64 {
             ctx.warn(format!(
                 "{}() kept {} of {} events ({}limit={})",
                 if self.head { "head" } else { "tail" },
