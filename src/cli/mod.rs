@@ -106,6 +106,14 @@ enum Cmd {
         /// No summary on stderr.
         #[arg(short, long)]
         quiet: bool,
+        /// A mapping table to the Falcon model (replaces the shipped table of its source).
+        #[arg(long, value_name = "FILE")]
+        mapping: Vec<PathBuf>,
+    },
+    /// Print the tables that map Windows and Linux records to the Falcon event model.
+    Mappings {
+        /// One source (sysmon, security, …).
+        source: Option<String>,
     },
     /// List LogScale's functions with their signatures, or show one.
     Functions {
@@ -364,6 +372,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             strict_input,
             lookup_dir,
             quiet,
+            mapping,
         } => {
             let _ = format;
             if threads == 0 {
@@ -410,6 +419,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 lookup_dir: lookup_dir.unwrap_or_else(|| PathBuf::from(".")),
                 quiet,
                 threads,
+                mappings: load_mappings(&mapping)?,
             };
             match run::run(&ir, &ropts) {
                 Ok(_) => Ok(ExitCode::SUCCESS),
@@ -419,6 +429,22 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 Err(run::RunError::Input(e)) | Err(run::RunError::Output(e)) => Err(e),
             }
+        }
+        Cmd::Mappings { source } => {
+            let m = crate::read::mapping::Mappings::builtin();
+            let mut found = false;
+            for s in &m.sources {
+                if source.as_ref().is_none_or(|x| x == &s.source) {
+                    found = true;
+                    print_out(&s.text)?;
+                    print_out("\n")?;
+                }
+            }
+            if !found {
+                let names: Vec<&str> = m.sources.iter().map(|s| s.source.as_str()).collect();
+                return Err(format!("no mapping table for that source (have: {})", names.join(", ")));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Functions { name } => {
             let t = crate::func::FunctionTable::builtin();
@@ -451,6 +477,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
     }
+}
+
+fn load_mappings(files: &[PathBuf]) -> Result<crate::read::mapping::Mappings, String> {
+    let mut m = crate::read::mapping::Mappings::builtin();
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("--mapping {}: {e}", f.display()))?;
+        m.add(crate::read::mapping::parse(&text, &f.display().to_string())?);
+    }
+    Ok(m)
 }
 
 /// `fix`: parse leniently, rewrite the seed dialect, print canonical CQL, and check that the

@@ -51,6 +51,11 @@ pub fn run(ir: &ir::Pipeline, opts: &RunOptions) -> Option<Result<Summary, RunEr
     if !master.parallel_ok() || master.passes() > 1 {
         return None;
     }
+    // Only line-delimited Falcon input is cut into chunks; EVTX and XML read on one thread.
+    let inputs = read::expand_inputs(&opts.inputs).ok()?;
+    if inputs.iter().any(|p| !matches!(read::sniff_path(p), Ok(read::Format::FalconNdjson))) {
+        return None;
+    }
     Some(run_split(ir, opts, &mut master, now_ms))
 }
 

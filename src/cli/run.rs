@@ -5,7 +5,7 @@ use crate::eval::{Ctx, Executor};
 use crate::event::Event;
 use crate::read::falcon::{self, FalconOptions};
 use crate::read::{self, FileStats, Problem};
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// How many bad records per input are printed before the rest are only counted.
@@ -23,6 +23,8 @@ pub struct RunOptions {
     pub lookup_dir: PathBuf,
     pub quiet: bool,
     pub threads: usize,
+    /// Tables that normalise Windows and Linux records to the Falcon model.
+    pub mappings: read::mapping::Mappings,
 }
 
 /// Why a run stopped early.
@@ -152,6 +154,10 @@ fn read_one(
 ) -> Result<FileStats, RunError> {
     let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
     let mut stats = FileStats { name: name.clone(), ..FileStats::default() };
+    let format = read::sniff_path(path).map_err(|e| RunError::Input(format!("{name}: {e}")))?;
+    if format != read::Format::FalconNdjson {
+        return read_windows(path, &name, format, opts, sink, stats);
+    }
     let mut reader = read::open(path).map_err(|e| RunError::Input(format!("{name}: {e}")))?;
     let mut strict_fail: Option<Problem> = None;
     let mut stopped = false;
@@ -191,5 +197,84 @@ fn read_one(
         warn(&format!("{msg}; the events before it were read"));
     }
     let _ = stopped;
+    Ok(stats)
+}
+
+/// EVTX and Windows event XML: records normalised to the Falcon model by the mapping tables.
+fn read_windows(
+    path: &Path,
+    name: &str,
+    format: read::Format,
+    opts: &RunOptions,
+    sink: &mut dyn FnMut(Event) -> bool,
+    mut stats: FileStats,
+) -> Result<FileStats, RunError> {
+    let maps = &opts.mappings;
+    let mut strict_fail: Option<Problem> = None;
+    let mut problem = |p: Problem, stats: &mut FileStats| {
+        stats.skipped += 1;
+        if opts.strict_input {
+            strict_fail.get_or_insert(p);
+        } else if stats.skipped <= MAX_PROBLEMS_SHOWN {
+            warn(&format!("{p}; record skipped"));
+        }
+    };
+    match format {
+        read::Format::Evtx => {
+            let mut probs = Vec::new();
+            let mut count = 0u64;
+            let res = read::evtx::read(
+                path,
+                name,
+                &mut |mut ev| {
+                    maps.apply(&mut ev);
+                    count += 1;
+                    sink(ev)
+                },
+                &mut |p| probs.push(p),
+            );
+            stats.events = count;
+            for p in probs {
+                problem(p, &mut stats);
+            }
+            if let Err(e) = res {
+                return Err(RunError::Input(e));
+            }
+        }
+        _ => {
+            let mut text = String::new();
+            let mut r = read::open(path).map_err(|e| RunError::Input(format!("{name}: {e}")))?;
+            let mut bytes = Vec::new();
+            if let Err(e) = r.read_to_end(&mut bytes) {
+                stats.truncated = true;
+                warn(&format!("{name}: input ends early: {e}; the records before it were read"));
+            }
+            text.push_str(&String::from_utf8_lossy(&bytes));
+            for (i, (offset, part)) in read::winevent::split_events(&text).into_iter().enumerate() {
+                let rec = i as u64 + 1;
+                let parsed = part.and_then(read::winevent::parse_event);
+                match parsed {
+                    Ok(mut ev) => {
+                        maps.apply(&mut ev);
+                        stats.events += 1;
+                        if !sink(ev) {
+                            break;
+                        }
+                    }
+                    Err(reason) => {
+                        let p = Problem {
+                            file: name.to_string(),
+                            line: None,
+                            reason: format!("record {rec} (byte offset {offset}): {reason}"),
+                        };
+                        problem(p, &mut stats);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(p) = strict_fail {
+        return Err(RunError::Input(format!("{p} (--strict-input)")));
+    }
     Ok(stats)
 }

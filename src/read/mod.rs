@@ -2,7 +2,10 @@
 //! recognised by its first bytes, not its name. Bad records are reported (file, line,
 //! reason), counted, and skipped; the rest of the input is read.
 
+pub mod evtx;
 pub mod falcon;
+pub mod mapping;
+pub mod winevent;
 
 use crate::event::{Event, Value};
 use std::io::{self, BufRead, BufReader, Read};
@@ -200,4 +203,46 @@ mod tests {
         let names: Vec<_> = out.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
         assert_eq!(names, ["a.b=\"1\"", "c[0]=\"2\"", "c[1]=\"x\"", "e=\"true\""]);
     }
+}
+
+/// Input formats cqlhunt recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Falcon NDJSON (FDR, NG-SIEM exports).
+    FalconNdjson,
+    /// Windows event XML (one or many `<Event>`, with or without `<Events>`).
+    WinXml,
+    /// Binary EVTX.
+    Evtx,
+}
+
+/// Recognise a format from the first bytes (after decompression).
+pub fn sniff(head: &[u8]) -> Format {
+    if head.starts_with(b"ElfFile\0") {
+        return Format::Evtx;
+    }
+    let first = head.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &head[i..]).unwrap_or(&[]);
+    let first = first.strip_prefix(b"\xef\xbb\xbf").unwrap_or(first);
+    if first.starts_with(b"<") {
+        return Format::WinXml;
+    }
+    Format::FalconNdjson
+}
+
+/// The format of a file (decompressing its start), or NDJSON for standard input.
+pub fn sniff_path(path: &Path) -> io::Result<Format> {
+    if path.as_os_str() == "-" {
+        return Ok(Format::FalconNdjson);
+    }
+    let mut head = [0u8; 8];
+    let n = {
+        let mut f = std::fs::File::open(path)?;
+        f.read(&mut head)?
+    };
+    if head[..n].starts_with(b"ElfFile\0") {
+        return Ok(Format::Evtx);
+    }
+    let mut r = open(path)?;
+    let buf = r.fill_buf()?;
+    Ok(sniff(&buf[..buf.len().min(512)]))
 }

@@ -1,0 +1,194 @@
+//! Windows events as XML (`wevtutil qe /f:xml`, `Get-WinEvent | % ToXml`, and what the `evtx`
+//! crate renders from binary EVTX): one or many `<Event>` elements, with or without an
+//! `<Events>` wrapper. Each `<Event>` is parsed on its own, so one broken record (a truncated
+//! document) costs only that record.
+
+use crate::event::{Event, Value};
+
+/// Field names taken from `<System>`: the names Hayabusa, Chainsaw and Sigma use.
+fn system_fields(sys: roxmltree::Node<'_, '_>, ev: &mut Event) {
+    for c in sys.children().filter(|c| c.is_element()) {
+        let name = c.tag_name().name();
+        match name {
+            "Provider" => {
+                if let Some(n) = c.attribute("Name") {
+                    ev.set("Provider_Name", Value::Str(n.to_string()));
+                }
+                if let Some(g) = c.attribute("Guid") {
+                    ev.set("Provider_Guid", Value::Str(g.to_string()));
+                }
+            }
+            "TimeCreated" => {
+                if let Some(t) = c.attribute("SystemTime") {
+                    ev.set("TimeCreated", Value::Str(t.to_string()));
+                }
+            }
+            "Execution" => {
+                if let Some(p) = c.attribute("ProcessID") {
+                    ev.set("Execution_ProcessID", Value::Str(p.to_string()));
+                }
+                if let Some(t) = c.attribute("ThreadID") {
+                    ev.set("Execution_ThreadID", Value::Str(t.to_string()));
+                }
+            }
+            "Security" => {
+                if let Some(u) = c.attribute("UserID") {
+                    ev.set("Security_UserID", Value::Str(u.to_string()));
+                }
+            }
+            "Correlation" => {
+                if let Some(a) = c.attribute("ActivityID") {
+                    ev.set("Correlation_ActivityID", Value::Str(a.to_string()));
+                }
+            }
+            _ => {
+                let text = c.text().unwrap_or("").trim();
+                ev.set(name, Value::Str(text.to_string()));
+            }
+        }
+    }
+}
+
+/// Parse one `<Event>` element's XML text into an event with the record's own field names.
+pub fn parse_event(xml: &str) -> Result<Event, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("XML: {e}"))?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "Event" {
+        return Err(format!("expected <Event>, found <{}>", root.tag_name().name()));
+    }
+    let mut ev = Event::with_capacity(32);
+    for part in root.children().filter(|c| c.is_element()) {
+        match part.tag_name().name() {
+            "System" => system_fields(part, &mut ev),
+            "EventData" => {
+                let mut unnamed = 0;
+                for d in part.children().filter(|c| c.is_element()) {
+                    let text = d.text().unwrap_or("").to_string();
+                    match d.attribute("Name") {
+                        Some(n) => ev.set(n, Value::Str(text)),
+                        None => {
+                            let tag = d.tag_name().name();
+                            let n = if tag == "Data" { format!("Data[{unnamed}]") } else { tag.to_string() };
+                            unnamed += 1;
+                            ev.set(&n, Value::Str(text));
+                        }
+                    }
+                }
+            }
+            "UserData" => {
+                for top in part.children().filter(|c| c.is_element()) {
+                    for d in top.children().filter(|c| c.is_element()) {
+                        ev.set(d.tag_name().name(), Value::Str(d.text().unwrap_or("").to_string()));
+                    }
+                }
+            }
+            "RenderingInfo" => {
+                for d in part.children().filter(|c| c.is_element()) {
+                    if d.tag_name().name() == "Message" {
+                        ev.set("Message", Value::Str(d.text().unwrap_or("").to_string()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(ms) = ev.get_str("TimeCreated").and_then(|t| iso8601_ms(&t)) {
+        ev.set("@timestamp", Value::Num(ms));
+    }
+    ev.set("@rawstring", Value::Str(xml.to_string()));
+    Ok(ev)
+}
+
+/// Split an XML text into its `<Event …>…</Event>` elements: (byte offset, element text).
+/// A start without an end (a truncated document) is returned as the error of that record.
+pub fn split_events(text: &str) -> Vec<(usize, Result<&str, String>)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while let Some(i) = find_event_start(&text[pos..]) {
+        let start = pos + i;
+        match text[start..].find("</Event>") {
+            Some(j) => {
+                let end = start + j + "</Event>".len();
+                out.push((start, Ok(&text[start..end])));
+                pos = end;
+            }
+            None => {
+                out.push((start, Err("the <Event> element is not closed (truncated document?)".to_string())));
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn find_event_start(s: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = s[from..].find("<Event") {
+        let at = from + i;
+        let next = s.as_bytes().get(at + 6).copied();
+        if matches!(next, Some(b'>') | Some(b' ') | Some(b'\n') | Some(b'\r') | Some(b'\t')) {
+            return Some(at);
+        }
+        from = at + 6;
+    }
+    None
+}
+
+/// `2019-05-23T21:29:43.8123456Z` → ms since the epoch (UTC; an explicit offset is applied).
+pub fn iso8601_ms(t: &str) -> Option<f64> {
+    let t = t.trim();
+    let (date, rest) = t.split_once(['T', ' '])?;
+    let mut d = date.split('-');
+    let (y, m, day): (i64, u32, u32) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
+    let (time, offset_min) = if let Some(x) = rest.strip_suffix('Z') {
+        (x, 0)
+    } else if let Some(i) = rest.rfind(['+', '-']).filter(|i| *i >= 8) {
+        let sign = if rest.as_bytes()[i] == b'-' { -1 } else { 1 };
+        let o = &rest[i + 1..];
+        let (oh, om) = o.split_once(':').unwrap_or((o.get(..2)?, o.get(2..).unwrap_or("0")));
+        (&rest[..i], sign * (oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().unwrap_or(0)))
+    } else {
+        (rest, 0)
+    };
+    let mut parts = time.split(':');
+    let h: i64 = parts.next()?.parse().ok()?;
+    let mi: i64 = parts.next()?.parse().ok()?;
+    let sec: f64 = parts.next().unwrap_or("0").parse().ok()?;
+    let days = crate::eval::time::days_from_civil(y, m, day);
+    let secs = days * 86_400 + h * 3600 + mi * 60 - offset_min * 60;
+    Some(((secs as f64 + sec) * 1000.0 * 1000.0).round() / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SYSMON1: &str = r#"<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-Sysmon" Guid="{5770385f-c22a-43e0-bf4c-06f5698ffbd9}"/><EventID>1</EventID><TimeCreated SystemTime="2019-05-23T21:29:43.812345Z"/><EventRecordID>42</EventRecordID><Execution ProcessID="1" ThreadID="2"/><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>WEB01</Computer></System><EventData><Data Name="Image">C:\Windows\System32\cmd.exe</Data><Data Name="CommandLine">cmd /c whoami</Data><Data Name="ParentImage">c:\windows\system32\inetsrv\w3wp.exe</Data></EventData></Event>"#;
+
+    #[test]
+    fn sysmon_fields() {
+        let e = parse_event(SYSMON1).unwrap();
+        assert_eq!(e.get_str("EventID").as_deref(), Some("1"));
+        assert_eq!(e.get_str("Channel").as_deref(), Some("Microsoft-Windows-Sysmon/Operational"));
+        assert_eq!(e.get_str("Computer").as_deref(), Some("WEB01"));
+        assert_eq!(e.get_str("Provider_Name").as_deref(), Some("Microsoft-Windows-Sysmon"));
+        assert_eq!(e.get_str("Image").as_deref(), Some("C:\\Windows\\System32\\cmd.exe"));
+        assert_eq!(e.get("@timestamp"), Some(&Value::Num(1558646983812.345)));
+    }
+
+    #[test]
+    fn splitting_and_truncation() {
+        let doc = format!("<Events>{SYSMON1}\n{SYSMON1}\n<Event><System><EventID>4688</Ev");
+        let parts = split_events(&doc);
+        assert_eq!(parts.len(), 3);
+        assert!(parts[0].1.is_ok() && parts[1].1.is_ok());
+        assert!(parts[2].1.as_ref().unwrap_err().contains("not closed"));
+        assert!(find_event_start("<EventData>").is_none());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(iso8601_ms("1970-01-01T00:00:01.5Z"), Some(1500.0));
+        assert_eq!(iso8601_ms("1970-01-01T01:00:00+01:00"), Some(0.0));
+    }
+}

@@ -1,0 +1,38 @@
+//! The seed query on real public data (../shared/corpus): the attacks its signals cover.
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cqlhunt");
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/seed/seed.cql");
+const EVTX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/EVTX-ATTACK-SAMPLES");
+
+fn rows(files: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["run", "--lenient", "-q", "-o", "ndjson", "-f", SEED];
+    args.extend_from_slice(files);
+    let out = Command::new(BIN).args(&args).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("row")).collect()
+}
+
+fn has(rows: &[serde_json::Value], computer: &str, parent: &str, cmd: &str) -> bool {
+    rows.iter().any(|r| {
+        r["ComputerName"] == computer
+            && r["ParentBaseFileName"] == parent
+            && r["CommandLine"] == cmd
+            && r["DetectionType"] == "WebShell_ChildProcess"
+            && r["SeverityRating"] == "Critical"
+    })
+}
+
+#[test]
+fn iis_web_shells_in_the_evtx_samples() {
+    let lm = format!("{EVTX}/Lateral Movement/LM_typical_IIS_webshell_sysmon_1_10_traces.evtx");
+    let ex = format!("{EVTX}/Execution/exec_sysmon_webshell_w3wp_enum.evtx");
+    let r = rows(&[&lm, &ex]);
+    assert!(has(&r, "IEWIN7", "w3wp.exe", "\"c:\\windows\\system32\\cmd.exe\" /c net user"), "{r:#?}");
+    for c in ["whoami", "systeminfo", "dir"] {
+        let cmd = format!("\"c:\\windows\\system32\\cmd.exe\" /c {c}");
+        assert!(has(&r, "win10.windomain.local", "w3wp.exe", &cmd), "{c}: {r:#?}");
+    }
+    assert_eq!(r.len(), 4, "{r:#?}");
+}
