@@ -36,3 +36,20 @@ fn iis_web_shells_in_the_evtx_samples() {
     }
     assert_eq!(r.len(), 4, "{r:#?}");
 }
+
+const SD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/Security-Datasets/datasets");
+
+#[test]
+fn proxylogon_w3wp_whoami_from_sysmon_and_security_4688_read_from_the_zip() {
+    let zip = format!("{SD}/atomic/windows/persistence/host/proxylogon_ssrf_rce_poc.zip");
+    let r = rows(&[&zip]);
+    assert_eq!(r.len(), 1, "{r:#?}");
+    assert!(has(&r, "MXS01.azsentinel.local", "w3wp.exe", "cmd /c whoami"), "{r:#?}");
+    // Two Sysmon 1 and two Security 4688 records of the same two processes.
+    assert_eq!(r[0]["EventCount"], 4);
+    let q = "#event_simpleName=ProcessRollup2 ParentBaseFileName=w3wp.exe FileName=cmd.exe | groupBy([EventID])";
+    let out = Command::new(BIN).args(["run", "-q", "-o", "ndjson", "-e", q, &zip]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("{\"EventID\":\"1\",\"_count\":2}"), "{text}");
+    assert!(text.contains("{\"EventID\":\"4688\",\"_count\":2}"), "{text}");
+}

@@ -9,7 +9,7 @@ use crate::eval::parallel::Chunk;
 use crate::eval::{Ctx, Executor};
 use crate::event::Event;
 use crate::plan::ir;
-use crate::read::falcon::{self, FalconOptions};
+use crate::read::json::LineOptions;
 use crate::read::{self, FileStats, Problem};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -53,21 +53,14 @@ pub fn run(ir: &ir::Pipeline, opts: &RunOptions) -> Option<Result<Summary, RunEr
     }
     // Only line-delimited Falcon input is cut into chunks; EVTX and XML read on one thread.
     let inputs = read::expand_inputs(&opts.inputs).ok()?;
-    if inputs.iter().any(|p| !matches!(read::sniff_path(p), Ok(read::Format::FalconNdjson))) {
+    if inputs.iter().any(|p| !matches!(read::sniff_path(p), Ok(Some(read::Format::FalconNdjson)))) {
         return None;
     }
     Some(run_split(ir, opts, &mut master, now_ms))
 }
 
 fn run_split(ir: &ir::Pipeline, opts: &RunOptions, master: &mut Executor, now_ms: f64) -> Result<Summary, RunError> {
-    let mut fopts = FalconOptions::default();
-    if let Some(p) = &opts.aidmaster {
-        let text =
-            std::fs::read_to_string(p).map_err(|e| RunError::Input(format!("--aidmaster {}: {e}", p.display())))?;
-        fopts.aidmaster =
-            falcon::load_aidmaster(&text, &p.display().to_string()).map_err(|p| RunError::Input(p.to_string()))?;
-    }
-    let fopts = Arc::new(fopts);
+    let fopts = Arc::new(super::run::line_options(opts)?);
     let inputs = if opts.inputs.is_empty() { vec![PathBuf::from("-")] } else { opts.inputs.clone() };
     let inputs = read::expand_inputs(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
     let names: Vec<String> = inputs
@@ -167,7 +160,7 @@ fn worker(
     now_ms: f64,
     jobs: &Mutex<Receiver<Job>>,
     done: &std::sync::mpsc::Sender<Done>,
-    fopts: &FalconOptions,
+    fopts: &LineOptions,
     stop: &AtomicBool,
     names: &[String],
 ) {
@@ -195,7 +188,7 @@ fn worker(
         let mut events: Vec<Event> = Vec::with_capacity(job.lines.len());
         let mut problems = Vec::new();
         for (n, bytes) in &job.lines {
-            match falcon::parse_line(bytes, fopts) {
+            match read::json::parse_line(bytes, fopts) {
                 Ok(e) => events.push(e),
                 Err(reason) => problems.push(Problem { file: names[job.file].clone(), line: Some(*n), reason }),
             }

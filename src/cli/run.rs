@@ -4,8 +4,9 @@ use super::output::{OutFormat, Output};
 use crate::eval::{Ctx, Executor};
 use crate::event::Event;
 use crate::read::falcon::{self, FalconOptions};
+use crate::read::json::LineOptions;
 use crate::read::{self, FileStats, Problem};
-use std::io::{IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// How many bad records per input are printed before the rest are only counted.
@@ -50,6 +51,18 @@ pub(crate) fn warn(msg: &str) {
     let _ = writeln!(e, "cqlhunt: warning: {msg}");
 }
 
+/// What the line readers need: the aidmaster table and the mapping tables.
+pub(crate) fn line_options(opts: &RunOptions) -> Result<LineOptions, RunError> {
+    let mut fopts = FalconOptions::default();
+    if let Some(p) = &opts.aidmaster {
+        let text =
+            std::fs::read_to_string(p).map_err(|e| RunError::Input(format!("--aidmaster {}: {e}", p.display())))?;
+        fopts.aidmaster =
+            falcon::load_aidmaster(&text, &p.display().to_string()).map_err(|p| RunError::Input(p.to_string()))?;
+    }
+    Ok(LineOptions { falcon: fopts, mappings: opts.mappings.clone() })
+}
+
 /// Run a compiled query over the inputs.
 pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary, RunError> {
     if opts.threads > 1 {
@@ -63,13 +76,7 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0);
     let ctx = Ctx { lookup_dir: opts.lookup_dir.clone(), now_ms, ..Ctx::default() };
     let mut ex = Executor::new(ir, ctx).map_err(RunError::Query)?;
-    let mut fopts = FalconOptions::default();
-    if let Some(p) = &opts.aidmaster {
-        let text =
-            std::fs::read_to_string(p).map_err(|e| RunError::Input(format!("--aidmaster {}: {e}", p.display())))?;
-        fopts.aidmaster =
-            falcon::load_aidmaster(&text, &p.display().to_string()).map_err(|p| RunError::Input(p.to_string()))?;
-    }
+    let fopts = line_options(opts)?;
     let inputs = if opts.inputs.is_empty() { vec![PathBuf::from("-")] } else { opts.inputs.clone() };
     let inputs = read::expand_inputs(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
     let stdout = std::io::stdout();
@@ -97,7 +104,7 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
             }
             true
         })?;
-        summary.files.push(stats);
+        summary.files.extend(stats);
         if let Some(e) = ex.ctx.error() {
             return Err(RunError::Query(e));
         }
@@ -145,34 +152,84 @@ pub(crate) fn print_summary(s: &Summary) {
     let _ = writeln!(e, "cqlhunt: {} rows", s.rows);
 }
 
-/// Read one input, calling `sink` per event (it returns false to stop).
+/// Read one input, calling `sink` per event (it returns false to stop). A `.zip` gives one
+/// entry in the summary per member.
 fn read_one(
     path: &Path,
-    fopts: &FalconOptions,
+    fopts: &LineOptions,
+    opts: &RunOptions,
+    sink: &mut dyn FnMut(Event) -> bool,
+) -> Result<Vec<FileStats>, RunError> {
+    let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
+    let mut reader = read::open(path).map_err(|e| RunError::Input(format!("{name}: {e}")))?;
+    // Look at the first bytes through the reader itself (stdin and pipes cannot be reopened).
+    let head = reader.fill_buf().map(|b| b[..b.len().min(512)].to_vec()).unwrap_or_default();
+    if head.starts_with(b"PK\x03\x04") {
+        drop(reader);
+        return read_zip(path, &name, fopts, opts, sink);
+    }
+    if head.starts_with(b"ElfFile\0") {
+        if path.as_os_str() == "-" || !path.is_file() {
+            return Err(RunError::Input(format!("{name}: EVTX is read with seeks; save it to a file first")));
+        }
+        drop(reader);
+        let stats = FileStats { name: name.clone(), ..FileStats::default() };
+        return read_windows(&name, read::Format::Evtx, Some(path), opts, sink, stats, None).map(|s| vec![s]);
+    }
+    read_stream(&name, &mut *reader, fopts, opts, sink).map(|s| vec![s])
+}
+
+/// Every member of a zip archive, each read like a file of its own.
+fn read_zip(
+    path: &Path,
+    name: &str,
+    fopts: &LineOptions,
+    opts: &RunOptions,
+    sink: &mut dyn FnMut(Event) -> bool,
+) -> Result<Vec<FileStats>, RunError> {
+    let f = std::fs::File::open(path).map_err(|e| RunError::Input(format!("{name}: {e}")))?;
+    let mut zip = zip::ZipArchive::new(f).map_err(|e| RunError::Input(format!("{name}: not a readable zip: {e}")))?;
+    let mut all = Vec::new();
+    for i in 0..zip.len() {
+        let member = match zip.by_index(i) {
+            Ok(m) => m,
+            Err(e) => {
+                warn(&format!("{name}: zip member {i}: {e}; skipped"));
+                continue;
+            }
+        };
+        if member.is_dir() {
+            continue;
+        }
+        let mname = format!("{name}:{}", member.name());
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, member);
+        all.push(read_stream(&mname, &mut reader, fopts, opts, sink)?);
+    }
+    Ok(all)
+}
+
+/// A stream of NDJSON lines (any JSON rendering) or Windows event XML.
+fn read_stream(
+    name: &str,
+    reader: &mut dyn BufRead,
+    fopts: &LineOptions,
     opts: &RunOptions,
     sink: &mut dyn FnMut(Event) -> bool,
 ) -> Result<FileStats, RunError> {
-    let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
-    let mut stats = FileStats { name: name.clone(), ..FileStats::default() };
-    let format = read::sniff_path(path).map_err(|e| RunError::Input(format!("{name}: {e}")))?;
-    if format != read::Format::FalconNdjson {
-        return read_windows(path, &name, format, opts, sink, stats);
+    let mut stats = FileStats { name: name.to_string(), ..FileStats::default() };
+    let head = reader.fill_buf().map(|b| b[..b.len().min(512)].to_vec()).unwrap_or_default();
+    if read::sniff(&head) == read::Format::WinXml {
+        return read_windows(name, read::Format::WinXml, None, opts, sink, stats, Some(reader));
     }
-    let mut reader = read::open(path).map_err(|e| RunError::Input(format!("{name}: {e}")))?;
     let mut strict_fail: Option<Problem> = None;
-    let mut stopped = false;
-    let res = read::for_each_line(&mut *reader, |line_no, bytes| match falcon::parse_line(bytes, fopts) {
+    let res = read::for_each_line(reader, |line_no, bytes| match read::json::parse_line(bytes, fopts) {
         Ok(ev) => {
             stats.events += 1;
-            if !sink(ev) {
-                stopped = true;
-                return false;
-            }
-            true
+            sink(ev)
         }
         Err(reason) => {
             stats.skipped += 1;
-            let p = Problem { file: name.clone(), line: Some(line_no), reason };
+            let p = Problem { file: name.to_string(), line: Some(line_no), reason };
             if opts.strict_input {
                 strict_fail = Some(p);
                 return false;
@@ -196,18 +253,18 @@ fn read_one(
         }
         warn(&format!("{msg}; the events before it were read"));
     }
-    let _ = stopped;
     Ok(stats)
 }
 
 /// EVTX and Windows event XML: records normalised to the Falcon model by the mapping tables.
 fn read_windows(
-    path: &Path,
     name: &str,
     format: read::Format,
+    path: Option<&Path>,
     opts: &RunOptions,
     sink: &mut dyn FnMut(Event) -> bool,
     mut stats: FileStats,
+    reader: Option<&mut dyn BufRead>,
 ) -> Result<FileStats, RunError> {
     let maps = &opts.mappings;
     let mut strict_fail: Option<Problem> = None;
@@ -223,6 +280,7 @@ fn read_windows(
         read::Format::Evtx => {
             let mut probs = Vec::new();
             let mut count = 0u64;
+            let Some(path) = path else { return Ok(stats) };
             let res = read::evtx::read(
                 path,
                 name,
@@ -243,9 +301,9 @@ fn read_windows(
         }
         _ => {
             let mut text = String::new();
-            let mut r = read::open(path).map_err(|e| RunError::Input(format!("{name}: {e}")))?;
             let mut bytes = Vec::new();
-            if let Err(e) = r.read_to_end(&mut bytes) {
+            let Some(reader) = reader else { return Ok(stats) };
+            if let Err(e) = reader.read_to_end(&mut bytes) {
                 stats.truncated = true;
                 warn(&format!("{name}: input ends early: {e}; the records before it were read"));
             }

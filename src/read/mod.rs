@@ -4,6 +4,7 @@
 
 pub mod evtx;
 pub mod falcon;
+pub mod json;
 pub mod mapping;
 pub mod winevent;
 
@@ -229,10 +230,11 @@ pub fn sniff(head: &[u8]) -> Format {
     Format::FalconNdjson
 }
 
-/// The format of a file (decompressing its start), or NDJSON for standard input.
-pub fn sniff_path(path: &Path) -> io::Result<Format> {
-    if path.as_os_str() == "-" {
-        return Ok(Format::FalconNdjson);
+/// The format of a regular file (decompressing its start). Standard input, pipes and other
+/// special files cannot be looked at twice: `None` (sniff them from their reader instead).
+pub fn sniff_path(path: &Path) -> io::Result<Option<Format>> {
+    if path.as_os_str() == "-" || !std::fs::metadata(path)?.is_file() {
+        return Ok(None);
     }
     let mut head = [0u8; 8];
     let n = {
@@ -240,9 +242,9 @@ pub fn sniff_path(path: &Path) -> io::Result<Format> {
         f.read(&mut head)?
     };
     if head[..n].starts_with(b"ElfFile\0") {
-        return Ok(Format::Evtx);
+        return Ok(Some(Format::Evtx));
     }
     let mut r = open(path)?;
     let buf = r.fill_buf()?;
-    Ok(sniff(&buf[..buf.len().min(512)]))
+    Ok(Some(sniff(&buf[..buf.len().min(512)])))
 }

@@ -1,0 +1,194 @@
+//! One JSON line, whatever wrote it: Falcon (FDR, NG-SIEM), or a Windows event as written by
+//! `evtx_dump` (`{"Event":{"System":…,"EventData":…}}`), winlogbeat/ECS (`winlog.*`), or the
+//! flat JSON of NXLog/OTRF Security-Datasets (`EventID`, `Hostname`, `SourceName`, EventData
+//! at the top). Windows records get the field names of the XML reader, then the mapping
+//! tables; so a record gives the same event from its EVTX, XML or JSON rendering.
+
+use super::falcon::{self, FalconOptions};
+use super::mapping::Mappings;
+use super::{event_from, flatten_json};
+use crate::event::{Event, Value};
+use serde_json::Value as J;
+
+/// What a JSON reader needs.
+#[derive(Debug, Clone, Default)]
+pub struct LineOptions {
+    pub falcon: FalconOptions,
+    pub mappings: Mappings,
+}
+
+/// Parse one line into an event, or say why it is not one.
+pub fn parse_line(line: &[u8], opts: &LineOptions) -> Result<Event, String> {
+    let text = std::str::from_utf8(line).map_err(|e| format!("invalid UTF-8 at byte offset {}", e.valid_up_to()))?;
+    let v: J = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let J::Object(o) = &v else {
+        return Err("not a JSON object".to_string());
+    };
+    if let Some(mut ev) = windows(o) {
+        ev.set("@rawstring", Value::Str(text.to_string()));
+        opts.mappings.apply(&mut ev);
+        return Ok(ev);
+    }
+    let mut flat = Vec::with_capacity(64);
+    flatten_json("", &v, &mut flat);
+    let mut ev = event_from(flat);
+    falcon::normalise(&mut ev, text, &opts.falcon);
+    Ok(ev)
+}
+
+fn text(v: &J) -> Option<String> {
+    match v {
+        J::String(s) => Some(s.clone()),
+        J::Number(n) => Some(n.to_string()),
+        J::Bool(b) => Some(b.to_string()),
+        J::Object(o) => o.get("#text").and_then(text),
+        _ => None,
+    }
+}
+
+fn attr<'a>(v: &'a J, name: &str) -> Option<&'a J> {
+    v.get("#attributes").and_then(|a| a.get(name)).or_else(|| v.get(name))
+}
+
+/// A Windows event in one of its JSON renderings, with the XML reader's field names.
+fn windows(o: &serde_json::Map<String, J>) -> Option<Event> {
+    if o.contains_key("event_simpleName") || o.contains_key("#event_simpleName") {
+        return None;
+    }
+    let mut ev = Event::with_capacity(48);
+    if let Some(e) = o.get("Event").and_then(J::as_object) {
+        // evtx_dump -o json / jsonl
+        let sys = e.get("System")?;
+        for (k, v) in sys.as_object()? {
+            match k.as_str() {
+                "Provider" => {
+                    if let Some(n) = attr(v, "Name").and_then(text) {
+                        ev.set("Provider_Name", Value::Str(n));
+                    }
+                }
+                "TimeCreated" => {
+                    if let Some(t) = attr(v, "SystemTime").and_then(text) {
+                        ev.set("TimeCreated", Value::Str(t));
+                    }
+                }
+                "Execution" => {
+                    if let Some(p) = attr(v, "ProcessID").and_then(text) {
+                        ev.set("Execution_ProcessID", Value::Str(p));
+                    }
+                    if let Some(t) = attr(v, "ThreadID").and_then(text) {
+                        ev.set("Execution_ThreadID", Value::Str(t));
+                    }
+                }
+                "Security" => {
+                    if let Some(u) = attr(v, "UserID").and_then(text) {
+                        ev.set("Security_UserID", Value::Str(u));
+                    }
+                }
+                _ => {
+                    if let Some(t) = text(v) {
+                        ev.set(k, Value::Str(t));
+                    }
+                }
+            }
+        }
+        for part in ["EventData", "UserData"] {
+            if let Some(J::Object(d)) = e.get(part) {
+                let d = if part == "UserData" { d.values().next().and_then(J::as_object).unwrap_or(d) } else { d };
+                for (k, v) in d {
+                    if k == "#attributes" {
+                        continue;
+                    }
+                    if let Some(t) = text(v) {
+                        ev.set(k, Value::Str(t));
+                    }
+                }
+            }
+        }
+    } else if let Some(w) = o.get("winlog").and_then(J::as_object) {
+        // winlogbeat / ECS
+        let get = |k: &str| w.get(k).and_then(text);
+        ev.set("EventID", Value::Str(get("event_id")?));
+        if let Some(c) = get("channel") {
+            ev.set("Channel", Value::Str(c));
+        }
+        if let Some(c) = get("computer_name") {
+            ev.set("Computer", Value::Str(c));
+        }
+        if let Some(p) = get("provider_name") {
+            ev.set("Provider_Name", Value::Str(p));
+        }
+        if let Some(r) = get("record_id") {
+            ev.set("EventRecordID", Value::Str(r));
+        }
+        if let Some(J::Object(d)) = w.get("event_data") {
+            for (k, v) in d {
+                if let Some(t) = text(v) {
+                    ev.set(k, Value::Str(t));
+                }
+            }
+        }
+        if let Some(t) = o.get("@timestamp").and_then(text) {
+            ev.set("TimeCreated", Value::Str(t));
+        }
+    } else if o.contains_key("EventID")
+        && (o.contains_key("Hostname") || o.contains_key("Computer") || o.contains_key("Channel"))
+    {
+        // Flat: NXLog / OTRF Security-Datasets / Hayabusa-like.
+        for (k, v) in o {
+            let Some(t) = text(v) else { continue };
+            let name = match k.as_str() {
+                "Hostname" => "Computer",
+                "SourceName" | "ProviderName" | "Provider" => "Provider_Name",
+                "@timestamp" => continue,
+                "EventTime" => "TimeCreated",
+                other => other,
+            };
+            if !ev.has(name) {
+                ev.set(name, Value::Str(t));
+            }
+        }
+        if !ev.has("TimeCreated") {
+            if let Some(t) = o.get("@timestamp").and_then(text) {
+                ev.set("TimeCreated", Value::Str(t));
+            }
+        }
+    } else {
+        return None;
+    }
+    if let Some(ms) = ev.get_str("TimeCreated").and_then(|t| super::winevent::iso8601_ms(&t)) {
+        ev.set("@timestamp", Value::Num(ms));
+    }
+    Some(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> LineOptions {
+        LineOptions { mappings: Mappings::builtin(), ..LineOptions::default() }
+    }
+
+    #[test]
+    fn renderings_agree() {
+        let flat = br#"{"SourceName":"Microsoft-Windows-Sysmon","Channel":"Microsoft-Windows-Sysmon/Operational","Hostname":"WEB01","TimeCreated":"2021-03-14T01:39:32.609Z","EventID":1,"Image":"C:\\Windows\\System32\\cmd.exe","ParentImage":"C:\\Windows\\System32\\inetsrv\\w3wp.exe","CommandLine":"cmd /c whoami"}"#;
+        let dump = br##"{"Event":{"#attributes":{"xmlns":"x"},"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"WEB01","TimeCreated":{"#attributes":{"SystemTime":"2021-03-14T01:39:32.609Z"}}},"EventData":{"Image":"C:\\Windows\\System32\\cmd.exe","ParentImage":"C:\\Windows\\System32\\inetsrv\\w3wp.exe","CommandLine":"cmd /c whoami"}}}"##;
+        let beat = br#"{"@timestamp":"2021-03-14T01:39:32.609Z","winlog":{"event_id":1,"channel":"Microsoft-Windows-Sysmon/Operational","computer_name":"WEB01","provider_name":"Microsoft-Windows-Sysmon","event_data":{"Image":"C:\\Windows\\System32\\cmd.exe","ParentImage":"C:\\Windows\\System32\\inetsrv\\w3wp.exe","CommandLine":"cmd /c whoami"}}}"#;
+        for line in [&flat[..], &dump[..], &beat[..]] {
+            let e = parse_line(line, &opts()).unwrap();
+            assert_eq!(e.get_str("#event_simpleName").as_deref(), Some("ProcessRollup2"), "{e:?}");
+            assert_eq!(e.get_str("FileName").as_deref(), Some("cmd.exe"));
+            assert_eq!(e.get_str("ParentBaseFileName").as_deref(), Some("w3wp.exe"));
+            assert_eq!(e.get_str("ComputerName").as_deref(), Some("WEB01"));
+            assert_eq!(e.get("@timestamp"), Some(&Value::Num(1615685972609.0)));
+        }
+    }
+
+    #[test]
+    fn falcon_lines_stay_falcon() {
+        let e =
+            parse_line(br#"{"event_simpleName":"ProcessRollup2","ImageFileName":"\\x\\cmd.exe"}"#, &opts()).unwrap();
+        assert_eq!(e.get_str("FileName").as_deref(), Some("cmd.exe"));
+        assert_eq!(e.get_str("#repo").as_deref(), Some("base_sensor"));
+    }
+}
