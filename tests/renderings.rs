@@ -1,0 +1,90 @@
+//! A record gives the same event whether it is read from its EVTX, its XML or its JSON
+//! rendering (the XML and JSON that `evtx_dump` writes, produced here with the same `evtx`
+//! crate): a detection returns the same rows from all three.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cqlhunt");
+const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/seed/seed.cql");
+const EVTX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/EVTX-ATTACK-SAMPLES");
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else if p.extension().is_some_and(|e| e == "evtx") {
+            out.push(p);
+        }
+    }
+}
+
+/// Every EVTX file of the two corpus folders that hold them.
+fn files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(Path::new(EVTX), &mut out);
+    walk(&Path::new(EVTX).join("../EVTX-to-MITRE-Attack"), &mut out);
+    out.sort();
+    assert!(out.len() >= 10, "{out:?}");
+    out
+}
+
+fn render(src: &Path, dir: &Path) -> (PathBuf, PathBuf) {
+    let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
+    let mut parser = evtx::EvtxParser::from_path(src).expect("evtx");
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Events>\n");
+    for r in parser.records().flatten() {
+        let body = r.data.trim_start_matches(|c| c != '<');
+        let body = body.strip_prefix("<?xml version=\"1.0\" encoding=\"utf-8\"?>").unwrap_or(body);
+        xml.push_str(body.trim());
+        xml.push('\n');
+    }
+    xml.push_str("</Events>\n");
+    let mut parser = evtx::EvtxParser::from_path(src).expect("evtx");
+    let mut json = String::new();
+    for r in parser.records_json_value().flatten() {
+        json.push_str(&r.data.to_string());
+        json.push('\n');
+    }
+    let (x, j) = (dir.join(format!("{stem}.xml")), dir.join(format!("{stem}.jsonl")));
+    std::fs::write(&x, xml).expect("write xml");
+    std::fs::write(&j, json).expect("write json");
+    (x, j)
+}
+
+fn run(query: &[&str], input: &Path) -> String {
+    let mut args = vec!["run", "-q", "-o", "ndjson"];
+    args.extend_from_slice(query);
+    let input = input.to_string_lossy().into_owned();
+    args.push(&input);
+    let out = Command::new(BIN).args(&args).output().expect("run");
+    assert!(out.status.success(), "{input}: {}", String::from_utf8_lossy(&out.stderr));
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+#[test]
+fn evtx_xml_and_json_give_the_same_rows() {
+    let dir = std::env::temp_dir().join(format!("cqlhunt-render-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let everything = "groupBy([#event_simpleName, EventID, ComputerName, aid, FileName, ParentBaseFileName, CommandLine, TargetFileName, RegObjectName, RegValueName, ContextBaseFileName, @timestamp], limit=max)";
+    let mut compared = 0;
+    for f in files() {
+        let (xml, json) = render(&f, &dir);
+        let seed = ["--lenient", "-f", SEED];
+        let all = ["-e", everything];
+        for q in [&seed[..], &all[..]] {
+            let a = run(q, &f);
+            assert_eq!(a, run(q, &xml), "{}: EVTX and XML differ", f.display());
+            assert_eq!(a, run(q, &json), "{}: EVTX and JSON differ", f.display());
+            if !a.is_empty() {
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 10, "{compared}");
+    std::fs::remove_dir_all(&dir).ok();
+}
