@@ -7,7 +7,7 @@ use crate::event::{format_num, Event, Value};
 use crate::plan::ir;
 use std::any::Any;
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// An aggregate function's state.
@@ -24,6 +24,10 @@ pub trait Agg: Send {
     /// Whether `merge` gives the same result as one state that saw every event.
     fn mergeable(&self) -> bool {
         true
+    }
+    /// The fields it outputs, when known before it runs (to reject clashing names).
+    fn outputs(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 
@@ -135,7 +139,7 @@ pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Box<dyn Agg>, String> {
         }
         "head" | "tail" => {
             let (limit, default_limit) = a.limit("limit", 200, 200_000)?;
-            Box::new(HeadTail { head: c.name == "head", limit, default_limit, rows: VecDeque::new(), seen: 0 })
+            Box::new(HeadTail { head: c.name == "head", limit, default_limit, rows: Vec::new(), seq: 0, seen: 0 })
         }
         "bucket" | "timeChart" => {
             let span_ms = match a.text("span") {
@@ -150,8 +154,18 @@ pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Box<dyn Agg>, String> {
             if protos.is_empty() {
                 protos = vec![default_count()];
             }
-            let (limit, _) = a.limit("limit", 10, 500)?;
-            Box::new(Bucket { span_ms, series, protos, limit, groups: HashMap::new(), order: Vec::new() })
+            let (limit, default_limit) = a.limit("limit", 10, 500)?;
+            Box::new(Bucket {
+                span_ms,
+                series,
+                protos,
+                limit,
+                default_limit,
+                what: if c.name == "timeChart" { "timeChart" } else { "bucket" },
+                groups: HashMap::new(),
+                order: Vec::new(),
+                totals: HashMap::new(),
+            })
         }
         "readFile" => {
             let files = a.names("file");
@@ -198,6 +212,16 @@ fn sub_aggs(e: Option<&ir::Expr>, ctx: &Arc<Ctx>) -> Result<Vec<Box<dyn Agg>>, S
             _ => return Err("function= takes aggregate calls or { subqueries }".to_string()),
         });
     }
+    // Two functions writing the same field is an error (stats() docs).
+    let mut seen: Vec<String> = Vec::new();
+    for a in &out {
+        for f in a.outputs() {
+            if seen.contains(&f) {
+                return Err(format!("two functions output the field `{f}`; give one of them another name with as="));
+            }
+            seen.push(f);
+        }
+    }
     Ok(out)
 }
 
@@ -238,6 +262,9 @@ impl Agg for Count {
             n: 0,
             seen: HashSet::new(),
         })
+    }
+    fn outputs(&self) -> Vec<String> {
+        vec![self.out.clone()]
     }
     fn merge(&mut self, other: Box<dyn Agg>) {
         if let Some(o) = downcast::<Count>(other) {
@@ -290,6 +317,9 @@ impl Agg for Num {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
         })
+    }
+    fn outputs(&self) -> Vec<String> {
+        vec![self.out.clone()]
     }
     fn merge(&mut self, other: Box<dyn Agg>) {
         if let Some(o) = downcast::<Num>(other) {
@@ -867,65 +897,85 @@ impl Agg for Sorter {
     agg_boilerplate!();
 }
 
+/// `head()` / `tail()`: the oldest / newest events by `@timestamp` (then `@ingesttimestamp`),
+/// output oldest first. Events without either time are older than any with one, in arrival
+/// order (docs/semantics.md).
 struct HeadTail {
     head: bool,
     limit: usize,
     default_limit: bool,
-    rows: VecDeque<Event>,
+    rows: Vec<(TimeKey, Event)>,
+    seq: u64,
     seen: u64,
+}
+
+/// (has a time, the time, arrival)
+type TimeKey = (bool, f64, u64);
+
+fn time_key(ev: &Event, seq: u64) -> TimeKey {
+    match ev.timestamp().or_else(|| ev.get("@ingesttimestamp").and_then(Value::as_num)) {
+        Some(t) => (true, t, seq),
+        None => (false, 0.0, seq),
+    }
+}
+
+fn cmp_time(a: &TimeKey, b: &TimeKey) -> Ordering {
+    a.0.cmp(&b.0).then(a.1.partial_cmp(&b.1).unwrap_or(Ordering::Equal)).then(a.2.cmp(&b.2))
+}
+
+impl HeadTail {
+    /// Keep only the `limit` oldest (head) or newest (tail), oldest first.
+    fn compact(&mut self) {
+        self.rows.sort_by(|a, b| cmp_time(&a.0, &b.0));
+        if self.rows.len() > self.limit {
+            if self.head {
+                self.rows.truncate(self.limit);
+            } else {
+                self.rows.drain(..self.rows.len() - self.limit);
+            }
+        }
+    }
 }
 
 impl Agg for HeadTail {
     fn add(&mut self, ev: &Event, _: &Ctx) {
         self.seen += 1;
-        if self.head {
-            if self.rows.len() < self.limit {
-                self.rows.push_back(ev.clone());
-            }
-        } else {
-            self.rows.push_back(ev.clone());
-            if self.rows.len() > self.limit {
-                self.rows.pop_front();
-            }
+        self.seq += 1;
+        self.rows.push((time_key(ev, self.seq), ev.clone()));
+        if self.rows.len() >= self.limit.max(1024) * 2 {
+            self.compact();
         }
     }
     fn finish(&mut self, ctx: &Ctx) -> Vec<Event> {
+        self.compact();
         if self.default_limit && self.seen > self.limit as u64 {
             ctx.warn(format!(
-                "{}() kept {} of {} events ({}limit={})",
+                "{}() kept {} of {} events (default limit={}); set limit= to see more",
                 if self.head { "head" } else { "tail" },
                 self.limit,
                 self.seen,
-                if self.default_limit { "default " } else { "" },
                 self.limit
             ));
         }
-        std::mem::take(&mut self.rows).into()
+        std::mem::take(&mut self.rows).into_iter().map(|(_, e)| e).collect()
     }
     fn fresh(&self) -> Box<dyn Agg> {
         Box::new(HeadTail {
             head: self.head,
             limit: self.limit,
             default_limit: self.default_limit,
-            rows: VecDeque::new(),
+            rows: Vec::new(),
+            seq: 0,
             seen: 0,
         })
     }
     fn merge(&mut self, other: Box<dyn Agg>) {
         if let Some(o) = downcast::<HeadTail>(other) {
+            let base = self.seq;
             self.seen += o.seen;
-            for e in o.rows {
-                if self.head {
-                    if self.rows.len() < self.limit {
-                        self.rows.push_back(e);
-                    }
-                } else {
-                    self.rows.push_back(e);
-                    if self.rows.len() > self.limit {
-                        self.rows.pop_front();
-                    }
-                }
-            }
+            self.seq += o.seq;
+            self.rows.extend(o.rows.into_iter().map(|((h, t, s), e)| ((h, t, s + base), e)));
+            self.compact();
         }
     }
     agg_boilerplate!();
@@ -933,13 +983,20 @@ impl Agg for HeadTail {
 
 // ---- bucket / timeChart ---------------------------------------------------------------------
 
+/// `bucket()` / `timeChart()`: aggregates per time bucket (and series). Buckets without
+/// events are not output; with more series than `limit`, the series with the most events are
+/// kept (docs/semantics.md).
 struct Bucket {
     span_ms: f64,
     series: Vec<String>,
     protos: Vec<Box<dyn Agg>>,
     limit: usize,
+    default_limit: bool,
+    what: &'static str,
     groups: HashMap<(i64, Key), Vec<Box<dyn Agg>>>,
     order: Vec<(i64, Key)>,
+    /// Events per series.
+    totals: HashMap<Key, u64>,
 }
 
 impl Agg for Bucket {
@@ -947,6 +1004,7 @@ impl Agg for Bucket {
         let Some(ts) = ev.timestamp() else { return };
         let b = (ts / self.span_ms).floor() as i64;
         let key: Key = self.series.iter().map(|k| ev.get_str(k).map(|s| s.into_owned())).collect();
+        *self.totals.entry(key.clone()).or_default() += 1;
         let k = (b, key);
         if !self.groups.contains_key(&k) {
             self.order.push(k.clone());
@@ -959,16 +1017,14 @@ impl Agg for Bucket {
         }
     }
     fn finish(&mut self, ctx: &Ctx) -> Vec<Event> {
-        // Keep the `limit` most frequent series; the rest are dropped with a warning.
-        let mut counts: HashMap<Key, usize> = HashMap::new();
-        for (_, s) in &self.order {
-            *counts.entry(s.clone()).or_default() += 1;
-        }
-        let mut series: Vec<(Key, usize)> = counts.into_iter().collect();
+        // Keep the `limit` series with the most events; the rest are dropped (with a warning
+        // when the limit is the default one).
+        let mut series: Vec<(Key, u64)> = std::mem::take(&mut self.totals).into_iter().collect();
         series.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        if !self.series.is_empty() && series.len() > self.limit {
+        if !self.series.is_empty() && series.len() > self.limit && self.default_limit {
             ctx.warn(format!(
-                "bucket()/timeChart() kept {} of {} series (limit={})",
+                "{}() kept {} of {} series (default limit={}); set limit= (at most 500) to see more",
+                self.what,
                 self.limit,
                 series.len(),
                 self.limit
@@ -1000,8 +1056,11 @@ impl Agg for Bucket {
             series: self.series.clone(),
             protos: self.protos.iter().map(|p| p.fresh()).collect(),
             limit: self.limit,
+            default_limit: self.default_limit,
+            what: self.what,
             groups: HashMap::new(),
             order: Vec::new(),
+            totals: HashMap::new(),
         })
     }
     fn mergeable(&self) -> bool {
@@ -1009,6 +1068,9 @@ impl Agg for Bucket {
     }
     fn merge(&mut self, other: Box<dyn Agg>) {
         if let Some(mut o) = downcast::<Bucket>(other) {
+            for (k, n) in o.totals {
+                *self.totals.entry(k).or_default() += n;
+            }
             for k in o.order {
                 let Some(aggs) = o.groups.remove(&k) else { continue };
                 match self.groups.get_mut(&k) {

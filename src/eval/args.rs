@@ -63,8 +63,11 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// A number; `max` reads as `max_value`.
+    /// A number; `max` reads as `max_value`; `-1` (a negated word) is negative.
     pub fn num(&self, name: &str, max_value: f64) -> Option<f64> {
+        if let Some(Expr::Unary(crate::lang::ast::UnOp::Neg, inner)) = self.get(name) {
+            return inner.text().and_then(crate::event::parse_num).map(|n| -n);
+        }
         let t = self.text(name)?;
         if t == "max" {
             return Some(max_value);

@@ -150,9 +150,9 @@ pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Node, String> {
                     let ms = match unit.as_str() {
                         "milliseconds" => n,
                         "seconds" => n * 1000.0,
-                        // auto: fewer than 12 integer digits means seconds.
+                        // auto: up to 100,000,000,000 is seconds, above is milliseconds.
                         _ => {
-                            if n.abs() < 1e11 {
+                            if n.abs() <= 1e11 {
                                 n * 1000.0
                             } else {
                                 n
@@ -252,14 +252,28 @@ pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Node, String> {
         }
         "parseJson" => {
             let field = a.text_or("field", "@rawstring");
-            let prefix = a.text("prefix").unwrap_or_default();
+            let opts = JsonOpts {
+                prefix: a.text("prefix").unwrap_or_default(),
+                exclude: a.get("exclude").map(|e| e.names()).unwrap_or_default(),
+                include: a.get("include").map(|e| e.names()).unwrap_or_default(),
+                exclude_empty: a.bool("excludeEmpty", false),
+                nulls: match a.text_or("handleNull", "keep").as_str() {
+                    "keep" => Some("null"),
+                    "empty" => Some(""),
+                    "discard" => None,
+                    other => return Err(format!("parseJson(): handleNull={other} is not keep, empty or discard")),
+                },
+            };
             t(move |ev, _| {
                 if let Some(v) = ev.get_str(&field).map(|s| s.into_owned()) {
+                    // Text that is not JSON leaves the event unchanged.
                     if let Ok(j) = serde_json::from_str::<serde_json::Value>(&v) {
                         let mut flat = Vec::new();
-                        crate::read::flatten_json(&prefix, &j, &mut flat);
+                        flatten_json(&opts, "", &j, &mut flat);
                         for (k, v) in flat {
-                            ev.set(&k, v);
+                            if opts.keep(&k, &v) {
+                                ev.set(&k, v);
+                            }
                         }
                     }
                 }
@@ -290,7 +304,7 @@ pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Node, String> {
         "array:filter" => array_filter(&a, ctx),
         "split" => {
             let field = a.text_or("field", "_events");
-            Ok(Node::Expand(Box::new(Split { field })))
+            Ok(Node::Expand(Box::new(Split { field, strip: a.bool("strip", false) })))
         }
         "regex" => {
             let pattern = a.need("regex")?;
@@ -344,29 +358,111 @@ impl Expand for RegexRepeat {
     }
 }
 
-/// `split(field)`: one event per element of the array `field[0]`, `field[1]`, …
+/// `split(field)`: one event per element of the array `field[0]`, `field[1]`, … (elements
+/// may be objects: `field[0].x` becomes `field.x`, or `x` with `strip=true`), each with its
+/// position in `_index`.
 struct Split {
     field: String,
+    strip: bool,
 }
 
 impl Expand for Split {
     fn expand(&self, ev: Event, _ctx: &Ctx, out: &mut Vec<Event>) {
         let f = &self.field;
-        let mut items = Vec::new();
-        while let Some(v) = ev.get(&format!("{f}[{}]", items.len())) {
-            items.push(v.clone());
+        let prefix = format!("{f}[");
+        // index → [(rest of the name after `]`, value)]
+        let mut items: Vec<Vec<(String, Value)>> = Vec::new();
+        for (k, v) in ev.fields() {
+            let Some(after) = k.strip_prefix(&prefix) else { continue };
+            let Some((n, rest)) = after.split_once(']') else { continue };
+            let Ok(n) = n.parse::<usize>() else { continue };
+            if items.len() <= n {
+                items.resize_with(n + 1, Vec::new);
+            }
+            items[n].push((rest.to_string(), v.clone()));
         }
-        if items.is_empty() {
+        // An array ends at its first gap.
+        let len = items.iter().position(Vec::is_empty).unwrap_or(items.len());
+        if len == 0 {
             out.push(ev);
             return;
         }
-        let prefix = format!("{f}[");
-        for (i, v) in items.into_iter().enumerate() {
-            let mut e = ev.clone();
-            e.retain(|k| !k.starts_with(&prefix));
-            e.set(f, v);
+        let mut base = ev.clone();
+        base.retain(|k| !(k.starts_with(&prefix)));
+        let id = base.get_str("@id").map(|s| s.into_owned());
+        for (i, fields) in items.into_iter().take(len).enumerate() {
+            let mut e = base.clone();
+            for (rest, v) in fields {
+                let name = if rest.is_empty() {
+                    f.clone()
+                } else if self.strip {
+                    rest.trim_start_matches('.').to_string()
+                } else {
+                    format!("{f}{rest}")
+                };
+                e.set(&name, v);
+            }
+            if let Some(id) = &id {
+                e.set("@id", Value::Str(format!("{id}__{i}")));
+            }
             e.set("_index", Value::Num(i as f64));
             out.push(e);
+        }
+    }
+}
+
+/// `parseJson()` options.
+struct JsonOpts {
+    prefix: String,
+    exclude: Vec<String>,
+    include: Vec<String>,
+    exclude_empty: bool,
+    /// What a JSON `null` becomes (`None`: no field).
+    nulls: Option<&'static str>,
+}
+
+/// Whether `name` is `path` or inside it (`a.b` holds `a.b.c` and `a.b[0]`); `[*]` in the
+/// path matches any index.
+fn json_path_covers(path: &str, name: &str) -> bool {
+    let g = ir::Glob::new(path, false);
+    g.matches(name)
+        || ir::Glob::new(&format!("{path}.*"), false).matches(name)
+        || ir::Glob::new(&format!("{path}[*"), false).matches(name)
+}
+
+impl JsonOpts {
+    fn keep(&self, name: &str, v: &Value) -> bool {
+        if self.exclude_empty && v.is_empty() {
+            return false;
+        }
+        let excluded = self.exclude.iter().any(|p| json_path_covers(p, name));
+        !excluded || self.include.iter().any(|p| json_path_covers(p, name))
+    }
+}
+
+/// Flatten JSON the way `parseJson()` names fields: `prefix` + `a.b`, `c[0]`; scalars as
+/// written; `null` per `handleNull`.
+fn flatten_json(o: &JsonOpts, path: &str, v: &serde_json::Value, out: &mut Vec<(String, Value)>) {
+    let name = |p: &str| format!("{}{p}", o.prefix);
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                flatten_json(o, &p, v, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                flatten_json(o, &format!("{path}[{i}]"), v, out);
+            }
+        }
+        serde_json::Value::String(s) => out.push((name(path), Value::Str(s.clone()))),
+        serde_json::Value::Number(n) => out.push((name(path), Value::Str(n.to_string()))),
+        serde_json::Value::Bool(b) => out.push((name(path), Value::Str(b.to_string()))),
+        serde_json::Value::Null => {
+            if let Some(x) = o.nulls {
+                out.push((name(path), Value::Str(x.to_string())));
+            }
         }
     }
 }

@@ -198,6 +198,10 @@ fn build_step(s: &ir::Step, ctx: &Arc<Ctx>) -> Result<Node, String> {
 fn build_call(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Node, String> {
     match c.category {
         Category::Filter if funcs::is_filter_transform(&c.name) => funcs::build(c, ctx),
+        // `regex(…, repeat=true)` emits an event per match.
+        Category::Filter if c.name == "regex" && c.arg("repeat").and_then(ir::Expr::text) == Some("true") => {
+            funcs::build(c, ctx)
+        }
         Category::Filter => Ok(Node::Filter(filter::build(&ir::Filter::Call(c.clone()), ctx)?)),
         Category::Aggregate => Ok(Node::Agg(agg::build(c, ctx)?)),
         _ => funcs::build(c, ctx),

@@ -52,8 +52,9 @@ const MONTHS: [&str; 12] = [
 ];
 const DAYS: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
 
-/// Format ms since the epoch. Supports %Y %y %m %d %e %H %I %M %S %L %p %j %a %A %b %B %h %F
-/// %T %D %R %s %Q %z %Z %%; other conversions are copied as written.
+/// Format ms since the epoch with the conversions of Java's `Formatter` for dates (which
+/// `formatTime()` documents as its format): %Y %y %C %m %d %e %j %H %I %k %l %M %S %L %N %p
+/// %a %A %b %B %h %F %T %R %r %D %c %s %Q %z %Z %n %%; others are copied as written.
 pub fn strftime(fmt: &str, ms: f64, offset_min: i64) -> String {
     let ms_i = ms.floor() as i64 + offset_min * 60_000;
     let secs = ms_i.div_euclid(1000);
@@ -82,13 +83,25 @@ pub fn strftime(fmt: &str, ms: f64, offset_min: i64) -> String {
             'y' => out.push_str(&format!("{:02}", y.rem_euclid(100))),
             'm' => out.push_str(&format!("{mo:02}")),
             'd' => out.push_str(&format!("{d:02}")),
-            'e' => out.push_str(&format!("{d:>2}")),
+            'e' => out.push_str(&d.to_string()),
+            'C' => out.push_str(&format!("{:02}", y.div_euclid(100))),
+            'k' => out.push_str(&h.to_string()),
+            'l' => out.push_str(&h12.to_string()),
+            'N' => out.push_str(&format!("{:09}", milli * 1_000_000)),
+            'r' => out.push_str(&format!("{h12:02}:{mi:02}:{s:02} {}", if h < 12 { "AM" } else { "PM" })),
+            'c' => out.push_str(&format!(
+                "{} {} {d:02} {h:02}:{mi:02}:{s:02} {} {y:04}",
+                &DAYS[wday][..3],
+                &MONTHS[mo as usize - 1][..3],
+                zone_name(offset_min)
+            )),
+            'n' => out.push('\n'),
             'H' => out.push_str(&format!("{h:02}")),
             'I' => out.push_str(&format!("{h12:02}")),
             'M' => out.push_str(&format!("{mi:02}")),
             'S' => out.push_str(&format!("{s:02}")),
             'L' => out.push_str(&format!("{milli:03}")),
-            'p' => out.push_str(if h < 12 { "AM" } else { "PM" }),
+            'p' => out.push_str(if h < 12 { "am" } else { "pm" }),
             'j' => out.push_str(&format!("{yday:03}")),
             'a' => out.push_str(&DAYS[wday][..3]),
             'A' => out.push_str(DAYS[wday]),
@@ -104,7 +117,7 @@ pub fn strftime(fmt: &str, ms: f64, offset_min: i64) -> String {
                 let sign = if offset_min < 0 { '-' } else { '+' };
                 out.push_str(&format!("{sign}{:02}{:02}", offset_min.abs() / 60, offset_min.abs() % 60));
             }
-            'Z' => out.push_str(if offset_min == 0 { "UTC" } else { "" }),
+            'Z' => out.push_str(&zone_name(offset_min)),
             '%' => out.push('%'),
             other => {
                 out.push('%');
@@ -113,6 +126,16 @@ pub fn strftime(fmt: &str, ms: f64, offset_min: i64) -> String {
         }
     }
     out
+}
+
+/// The zone name `%Z` prints: `UTC`, or `GMT+02:00` for an offset.
+fn zone_name(offset_min: i64) -> String {
+    if offset_min == 0 {
+        "UTC".to_string()
+    } else {
+        let sign = if offset_min < 0 { '-' } else { '+' };
+        format!("GMT{sign}{:02}:{:02}", offset_min.abs() / 60, offset_min.abs() % 60)
+    }
 }
 
 /// (year, month, day) → days since 1970-01-01.
