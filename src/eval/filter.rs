@@ -264,6 +264,18 @@ fn text_fields(ev: &Event) -> impl Iterator<Item = &Value> {
 }
 
 impl Pred {
+    /// Whether it searches free text (which reads the event as it entered the query).
+    pub fn has_free_text(&self) -> bool {
+        match self {
+            Pred::Text(_) => true,
+            Pred::Wildcard { fields, .. } => fields.is_empty(),
+            Pred::And(v) | Pred::Or(v) => v.iter().any(Pred::has_free_text),
+            Pred::Not(p) => p.has_free_text(),
+            Pred::Sub(c) => super::has_free_text(&super::lock(c)),
+            _ => false,
+        }
+    }
+
     pub fn test(&self, ev: &mut Event, ctx: &Ctx) -> bool {
         match self {
             Pred::And(v) => v.iter().all(|p| p.test(ev, ctx)),
@@ -281,17 +293,24 @@ impl Pred {
                 }
             }
             Pred::Text(m) => {
-                if let Matcher::Regex(r) = m {
-                    if !r.names.is_empty() {
-                        // Extraction tries @rawstring first (cql.md §4.3).
-                        if let Some(raw) = ev.get_str("@rawstring").map(|s| s.into_owned()) {
-                            if extract(r, &raw, ev, ctx) {
-                                return true;
-                            }
-                        }
+                // Free text reads the event as it entered the query (cql.md §4.3).
+                let (raw, hit) = {
+                    let orig = super::lock(&ctx.original);
+                    let src: &Event = orig.as_ref().unwrap_or(ev);
+                    let raw = match m {
+                        Matcher::Regex(r) if !r.names.is_empty() => src.get_str("@rawstring").map(|s| s.into_owned()),
+                        _ => None,
+                    };
+                    let hit = text_fields(src).any(|v| matcher_test(m, &v.as_str(), ctx));
+                    (raw, hit)
+                };
+                if let (Matcher::Regex(r), Some(raw)) = (m, raw) {
+                    // Extraction tries @rawstring first (cql.md §4.3).
+                    if extract(r, &raw, ev, ctx) {
+                        return true;
                     }
                 }
-                text_fields(ev).any(|v| matcher_test(m, &v.as_str(), ctx))
+                hit
             }
             Pred::Bool(b) => *b,
             Pred::In { field, values } => {
@@ -312,7 +331,10 @@ impl Pred {
             }
             Pred::Wildcard { fields, glob } => {
                 if fields.is_empty() {
-                    text_fields(ev).any(|v| glob.matches(&v.as_str()))
+                    let orig = super::lock(&ctx.original);
+                    let src: &Event = orig.as_ref().unwrap_or(ev);
+                    let hit = text_fields(src).any(|v| glob.matches(&v.as_str()));
+                    hit
                 } else {
                     fields.iter().any(|f| ev.get_str(f).is_some_and(|s| glob.matches(&s)))
                 }

@@ -43,6 +43,9 @@ pub struct Ctx {
     pub build_level: AtomicUsize,
     /// The prepass round that completes each `defineTable()` table.
     pub table_levels: Mutex<HashMap<String, usize>>,
+    /// The event as it entered the query, while it goes through a query whose free-text
+    /// filters come after steps that change events (free text reads the original fields).
+    pub original: Mutex<Option<Event>>,
 }
 
 /// A subquery run over the whole input in a prepass round, before the main pass.
@@ -308,6 +311,25 @@ pub fn finish(chain: &mut [Node], ctx: &Ctx, out: &mut Vec<Event>) {
     }
 }
 
+/// Whether a chain (or a branch in it) has a free-text filter.
+pub fn has_free_text(chain: &[Node]) -> bool {
+    chain.iter().any(|n| match n {
+        Node::Filter(p) => p.has_free_text(),
+        Node::Case(bs) | Node::Union(bs) => bs.iter().any(|b| has_free_text(b)),
+        Node::Match(_, arms) => {
+            arms.iter().any(|(g, b)| matches!(g, filter::GuardX::Call(p) if p.has_free_text()) || has_free_text(b))
+        }
+        _ => false,
+    })
+}
+
+/// Whether free text in the chain can see a changed event: a free-text filter after the
+/// leading run of plain filters.
+pub fn needs_original(chain: &[Node]) -> bool {
+    let lead = chain.iter().take_while(|n| matches!(n, Node::Filter(_))).count();
+    has_free_text(&chain[lead..])
+}
+
 /// Whether a chain (or a branch in it) aggregates.
 pub fn aggregates(chain: &[Node]) -> bool {
     chain.iter().any(|n| match n {
@@ -330,13 +352,16 @@ pub struct Executor {
     pub ctx: Arc<Ctx>,
     /// The next prepass round (1-based).
     round: usize,
+    /// Keep each event's original in `ctx.original` while it goes through ([`needs_original`]).
+    pub(crate) keep_original: bool,
 }
 
 impl Executor {
     pub fn new(p: &ir::Pipeline, ctx: Ctx) -> Result<Executor, String> {
         let ctx = Arc::new(ctx);
         let chain = build(p, &ctx)?;
-        Ok(Executor { chain, ctx, round: 1 })
+        let keep_original = needs_original(&chain);
+        Ok(Executor { chain, ctx, round: 1, keep_original })
     }
 
     /// How many times the input must be read: 1, or 2 when the query has a `join()`,
@@ -368,7 +393,18 @@ impl Executor {
 
     /// Feed one event; events that pass a non-aggregating query come out in `out`.
     pub fn push(&mut self, ev: Event, out: &mut Vec<Event>) {
-        push(&mut self.chain, ev, &self.ctx, out);
+        self.push_to(self.chain.len(), ev, out);
+    }
+
+    /// Push one event through the first `n` nodes.
+    pub(crate) fn push_to(&mut self, n: usize, ev: Event, out: &mut Vec<Event>) {
+        if self.keep_original {
+            *lock(&self.ctx.original) = Some(ev.clone());
+            push(&mut self.chain[..n], ev, &self.ctx, out);
+            *lock(&self.ctx.original) = None;
+        } else {
+            push(&mut self.chain[..n], ev, &self.ctx, out);
+        }
     }
 
     /// End of input: the remaining rows.

@@ -3,7 +3,7 @@
 //! each chunk fills a fresh copy of the first aggregate, and the partial states are merged in
 //! input order, so the result is the one a single thread gives (row order included).
 
-use super::{agg::Agg, aggregates, push, Executor, Node};
+use super::{agg::Agg, aggregates, Executor, Node};
 use crate::event::Event;
 
 /// What one chunk produced.
@@ -56,8 +56,9 @@ impl Executor {
         match self.first_agg() {
             None => {
                 let mut out = Vec::new();
+                let n = self.chain.len();
                 for e in events {
-                    push(&mut self.chain, e, &self.ctx, &mut out);
+                    self.push_to(n, e, &mut out);
                 }
                 Chunk::Rows(out)
             }
@@ -69,7 +70,7 @@ impl Executor {
                 let old = std::mem::replace(&mut self.chain[i], Node::Agg(fresh));
                 let mut sink = Vec::new();
                 for e in events {
-                    push(&mut self.chain[..=i], e, &self.ctx, &mut sink);
+                    self.push_to(i + 1, e, &mut sink);
                 }
                 let Node::Agg(template) = old else { return Chunk::Rows(sink) };
                 let next = template.fresh();
