@@ -101,12 +101,28 @@ pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Box<dyn Agg>, String> {
             let fields = a.names("field");
             let (limit, _) = a.limit("limit", 10, 20_000)?;
             let sum = a.text("sum");
-            let out = a.as_field(if sum.is_some() { "_sum" } else { "_count" });
+            let max = a.text("max");
+            if sum.is_some() && max.is_some() {
+                return Err("top(): give sum= or max=, not both".to_string());
+            }
+            let out = a.as_field(if sum.is_some() {
+                "_sum"
+            } else if max.is_some() {
+                "_max"
+            } else {
+                "_count"
+            });
+            let weight = match (sum, max) {
+                (Some(f), _) => TopBy::Sum(f),
+                (_, Some(f)) => TopBy::Max(f),
+                _ => TopBy::Count,
+            };
             Box::new(Top {
                 fields,
                 limit,
-                sum,
+                weight,
                 out,
+                rest: a.text("rest"),
                 percent: a.bool("percent", false),
                 counts: HashMap::new(),
                 order: Vec::new(),
@@ -142,6 +158,9 @@ pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Box<dyn Agg>, String> {
             Box::new(HeadTail { head: c.name == "head", limit, default_limit, rows: Vec::new(), seq: 0, seen: 0 })
         }
         "bucket" | "timeChart" => {
+            if a.get("buckets").is_some() && a.get("span").is_none() {
+                return Err(format!("{}(buckets=…) is not supported yet; give span=", c.name));
+            }
             let span_ms = match a.text("span") {
                 Some(s) if s != "auto" => {
                     super::time::parse_span(&s).ok_or_else(|| format!("{}(): `{s}` is not a time span", c.name))?
@@ -537,11 +556,21 @@ impl Agg for Collect {
     agg_boilerplate!();
 }
 
+/// What `top()` ranks by.
+#[derive(Clone)]
+enum TopBy {
+    Count,
+    Sum(String),
+    Max(String),
+}
+
 struct Top {
     fields: Vec<String>,
     limit: usize,
-    sum: Option<String>,
+    weight: TopBy,
     out: String,
+    /// `rest=`: the label of a row holding what the top rows leave out.
+    rest: Option<String>,
     percent: bool,
     counts: HashMap<Vec<String>, f64>,
     order: Vec<Vec<String>>,
@@ -558,21 +587,14 @@ impl Agg for Top {
                 None => return,
             }
         }
-        let w = match &self.sum {
-            Some(f) => match ev.get(f).and_then(Value::as_num) {
-                Some(x) => x,
+        let (w, is_max) = match &self.weight {
+            TopBy::Count => (1.0, false),
+            TopBy::Sum(f) | TopBy::Max(f) => match ev.get(f).and_then(Value::as_num) {
+                Some(x) => (x, matches!(self.weight, TopBy::Max(_))),
                 None => return,
             },
-            None => 1.0,
         };
-        self.total += w;
-        match self.counts.get_mut(&key) {
-            Some(c) => *c += w,
-            None => {
-                self.order.push(key.clone());
-                self.counts.insert(key, w);
-            }
-        }
+        self.combine(key, w, is_max);
     }
     fn finish(&mut self, _: &Ctx) -> Vec<Event> {
         let mut keys: Vec<(usize, &Vec<String>)> = self.order.iter().enumerate().collect();
@@ -580,7 +602,24 @@ impl Agg for Top {
             let (ca, cb) = (self.counts[a.1], self.counts[b.1]);
             cb.partial_cmp(&ca).unwrap_or(Ordering::Equal).then(a.0.cmp(&b.0))
         });
-        keys.into_iter()
+        let shown: f64 = keys.iter().take(self.limit).map(|(_, k)| self.counts[*k]).sum();
+        let rest = match (&self.rest, &self.weight) {
+            (Some(label), TopBy::Count | TopBy::Sum(_)) if keys.len() > self.limit => {
+                let mut e = Event::new();
+                if let Some(f) = self.fields.first() {
+                    e.set(f, Value::Str(label.clone()));
+                }
+                let c = self.total - shown;
+                e.set(&self.out, Value::Num(c));
+                if self.percent && self.total > 0.0 {
+                    e.set("percent", Value::Num(c * 100.0 / self.total));
+                }
+                Some(e)
+            }
+            _ => None,
+        };
+        let mut rows: Vec<Event> = keys
+            .into_iter()
             .take(self.limit)
             .map(|(_, k)| {
                 let mut e = Event::new();
@@ -594,14 +633,17 @@ impl Agg for Top {
                 }
                 e
             })
-            .collect()
+            .collect();
+        rows.extend(rest);
+        rows
     }
     fn fresh(&self) -> Box<dyn Agg> {
         Box::new(Top {
             fields: self.fields.clone(),
             limit: self.limit,
-            sum: self.sum.clone(),
+            weight: self.weight.clone(),
             out: self.out.clone(),
+            rest: self.rest.clone(),
             percent: self.percent,
             counts: HashMap::new(),
             order: Vec::new(),
@@ -609,21 +651,36 @@ impl Agg for Top {
         })
     }
     fn merge(&mut self, other: Box<dyn Agg>) {
-        if let Some(o) = downcast::<Top>(other) {
-            self.total += o.total;
+        if let Some(mut o) = downcast::<Top>(other) {
+            let is_max = matches!(self.weight, TopBy::Max(_));
             for k in o.order {
-                let c = o.counts[&k];
-                match self.counts.get_mut(&k) {
-                    Some(x) => *x += c,
-                    None => {
-                        self.order.push(k.clone());
-                        self.counts.insert(k, c);
-                    }
+                if let Some(c) = o.counts.remove(&k) {
+                    self.combine(k, c, is_max);
                 }
             }
         }
     }
     agg_boilerplate!();
+}
+
+impl Top {
+    /// Add a count or sum (or take a maximum) for a key.
+    fn combine(&mut self, key: Vec<String>, w: f64, is_max: bool) {
+        self.total += w;
+        match self.counts.get_mut(&key) {
+            Some(c) => {
+                if is_max {
+                    *c = c.max(w);
+                } else {
+                    *c += w;
+                }
+            }
+            None => {
+                self.order.push(key.clone());
+                self.counts.insert(key, w);
+            }
+        }
+    }
 }
 
 struct SelectLast {

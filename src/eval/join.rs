@@ -286,3 +286,62 @@ impl Transform for PassThrough {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::eval::{Ctx, Executor};
+    use crate::event::Event;
+    use crate::lang::{parse, ParseOptions};
+    use crate::plan::{compile::compile, PlanOptions};
+
+    fn executor(q: &str) -> Executor {
+        let (ast, d) = parse(q, ParseOptions::default());
+        assert!(d.iter().all(|d| !d.is_error()), "{d:?}");
+        let ir = compile(&ast, &PlanOptions::default()).expect("compiles");
+        Executor::new(&ir, Ctx::default()).expect("builds")
+    }
+
+    fn ev(pairs: &[(&str, &str)]) -> Event {
+        let mut e = Event::new();
+        for (k, v) in pairs {
+            e.set(k, (*v).into());
+        }
+        e
+    }
+
+    #[test]
+    fn passes_count_prepasses() {
+        assert_eq!(executor("a=1 | count()").passes(), 1);
+        assert_eq!(executor("join({t=d}, field=aid)").passes(), 2);
+        assert_eq!(executor("selfJoinFilter(aid, where=[{a=1}])").passes(), 2);
+        // A table read by a later table's query needs a prepass of its own.
+        let q = "defineTable(name=\"a\", query={t=1}, include=[aid]) \
+                 | defineTable(name=\"b\", query={match(table=a, field=aid)}, include=[aid]) \
+                 | readFile(b)";
+        assert_eq!(executor(q).passes(), 3);
+    }
+
+    #[test]
+    fn prepass_then_main_pass() {
+        let events = [ev(&[("aid", "a1"), ("t", "p")]), ev(&[("aid", "a1"), ("t", "d"), ("n", "x")])];
+        let mut ex = executor("t=p | join({t=d}, field=aid, include=[n])");
+        for e in &events {
+            ex.push_prepass(e);
+        }
+        ex.end_prepass();
+        let mut out = Vec::new();
+        for e in events {
+            ex.push(e, &mut out);
+        }
+        ex.finish(&mut out);
+        assert_eq!(out, vec![ev(&[("aid", "a1"), ("t", "p"), ("n", "x")])]);
+    }
+
+    #[test]
+    fn main_pass_without_prepass_fails() {
+        let mut ex = executor("join({t=d}, field=aid)");
+        let mut out = Vec::new();
+        ex.push(ev(&[("aid", "a1")]), &mut out);
+        assert!(ex.ctx.error().is_some_and(|e| e.contains("reads its input 2 times")));
+    }
+}

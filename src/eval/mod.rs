@@ -354,6 +354,8 @@ pub struct Executor {
     round: usize,
     /// Keep each event's original in `ctx.original` while it goes through ([`needs_original`]).
     pub(crate) keep_original: bool,
+    /// [`Executor::passes`], fixed when the query is built.
+    passes: usize,
 }
 
 impl Executor {
@@ -361,14 +363,15 @@ impl Executor {
         let ctx = Arc::new(ctx);
         let chain = build(p, &ctx)?;
         let keep_original = needs_original(&chain);
-        Ok(Executor { chain, ctx, round: 1, keep_original })
+        let passes = 1 + lock(&ctx.prepasses).iter().map(|j| j.level).max().unwrap_or(0);
+        Ok(Executor { chain, ctx, round: 1, keep_original, passes })
     }
 
     /// How many times the input must be read: 1, or 2 when the query has a `join()`,
     /// `selfJoinFilter()` or `defineTable()` (more when a table's subquery reads an earlier
     /// table, or a join's subquery has a join of its own).
     pub fn passes(&self) -> usize {
-        1 + lock(&self.ctx.prepasses).iter().map(|j| j.level).max().unwrap_or(0)
+        self.passes
     }
 
     fn round_jobs(&self) -> Vec<Arc<Mutex<dyn Prepass>>> {
@@ -398,6 +401,15 @@ impl Executor {
 
     /// Push one event through the first `n` nodes.
     pub(crate) fn push_to(&mut self, n: usize, ev: Event, out: &mut Vec<Event>) {
+        if self.round < self.passes {
+            // Joins and tables would silently be empty.
+            self.ctx.fail(format!(
+                "this query reads its input {} times (join, selfJoinFilter or defineTable), but the main pass started after {} prepass(es)",
+                self.passes,
+                self.round - 1
+            ));
+            return;
+        }
         if self.keep_original {
             *lock(&self.ctx.original) = Some(ev.clone());
             push(&mut self.chain[..n], ev, &self.ctx, out);
