@@ -226,3 +226,31 @@ fn threads_give_the_same_rows_in_the_same_order() {
     assert!(err.contains("e.ndjson: 12000 events read, 1 records skipped"), "{err}");
     assert!(err.contains("f.ndjson.gz: 5000 events read, 0 records skipped"), "{err}");
 }
+
+#[test]
+fn process_tree_enrichment_fills_lineage_and_context() {
+    let d = tmpdir("tree");
+    let f = d.join("e.ndjson");
+    let lines = [
+        r#"{"event_simpleName":"ProcessRollup2","aid":"h1","TargetProcessId":"10","ImageFileName":"\\Device\\HarddiskVolume3\\Windows\\System32\\inetsrv\\w3wp.exe"}"#,
+        r#"{"event_simpleName":"ProcessRollup2","aid":"h1","TargetProcessId":"11","ParentProcessId":"10","ImageFileName":"\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c whoami"}"#,
+        r#"{"event_simpleName":"ProcessRollup2","aid":"h1","TargetProcessId":"12","ParentProcessId":"11","ImageFileName":"\\Device\\HarddiskVolume3\\Windows\\System32\\whoami.exe"}"#,
+        r#"{"event_simpleName":"NewScriptWritten","aid":"h1","ContextProcessId":"10","TargetFileName":"\\Device\\HarddiskVolume3\\inetpub\\wwwroot\\x.aspx"}"#,
+        r#"{"event_simpleName":"NewScriptWritten","aid":"h2","ContextProcessId":"10","TargetFileName":"\\Device\\HarddiskVolume3\\inetpub\\wwwroot\\y.aspx"}"#,
+    ];
+    write(&f, (lines.join("\n") + "\n").as_bytes());
+    let q = "groupBy([FileName, ParentBaseFileName, GrandParentBaseFileName, ContextBaseFileName], limit=max)";
+    let (code, out, err) = run(&["run", "-q", "-o", "ndjson", "-e", q, f.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(r#"{"FileName":"cmd.exe","ParentBaseFileName":"w3wp.exe","_count":1}"#), "{out}");
+    assert!(out.contains(r#"{"FileName":"whoami.exe","ParentBaseFileName":"cmd.exe","GrandParentBaseFileName":"w3wp.exe","_count":1}"#), "{out}");
+    assert!(out.contains(r#"{"FileName":"x.aspx","ContextBaseFileName":"w3wp.exe","_count":1}"#), "{out}");
+    // Another host's process ids are not this host's.
+    assert!(out.contains(r#"{"FileName":"y.aspx","_count":1}"#), "{out}");
+    let (_, out, _) = run(&["run", "-q", "--no-enrich", "-o", "ndjson", "-e", q, f.to_str().unwrap()], None);
+    assert!(!out.contains("ParentBaseFileName") && !out.contains("ContextBaseFileName"), "{out}");
+    // -j 2 reads in order when enrichment matters: same rows.
+    let (_, two, _) = run(&["run", "-q", "-j", "2", "-o", "ndjson", "-e", q, f.to_str().unwrap()], None);
+    let (_, one, _) = run(&["run", "-q", "-o", "ndjson", "-e", q, f.to_str().unwrap()], None);
+    assert_eq!(one, two);
+}

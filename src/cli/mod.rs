@@ -109,6 +109,10 @@ enum Cmd {
         /// A mapping table to the Falcon model (replaces the shipped table of its source).
         #[arg(long, value_name = "FILE")]
         mapping: Vec<PathBuf>,
+        /// Do not fill ParentBaseFileName, GrandParentBaseFileName, ContextBaseFileName and
+        /// ContextImageFileName from earlier process events of the same host.
+        #[arg(long)]
+        no_enrich: bool,
     },
     /// Print the tables that map Windows and Linux records to the Falcon event model.
     Mappings {
@@ -373,6 +377,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             lookup_dir,
             quiet,
             mapping,
+            no_enrich,
         } => {
             let _ = format;
             if threads == 0 {
@@ -402,6 +407,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 eprintln_safe(diag::render_short(&name, &text, &diags).trim_end());
             }
             let (q, _) = lang::parse(&text, ParseOptions { lenient: common.lenient });
+            let (described, _) = plan::plan(&q, &text, &popts);
+            let enrich_matters = !described.aggregates
+                || crate::read::tree::ENRICHED_FIELDS.iter().any(|f| described.fields_read.contains(*f));
             let ir = match plan::compile::compile(&q, &popts) {
                 Ok(ir) => ir,
                 Err(d) => {
@@ -420,6 +428,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 quiet,
                 threads,
                 mappings: load_mappings(&mapping)?,
+                enrich: !no_enrich,
+                enrich_matters,
             };
             match run::run(&ir, &ropts) {
                 Ok(_) => Ok(ExitCode::SUCCESS),

@@ -48,7 +48,7 @@ pub fn run(ir: &ir::Pipeline, opts: &RunOptions) -> Option<Result<Summary, RunEr
         Ok(e) => e,
         Err(e) => return Some(Err(RunError::Query(e))),
     };
-    if !master.parallel_ok() || master.passes() > 1 {
+    if !master.parallel_ok() || master.passes() > 1 || (opts.enrich && opts.enrich_matters) {
         return None;
     }
     // Only line-delimited Falcon input is cut into chunks; EVTX and XML read on one thread.

@@ -26,6 +26,11 @@ pub struct RunOptions {
     pub threads: usize,
     /// Tables that normalise Windows and Linux records to the Falcon model.
     pub mappings: read::mapping::Mappings,
+    /// Fill lineage fields from earlier process events (`--no-enrich` turns it off).
+    pub enrich: bool,
+    /// The enrichment can change the result (the query reads a lineage field, or prints raw
+    /// events): then the input is read in order, on one thread.
+    pub enrich_matters: bool,
 }
 
 /// Why a run stopped early.
@@ -91,8 +96,12 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
     );
     let mut summary = Summary::default();
     let mut rows: Vec<Event> = Vec::new();
+    let mut tree = opts.enrich.then(read::tree::ProcessTree::new);
     for input in &inputs {
-        let stats = read_one(input, &fopts, opts, &mut |ev| {
+        let stats = read_one(input, &fopts, opts, &mut |mut ev| {
+            if let Some(t) = tree.as_mut() {
+                t.enrich(&mut ev);
+            }
             ex.push(ev, &mut rows);
             if ex.ctx.failed() {
                 return false;

@@ -6,6 +6,7 @@ pub mod evtx;
 pub mod falcon;
 pub mod json;
 pub mod mapping;
+pub mod tree;
 pub mod winevent;
 
 use crate::event::{Event, Value};

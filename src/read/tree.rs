@@ -1,0 +1,193 @@
+//! Process-tree enrichment: fill what a sensor leaves out from earlier process events of the
+//! same host. Process events get `ParentBaseFileName` and `GrandParentBaseFileName`; file,
+//! registry and network events get `ContextBaseFileName`/`ContextImageFileName` of the process
+//! that acted (Falcon: `TargetProcessId`, `ParentProcessId`, `ContextProcessId`; Sysmon's
+//! process GUIDs are mapped to the same names). Fields the event has are never changed.
+//!
+//! Memory is bounded: per host, at most [`PER_HOST`] processes (a two-generation cache: when
+//! the newer generation fills, the older is dropped, so recently seen processes stay), and at
+//! most [`HOSTS`] hosts (the least recently seen host is dropped first).
+
+use crate::event::{Event, Value};
+use std::collections::HashMap;
+
+/// Processes remembered per host.
+pub const PER_HOST: usize = 65_536;
+/// Hosts remembered.
+pub const HOSTS: usize = 4096;
+
+#[derive(Debug, Clone)]
+struct Proc {
+    image: String,
+    parent: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct HostCache {
+    new: HashMap<String, Proc>,
+    old: HashMap<String, Proc>,
+    last_seen: u64,
+}
+
+impl HostCache {
+    fn get(&self, id: &str) -> Option<&Proc> {
+        self.new.get(id).or_else(|| self.old.get(id))
+    }
+    fn insert(&mut self, id: String, p: Proc) {
+        if self.new.len() >= PER_HOST / 2 {
+            self.old = std::mem::take(&mut self.new);
+        }
+        self.new.insert(id, p);
+    }
+}
+
+/// The process trees of the hosts seen so far.
+#[derive(Debug, Default)]
+pub struct ProcessTree {
+    hosts: HashMap<String, HostCache>,
+    clock: u64,
+}
+
+fn basename(p: &str) -> &str {
+    p.rsplit(['\\', '/']).next().unwrap_or(p)
+}
+
+fn is_process_event(name: &str) -> bool {
+    matches!(name, "ProcessRollup2" | "SyntheticProcessRollup2")
+}
+
+impl ProcessTree {
+    pub fn new() -> ProcessTree {
+        ProcessTree::default()
+    }
+
+    /// Remember a process event, and fill the event's missing lineage fields.
+    pub fn enrich(&mut self, ev: &mut Event) {
+        let host = match ev.get_str("aid").or_else(|| ev.get_str("ComputerName")) {
+            Some(h) => h.into_owned(),
+            None => return,
+        };
+        self.clock += 1;
+        let name = ev.get_str("#event_simpleName").map(|s| s.into_owned()).unwrap_or_default();
+        if !self.hosts.contains_key(&host) && self.hosts.len() >= HOSTS {
+            if let Some(oldest) = self.hosts.iter().min_by_key(|(_, c)| c.last_seen).map(|(k, _)| k.clone()) {
+                self.hosts.remove(&oldest);
+            }
+        }
+        let cache = self.hosts.entry(host).or_default();
+        cache.last_seen = self.clock;
+        if is_process_event(&name) {
+            let parent = ev.get_str("ParentProcessId").map(|s| s.into_owned());
+            if let Some(pid) = &parent {
+                let pp = cache.get(pid).cloned();
+                if let Some(pp) = pp {
+                    if !ev.has("ParentBaseFileName") {
+                        ev.set("ParentBaseFileName", Value::Str(basename(&pp.image).to_string()));
+                    }
+                    if !ev.has("GrandParentBaseFileName") {
+                        if let Some(gp) = pp.parent.as_deref().and_then(|g| cache.get(g)) {
+                            ev.set("GrandParentBaseFileName", Value::Str(basename(&gp.image).to_string()));
+                        }
+                    }
+                }
+            }
+            if let (Some(id), Some(image)) = (ev.get_str("TargetProcessId"), ev.get_str("ImageFileName")) {
+                let p = Proc { image: image.into_owned(), parent };
+                cache.insert(id.into_owned(), p);
+            }
+        } else if let Some(ctx) = ev.get_str("ContextProcessId").map(|s| s.into_owned()) {
+            if let Some(p) = cache.get(&ctx).cloned() {
+                if !ev.has("ContextBaseFileName") {
+                    ev.set("ContextBaseFileName", Value::Str(basename(&p.image).to_string()));
+                }
+                if !ev.has("ContextImageFileName") {
+                    ev.set("ContextImageFileName", Value::Str(p.image));
+                }
+            }
+        }
+    }
+
+    /// Processes remembered (for tests and `--stats`).
+    pub fn len(&self) -> usize {
+        self.hosts.values().map(|c| c.new.len() + c.old.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Fields that enrichment fills: a query that reads none of them does not need it.
+pub const ENRICHED_FIELDS: &[&str] =
+    &["ParentBaseFileName", "GrandParentBaseFileName", "ContextBaseFileName", "ContextImageFileName"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(pairs: &[(&str, &str)]) -> Event {
+        let mut e = Event::new();
+        for (k, v) in pairs {
+            e.set(k, Value::Str(v.to_string()));
+        }
+        e
+    }
+
+    #[test]
+    fn lineage_and_context() {
+        let mut t = ProcessTree::new();
+        let mut w3wp = ev(&[
+            ("aid", "h"),
+            ("#event_simpleName", "ProcessRollup2"),
+            ("TargetProcessId", "1"),
+            ("ImageFileName", "\\D\\inetsrv\\w3wp.exe"),
+        ]);
+        t.enrich(&mut w3wp);
+        let mut cmd = ev(&[
+            ("aid", "h"),
+            ("#event_simpleName", "ProcessRollup2"),
+            ("TargetProcessId", "2"),
+            ("ParentProcessId", "1"),
+            ("ImageFileName", "\\D\\cmd.exe"),
+        ]);
+        t.enrich(&mut cmd);
+        assert_eq!(cmd.get_str("ParentBaseFileName").as_deref(), Some("w3wp.exe"));
+        let mut who = ev(&[
+            ("aid", "h"),
+            ("#event_simpleName", "ProcessRollup2"),
+            ("TargetProcessId", "3"),
+            ("ParentProcessId", "2"),
+            ("ImageFileName", "\\D\\whoami.exe"),
+        ]);
+        t.enrich(&mut who);
+        assert_eq!(who.get_str("ParentBaseFileName").as_deref(), Some("cmd.exe"));
+        assert_eq!(who.get_str("GrandParentBaseFileName").as_deref(), Some("w3wp.exe"));
+        let mut file = ev(&[("aid", "h"), ("#event_simpleName", "NewScriptWritten"), ("ContextProcessId", "1")]);
+        t.enrich(&mut file);
+        assert_eq!(file.get_str("ContextBaseFileName").as_deref(), Some("w3wp.exe"));
+        // Another host does not see host h's processes; an existing field is kept.
+        let mut other = ev(&[("aid", "x"), ("#event_simpleName", "NewScriptWritten"), ("ContextProcessId", "1")]);
+        t.enrich(&mut other);
+        assert!(other.get("ContextBaseFileName").is_none());
+        let mut kept = ev(&[
+            ("aid", "h"),
+            ("#event_simpleName", "ProcessRollup2"),
+            ("TargetProcessId", "4"),
+            ("ParentProcessId", "1"),
+            ("ParentBaseFileName", "given.exe"),
+        ]);
+        t.enrich(&mut kept);
+        assert_eq!(kept.get_str("ParentBaseFileName").as_deref(), Some("given.exe"));
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut t = ProcessTree::new();
+        for i in 0..(PER_HOST * 3) {
+            let mut e = ev(&[("aid", "h"), ("#event_simpleName", "ProcessRollup2"), ("ImageFileName", "x.exe")]);
+            e.set("TargetProcessId", Value::Str(i.to_string()));
+            t.enrich(&mut e);
+        }
+        assert!(t.len() <= PER_HOST, "{}", t.len());
+    }
+}
