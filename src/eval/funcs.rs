@@ -661,16 +661,14 @@ impl Lookup {
             Source::Rows(r) => std::mem::take(r),
             Source::Table(name) => ctx.table(name).unwrap_or_default(),
         };
-        // Default: every column of the row, except a key column named like its field (its
-        // value is the event's own, or a pattern in glob and cidr modes).
+        // Default: "all columns from the corresponding row" (F:match), key columns included.
         let include = match &self.include {
             Some(i) => i.clone(),
             None => {
                 let mut cols: Vec<String> = Vec::new();
                 for r in &rows {
                     for (k, _) in r.fields() {
-                        let is_key = self.columns.iter().zip(&self.fields).any(|(c, f)| c == k && f == k);
-                        if !is_key && !cols.iter().any(|c| c == k) {
+                        if !cols.iter().any(|c| c == k) {
                             cols.push(k.to_string());
                         }
                     }
