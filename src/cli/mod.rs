@@ -113,6 +113,9 @@ enum Cmd {
         /// ContextImageFileName from earlier process events of the same host.
         #[arg(long)]
         no_enrich: bool,
+        /// Host name for inputs that carry none (auditd logs without `node=`).
+        #[arg(long, value_name = "NAME")]
+        hostname: Option<String>,
     },
     /// Print the tables that map Windows and Linux records to the Falcon event model.
     Mappings {
@@ -378,6 +381,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             quiet,
             mapping,
             no_enrich,
+            hostname,
         } => {
             let _ = format;
             if threads == 0 {
@@ -430,6 +434,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 mappings: load_mappings(&mapping)?,
                 enrich: !no_enrich,
                 enrich_matters,
+                hostname,
             };
             match run::run(&ir, &ropts) {
                 Ok(_) => Ok(ExitCode::SUCCESS),

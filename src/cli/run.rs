@@ -26,6 +26,8 @@ pub struct RunOptions {
     pub threads: usize,
     /// Tables that normalise Windows and Linux records to the Falcon model.
     pub mappings: read::mapping::Mappings,
+    /// Host name for sources that carry none (auditd without `node=`).
+    pub hostname: Option<String>,
     /// Fill lineage fields from earlier process events (`--no-enrich` turns it off).
     pub enrich: bool,
     /// The enrichment can change the result (the query reads a lineage field, or prints raw
@@ -227,8 +229,10 @@ fn read_stream(
 ) -> Result<FileStats, RunError> {
     let mut stats = FileStats { name: name.to_string(), ..FileStats::default() };
     let head = reader.fill_buf().map(|b| b[..b.len().min(512)].to_vec()).unwrap_or_default();
-    if read::sniff(&head) == read::Format::WinXml {
-        return read_windows(name, read::Format::WinXml, None, opts, sink, stats, Some(reader));
+    match read::sniff(&head) {
+        read::Format::WinXml => return read_windows(name, read::Format::WinXml, None, opts, sink, stats, Some(reader)),
+        read::Format::Auditd => return read_auditd(name, reader, opts, sink, stats),
+        _ => {}
     }
     let mut strict_fail: Option<Problem> = None;
     let res = read::for_each_line(reader, |line_no, bytes| match read::json::parse_line(bytes, fopts) {
@@ -342,6 +346,72 @@ fn read_windows(
     }
     if let Some(p) = strict_fail {
         return Err(RunError::Input(format!("{p} (--strict-input)")));
+    }
+    Ok(stats)
+}
+
+/// Linux audit.log: records grouped by serial into events, mapped to the Falcon model.
+fn read_auditd(
+    name: &str,
+    reader: &mut dyn BufRead,
+    opts: &RunOptions,
+    sink: &mut dyn FnMut(Event) -> bool,
+    mut stats: FileStats,
+) -> Result<FileStats, RunError> {
+    let mut grouper = read::auditd::Grouper::default();
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut stop = false;
+    let mut emit =
+        |group: Vec<(u64, read::auditd::Record)>, stats: &mut FileStats, problems: &mut Vec<Problem>| -> bool {
+            match read::auditd::event(group, name) {
+                Ok(mut ev) => {
+                    if let Some(h) = &opts.hostname {
+                        if !ev.has("node") {
+                            ev.set("node", crate::event::Value::Str(h.clone()));
+                        }
+                    }
+                    opts.mappings.apply(&mut ev);
+                    stats.events += 1;
+                    sink(ev)
+                }
+                Err(p) => {
+                    problems.push(p);
+                    true
+                }
+            }
+        };
+    let res = read::for_each_line(reader, |n, bytes| {
+        let text = String::from_utf8_lossy(bytes);
+        match read::auditd::parse_record(&text) {
+            Ok(r) => {
+                if let Some(g) = grouper.push(n, r) {
+                    if !emit(g, &mut stats, &mut problems) {
+                        stop = true;
+                        return false;
+                    }
+                }
+            }
+            Err(reason) => problems.push(Problem { file: name.to_string(), line: Some(n), reason }),
+        }
+        !opts.strict_input || problems.is_empty()
+    });
+    if !stop {
+        if let Some(g) = grouper.finish() {
+            emit(g, &mut stats, &mut problems);
+        }
+    }
+    for p in problems {
+        stats.skipped += 1;
+        if opts.strict_input {
+            return Err(RunError::Input(format!("{p} (--strict-input)")));
+        }
+        if stats.skipped <= MAX_PROBLEMS_SHOWN {
+            warn(&format!("{p}; record skipped"));
+        }
+    }
+    if let Err((line, e)) = res {
+        stats.truncated = true;
+        warn(&format!("{name}: input ends early after line {line}: {e}; the events before it were read"));
     }
     Ok(stats)
 }

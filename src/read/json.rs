@@ -24,6 +24,17 @@ pub fn parse_line(line: &[u8], opts: &LineOptions) -> Result<Event, String> {
     let J::Object(o) = &v else {
         return Err("not a JSON object".to_string());
     };
+    // Sysmon for Linux inside syslog (Sentinel `Syslog` rows, as the OTRF data sets ship them).
+    if let Some(msg) = o.get("SyslogMessage").and_then(J::as_str) {
+        if let Some(start) = msg.find("<Event") {
+            // Syslog cuts long messages: keep what came before the cut (marked
+            // `cqlhunt_truncated`).
+            let (mut ev, _) = super::winevent::parse_event_salvage(&msg[start..])?;
+            ev.set("@rawstring", Value::Str(text.to_string()));
+            opts.mappings.apply(&mut ev);
+            return Ok(ev);
+        }
+    }
     if let Some(mut ev) = windows(o) {
         ev.set("@rawstring", Value::Str(text.to_string()));
         opts.mappings.apply(&mut ev);

@@ -54,8 +54,11 @@ pub struct Mappings {
     pub sources: Vec<SourceMap>,
 }
 
-const BUILTIN: &[(&str, &str)] =
-    &[("sysmon.map", include_str!("mappings/sysmon.map")), ("security.map", include_str!("mappings/security.map"))];
+const BUILTIN: &[(&str, &str)] = &[
+    ("sysmon.map", include_str!("mappings/sysmon.map")),
+    ("security.map", include_str!("mappings/security.map")),
+    ("auditd.map", include_str!("mappings/auditd.map")),
+];
 
 impl Mappings {
     /// The tables shipped with cqlhunt.
@@ -115,7 +118,8 @@ fn apply_rows(rows: &[Row], ev: &mut Event) {
 
 fn eval(e: &MapExpr, ev: &Event) -> Option<String> {
     match e {
-        MapExpr::Field(f) => ev.get_str(f).map(|s| s.into_owned()),
+        // Windows writes `-` for "no value": it does not count as one.
+        MapExpr::Field(f) => ev.get_str(f).filter(|s| s != "-" && !s.is_empty()).map(|s| s.into_owned()),
         MapExpr::Lit(s) => Some(s.clone()),
         MapExpr::Call(f, arg) => {
             let a = eval(arg, ev)?;

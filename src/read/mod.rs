@@ -2,6 +2,7 @@
 //! recognised by its first bytes, not its name. Bad records are reported (file, line,
 //! reason), counted, and skipped; the rest of the input is read.
 
+pub mod auditd;
 pub mod evtx;
 pub mod falcon;
 pub mod json;
@@ -216,6 +217,8 @@ pub enum Format {
     WinXml,
     /// Binary EVTX.
     Evtx,
+    /// Linux auditd `audit.log`.
+    Auditd,
 }
 
 /// Recognise a format from the first bytes (after decompression).
@@ -227,6 +230,9 @@ pub fn sniff(head: &[u8]) -> Format {
     let first = first.strip_prefix(b"\xef\xbb\xbf").unwrap_or(first);
     if first.starts_with(b"<") {
         return Format::WinXml;
+    }
+    if first.starts_with(b"type=") || (first.starts_with(b"node=") && head.windows(6).any(|w| w == b" type=")) {
+        return Format::Auditd;
     }
     Format::FalconNdjson
 }

@@ -51,7 +51,14 @@ fn system_fields(sys: roxmltree::Node<'_, '_>, ev: &mut Event) {
 
 /// Parse one `<Event>` element's XML text into an event with the record's own field names.
 pub fn parse_event(xml: &str) -> Result<Event, String> {
-    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("XML: {e}"))?;
+    let repaired;
+    let text = if xml.contains('&') {
+        repaired = repair_entities(xml);
+        repaired.as_str()
+    } else {
+        xml
+    };
+    let doc = roxmltree::Document::parse(text).map_err(|e| format!("XML: {e}"))?;
     let root = doc.root_element();
     if root.tag_name().name() != "Event" {
         return Err(format!("expected <Event>, found <{}>", root.tag_name().name()));
@@ -97,6 +104,46 @@ pub fn parse_event(xml: &str) -> Result<Event, String> {
     }
     ev.set("@rawstring", Value::Str(xml.to_string()));
     Ok(ev)
+}
+
+/// Like [`parse_event`], but a record cut short (syslog truncates long Sysmon-for-Linux
+/// messages) keeps the fields before the cut: the text is closed after its last complete
+/// `</Data>`. Returns the event and whether it was cut.
+pub fn parse_event_salvage(xml: &str) -> Result<(Event, bool), String> {
+    match parse_event(xml) {
+        Ok(e) => Ok((e, false)),
+        Err(first) => {
+            let Some(end) = xml.rfind("</Data>") else { return Err(first) };
+            if !xml[..end].contains("<EventData>") {
+                return Err(first);
+            }
+            let closed = format!("{}</Data></EventData></Event>", &xml[..end]);
+            let mut e = parse_event(&closed).map_err(|_| first)?;
+            e.set("@rawstring", Value::Str(xml.to_string()));
+            e.set("cqlhunt_truncated", Value::Str("true".to_string()));
+            Ok((e, true))
+        }
+    }
+}
+
+/// Sysmon for Linux writes `&lt unknown process&gt ` (entities without their `;`): add it.
+fn repair_entities(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len() + 8);
+    let mut rest = xml;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        for name in ["lt", "gt", "amp", "quot", "apos"] {
+            if rest.starts_with(name) && !rest[name.len()..].starts_with(';') {
+                out.push_str(name);
+                out.push(';');
+                rest = &rest[name.len()..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Split an XML text into its `<Event …>…</Event>` elements: (byte offset, element text).
