@@ -254,3 +254,26 @@ fn process_tree_enrichment_fills_lineage_and_context() {
     let (_, one, _) = run(&["run", "-q", "-o", "ndjson", "-e", q, f.to_str().unwrap()], None);
     assert_eq!(one, two);
 }
+
+#[test]
+fn joins_read_the_input_twice_even_from_stdin() {
+    let d = tmpdir("join");
+    let f = d.join("e.ndjson");
+    let lines = [
+        r#"{"event_simpleName":"ProcessRollup2","aid":"h1","TargetProcessId":"10","ImageFileName":"\\x\\w3wp.exe"}"#,
+        r#"{"event_simpleName":"NewScriptWritten","aid":"h1","ContextProcessId":"10","TargetFileName":"\\inetpub\\wwwroot\\a.aspx"}"#,
+        r#"{"event_simpleName":"NewScriptWritten","aid":"h1","ContextProcessId":"99","TargetFileName":"\\inetpub\\wwwroot\\b.aspx"}"#,
+        "not json",
+    ];
+    let text = lines.join("\n") + "\n";
+    write(&f, text.as_bytes());
+    let q = "#event_simpleName=NewScriptWritten | join({#event_simpleName=ProcessRollup2}, field=[aid, ContextProcessId], key=[aid, TargetProcessId], include=[ImageFileName]) | table([FileName, ImageFileName])";
+    let (code, out, err) = run(&["run", "-o", "ndjson", "--no-enrich", "-e", q, f.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), r#"{"FileName":"a.aspx","ImageFileName":"\\x\\w3wp.exe"}"#);
+    // The bad record is reported once, not once per pass.
+    assert_eq!(err.matches("not JSON").count(), 1, "{err}");
+    let (code, out2, err) = run(&["run", "-o", "ndjson", "--no-enrich", "-e", q], Some(text.as_bytes()));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out2, out);
+}

@@ -435,6 +435,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 enrich: !no_enrich,
                 enrich_matters,
                 hostname,
+                mute: false,
             };
             match run::run(&ir, &ropts) {
                 Ok(_) => Ok(ExitCode::SUCCESS),

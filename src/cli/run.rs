@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 const MAX_PROBLEMS_SHOWN: u64 = 20;
 
 /// Options of one run (already validated by clap).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     pub inputs: Vec<PathBuf>,
     pub output: Option<OutFormat>,
@@ -28,6 +28,8 @@ pub struct RunOptions {
     pub mappings: read::mapping::Mappings,
     /// Host name for sources that carry none (auditd without `node=`).
     pub hostname: Option<String>,
+    /// Say nothing about bad records (a join's first pass reads the input again later).
+    pub mute: bool,
     /// Fill lineage fields from earlier process events (`--no-enrich` turns it off).
     pub enrich: bool,
     /// The enrichment can change the result (the query reads a lineage field, or prints raw
@@ -53,9 +55,35 @@ pub struct Summary {
     pub rows: u64,
 }
 
+fn warn_record(opts: &RunOptions, msg: &str) {
+    if !opts.mute {
+        warn(msg);
+    }
+}
+
 pub(crate) fn warn(msg: &str) {
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "cqlhunt: warning: {msg}");
+}
+
+/// A temporary copy of standard input, removed when dropped.
+#[derive(Debug)]
+struct Spool(PathBuf);
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Replace `-` among the inputs by a temporary file holding standard input.
+fn spool_stdin(inputs: &mut [PathBuf]) -> Result<Option<Spool>, RunError> {
+    let Some(i) = inputs.iter().position(|p| p.as_os_str() == "-") else { return Ok(None) };
+    let path = std::env::temp_dir().join(format!("cqlhunt-stdin-{}", std::process::id()));
+    let mut f = std::fs::File::create(&path).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut f).map_err(|e| RunError::Input(format!("<stdin>: {e}")))?;
+    inputs[i] = path.clone();
+    Ok(Some(Spool(path)))
 }
 
 /// What the line readers need: the aidmaster table and the mapping tables.
@@ -85,7 +113,27 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
     let mut ex = Executor::new(ir, ctx).map_err(RunError::Query)?;
     let fopts = line_options(opts)?;
     let inputs = if opts.inputs.is_empty() { vec![PathBuf::from("-")] } else { opts.inputs.clone() };
-    let inputs = read::expand_inputs(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
+    let mut inputs = read::expand_inputs(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
+    // join(), selfJoinFilter() and defineTable() read the input more than once: standard input
+    // is kept in a temporary file for the later passes.
+    let _spool = if ex.passes() > 1 { spool_stdin(&mut inputs)? } else { None };
+    for _ in 1..ex.passes() {
+        let pre_opts = RunOptions { mute: true, strict_input: false, ..opts.clone() };
+        let mut tree = opts.enrich.then(read::tree::ProcessTree::new);
+        for input in &inputs {
+            read_one(input, &fopts, &pre_opts, &mut |mut ev| {
+                if let Some(t) = tree.as_mut() {
+                    t.enrich(&mut ev);
+                }
+                ex.push_prepass(&ev);
+                !ex.ctx.failed()
+            })?;
+        }
+        ex.end_prepass();
+        if let Some(e) = ex.ctx.error() {
+            return Err(RunError::Query(e));
+        }
+    }
     let stdout = std::io::stdout();
     let format = opts.output.unwrap_or(if stdout.is_terminal() { OutFormat::Table } else { OutFormat::Ndjson });
     let width = if format == OutFormat::Table { super::output::terminal_width() } else { 120 };
@@ -205,7 +253,7 @@ fn read_zip(
         let member = match zip.by_index(i) {
             Ok(m) => m,
             Err(e) => {
-                warn(&format!("{name}: zip member {i}: {e}; skipped"));
+                warn_record(opts, &format!("{name}: zip member {i}: {e}; skipped"));
                 continue;
             }
         };
@@ -248,9 +296,9 @@ fn read_stream(
                 return false;
             }
             if stats.skipped <= MAX_PROBLEMS_SHOWN {
-                warn(&format!("{p}; record skipped"));
+                warn_record(opts, &format!("{p}; record skipped"));
             } else if stats.skipped == MAX_PROBLEMS_SHOWN + 1 {
-                warn(&format!("{name}: more bad records; only counting them from here"));
+                warn_record(opts, &format!("{name}: more bad records; only counting them from here"));
             }
             true
         }
@@ -264,7 +312,7 @@ fn read_stream(
         if opts.strict_input {
             return Err(RunError::Input(format!("{msg} (--strict-input)")));
         }
-        warn(&format!("{msg}; the events before it were read"));
+        warn_record(opts, &format!("{msg}; the events before it were read"));
     }
     Ok(stats)
 }
@@ -286,7 +334,7 @@ fn read_windows(
         if opts.strict_input {
             strict_fail.get_or_insert(p);
         } else if stats.skipped <= MAX_PROBLEMS_SHOWN {
-            warn(&format!("{p}; record skipped"));
+            warn_record(opts, &format!("{p}; record skipped"));
         }
     };
     match format {
@@ -318,7 +366,7 @@ fn read_windows(
             let Some(reader) = reader else { return Ok(stats) };
             if let Err(e) = reader.read_to_end(&mut bytes) {
                 stats.truncated = true;
-                warn(&format!("{name}: input ends early: {e}; the records before it were read"));
+                warn_record(opts, &format!("{name}: input ends early: {e}; the records before it were read"));
             }
             text.push_str(&String::from_utf8_lossy(&bytes));
             for (i, (offset, part)) in read::winevent::split_events(&text).into_iter().enumerate() {
@@ -406,12 +454,12 @@ fn read_auditd(
             return Err(RunError::Input(format!("{p} (--strict-input)")));
         }
         if stats.skipped <= MAX_PROBLEMS_SHOWN {
-            warn(&format!("{p}; record skipped"));
+            warn_record(opts, &format!("{p}; record skipped"));
         }
     }
     if let Err((line, e)) = res {
         stats.truncated = true;
-        warn(&format!("{name}: input ends early after line {line}: {e}; the events before it were read"));
+        warn_record(opts, &format!("{name}: input ends early after line {line}: {e}; the events before it were read"));
     }
     Ok(stats)
 }
