@@ -280,6 +280,9 @@ fn read_stream(
     match read::sniff(&head) {
         read::Format::WinXml => return read_windows(name, read::Format::WinXml, None, opts, sink, stats, Some(reader)),
         read::Format::Auditd => return read_auditd(name, reader, opts, sink, stats),
+        read::Format::W3c | read::Format::Combined => {
+            return read_weblog(name, read::sniff(&head), reader, opts, sink, stats)
+        }
         _ => {}
     }
     let mut strict_fail: Option<Problem> = None;
@@ -456,6 +459,61 @@ fn read_auditd(
         if stats.skipped <= MAX_PROBLEMS_SHOWN {
             warn_record(opts, &format!("{p}; record skipped"));
         }
+    }
+    if let Err((line, e)) = res {
+        stats.truncated = true;
+        warn_record(opts, &format!("{name}: input ends early after line {line}: {e}; the events before it were read"));
+    }
+    Ok(stats)
+}
+
+/// IIS W3C and Apache/Nginx access logs: one `WebServerRequest` event per request.
+fn read_weblog(
+    name: &str,
+    format: read::Format,
+    reader: &mut dyn BufRead,
+    opts: &RunOptions,
+    sink: &mut dyn FnMut(Event) -> bool,
+    mut stats: FileStats,
+) -> Result<FileStats, RunError> {
+    let mut w3c = read::weblog::W3c::default();
+    let mut strict_fail: Option<Problem> = None;
+    let res = read::for_each_line(reader, |n, bytes| {
+        let line = String::from_utf8_lossy(bytes);
+        let parsed = match format {
+            read::Format::W3c => w3c.line(&line),
+            _ => Some(read::weblog::combined(&line)),
+        };
+        match parsed {
+            None => true,
+            Some(Ok(mut ev)) => {
+                if let Some(h) = &opts.hostname {
+                    if !ev.has("ComputerName") {
+                        ev.set("ComputerName", crate::event::Value::Str(h.clone()));
+                    }
+                }
+                if let Some(h) = ev.get_str("ComputerName").map(|s| s.into_owned()) {
+                    ev.set("aid", crate::event::Value::Str(read::mapping::hostid(&h)));
+                }
+                stats.events += 1;
+                sink(ev)
+            }
+            Some(Err(reason)) => {
+                stats.skipped += 1;
+                let p = Problem { file: name.to_string(), line: Some(n), reason };
+                if opts.strict_input {
+                    strict_fail = Some(p);
+                    return false;
+                }
+                if stats.skipped <= MAX_PROBLEMS_SHOWN {
+                    warn_record(opts, &format!("{p}; record skipped"));
+                }
+                true
+            }
+        }
+    });
+    if let Some(p) = strict_fail {
+        return Err(RunError::Input(format!("{p} (--strict-input)")));
     }
     if let Err((line, e)) = res {
         stats.truncated = true;

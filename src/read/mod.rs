@@ -8,6 +8,7 @@ pub mod falcon;
 pub mod json;
 pub mod mapping;
 pub mod tree;
+pub mod weblog;
 pub mod winevent;
 
 use crate::event::{Event, Value};
@@ -219,6 +220,10 @@ pub enum Format {
     Evtx,
     /// Linux auditd `audit.log`.
     Auditd,
+    /// IIS W3C extended log.
+    W3c,
+    /// Apache/Nginx common or combined access log.
+    Combined,
 }
 
 /// Recognise a format from the first bytes (after decompression).
@@ -233,6 +238,15 @@ pub fn sniff(head: &[u8]) -> Format {
     }
     if first.starts_with(b"type=") || (first.starts_with(b"node=") && head.windows(6).any(|w| w == b" type=")) {
         return Format::Auditd;
+    }
+    if first.starts_with(b"#Software: Microsoft Internet Information Services")
+        || first.starts_with(b"#Fields:")
+        || first.starts_with(b"#Version:")
+    {
+        return Format::W3c;
+    }
+    if !first.starts_with(b"{") && weblog::looks_combined(&String::from_utf8_lossy(first)) {
+        return Format::Combined;
     }
     Format::FalconNdjson
 }
