@@ -86,9 +86,7 @@ const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Au
 /// `10/Oct/2000:13:55:36 -0700` → ms.
 fn clf_time(t: &str) -> Option<f64> {
     let (dt, zone) = t.split_once(' ').unwrap_or((t, "+0000"));
-    let mut p = dt.splitn(2, ':');
-    let date = p.next()?;
-    let time = p.next()?;
+    let (date, time) = dt.split_once(':')?;
     let mut d = date.split('/');
     let day: u32 = d.next()?.parse().ok()?;
     let mname = d.next()?;
