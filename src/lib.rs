@@ -11,6 +11,7 @@ pub mod diag;
 pub mod eval;
 pub mod event;
 pub mod func;
+pub mod gen;
 pub mod lang;
 pub mod plan;
 pub mod read;

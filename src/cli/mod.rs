@@ -117,6 +117,25 @@ enum Cmd {
         #[arg(long, value_name = "NAME")]
         hostname: Option<String>,
     },
+    /// Write deterministic NG-SIEM-shaped Falcon NDJSON with planted T1505 true positives and
+    /// near misses (for tests and benchmarks).
+    #[command(
+        after_help = "Examples:\n  cqlhunt gen --events 100000 > events.ndjson\n  cqlhunt gen --events 2700000 --seed 7 --hosts 200 | zstd > big.ndjson.zst"
+    )]
+    Gen {
+        /// Number of events.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Seed: the same options always give the same bytes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Number of hosts (at least 8: one per server role).
+        #[arg(long, default_value_t = 50)]
+        hosts: u32,
+        /// Print what was planted, per kind, on stderr.
+        #[arg(long)]
+        summary: bool,
+    },
     /// Print the tables that map Windows and Linux records to the Falcon event model.
     Mappings {
         /// One source (sysmon, security, …).
@@ -444,6 +463,24 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     Ok(ExitCode::from(1))
                 }
                 Err(run::RunError::Input(e)) | Err(run::RunError::Output(e)) => Err(e),
+            }
+        }
+        Cmd::Gen { events, seed, hosts, summary } => {
+            let opts = crate::gen::GenOptions { events, seed, hosts };
+            let out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+            match crate::gen::generate(&opts, out) {
+                Ok(s) => {
+                    if summary {
+                        let mut text = format!("{} events, {} bytes\n", s.events, s.bytes);
+                        for (k, v) in &s.planted {
+                            text.push_str(&format!("  {k}: {v}\n"));
+                        }
+                        eprintln_safe(text.trim_end());
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                Err(e) => Err(format!("writing events: {e}")),
             }
         }
         Cmd::Mappings { source } => {
