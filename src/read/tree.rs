@@ -10,30 +10,43 @@
 
 use crate::event::{Event, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Processes remembered per host.
 pub const PER_HOST: usize = 65_536;
 /// Hosts remembered.
 pub const HOSTS: usize = 4096;
 
+/// A remembered process: its image (shared between processes of the same image) and its
+/// parent's id. Ids are kept as 64-bit hashes of their text, to keep the tree small.
 #[derive(Debug, Clone)]
 struct Proc {
-    image: String,
-    parent: Option<String>,
+    image: Arc<str>,
+    parent: Option<u64>,
 }
 
 #[derive(Debug, Default)]
 struct HostCache {
-    new: HashMap<String, Proc>,
-    old: HashMap<String, Proc>,
+    new: HashMap<u64, Proc>,
+    old: HashMap<u64, Proc>,
     last_seen: u64,
 }
 
-impl HostCache {
-    fn get(&self, id: &str) -> Option<&Proc> {
-        self.new.get(id).or_else(|| self.old.get(id))
+/// FNV-1a over the id's text.
+fn key(id: &str) -> u64 {
+    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        x ^= u64::from(b);
+        x = x.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    fn insert(&mut self, id: String, p: Proc) {
+    x
+}
+
+impl HostCache {
+    fn get(&self, id: u64) -> Option<&Proc> {
+        self.new.get(&id).or_else(|| self.old.get(&id))
+    }
+    fn insert(&mut self, id: u64, p: Proc) {
         if self.new.len() >= PER_HOST / 2 {
             self.old = std::mem::take(&mut self.new);
         }
@@ -46,6 +59,8 @@ impl HostCache {
 pub struct ProcessTree {
     hosts: HashMap<String, HostCache>,
     clock: u64,
+    /// Image paths, shared (most processes run a few images).
+    images: HashMap<Arc<str>, ()>,
 }
 
 fn basename(p: &str) -> &str {
@@ -74,34 +89,49 @@ impl ProcessTree {
                 self.hosts.remove(&oldest);
             }
         }
+        let host_key = host.clone();
         let cache = self.hosts.entry(host).or_default();
         cache.last_seen = self.clock;
         if is_process_event(&name) {
-            let parent = ev.get_str("ParentProcessId").map(|s| s.into_owned());
-            if let Some(pid) = &parent {
+            let parent = ev.get_str("ParentProcessId").map(|s| key(&s));
+            if let Some(pid) = parent {
                 let pp = cache.get(pid).cloned();
                 if let Some(pp) = pp {
                     if !ev.has("ParentBaseFileName") {
                         ev.set("ParentBaseFileName", Value::Str(basename(&pp.image).to_string()));
                     }
                     if !ev.has("GrandParentBaseFileName") {
-                        if let Some(gp) = pp.parent.as_deref().and_then(|g| cache.get(g)) {
+                        if let Some(gp) = pp.parent.and_then(|g| cache.get(g)) {
                             ev.set("GrandParentBaseFileName", Value::Str(basename(&gp.image).to_string()));
                         }
                     }
                 }
             }
             if let (Some(id), Some(image)) = (ev.get_str("TargetProcessId"), ev.get_str("ImageFileName")) {
-                let p = Proc { image: image.into_owned(), parent };
-                cache.insert(id.into_owned(), p);
+                let image: Arc<str> = match self.images.get_key_value(image.as_ref()) {
+                    Some((k, _)) => Arc::clone(k),
+                    None => {
+                        let a: Arc<str> = Arc::from(image.as_ref());
+                        // The image table is bounded too: past the cap it starts again.
+                        if self.images.len() >= PER_HOST {
+                            self.images.clear();
+                        }
+                        self.images.insert(Arc::clone(&a), ());
+                        a
+                    }
+                };
+                let k = key(&id);
+                if let Some(c) = self.hosts.get_mut(host_key.as_str()) {
+                    c.insert(k, Proc { image, parent });
+                }
             }
-        } else if let Some(ctx) = ev.get_str("ContextProcessId").map(|s| s.into_owned()) {
-            if let Some(p) = cache.get(&ctx).cloned() {
+        } else if let Some(ctx) = ev.get_str("ContextProcessId").map(|s| key(&s)) {
+            if let Some(p) = cache.get(ctx).cloned() {
                 if !ev.has("ContextBaseFileName") {
                     ev.set("ContextBaseFileName", Value::Str(basename(&p.image).to_string()));
                 }
                 if !ev.has("ContextImageFileName") {
-                    ev.set("ContextImageFileName", Value::Str(p.image));
+                    ev.set("ContextImageFileName", Value::Str(p.image.to_string()));
                 }
             }
         }
