@@ -86,3 +86,14 @@ fn linux_web_servers_spawning_shells() {
         "{out}"
     );
 }
+
+#[test]
+fn an_auditd_event_missing_its_half_is_reported_and_the_rest_read() {
+    let log = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/read/auditd/apache_sh.log");
+    let out = Command::new(BIN).args(["run", "-o", "ndjson", "-e", "count()", log]).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("apache_sh.log:16: audit event 84142: an EXECVE record without its SYSCALL record"), "{err}");
+    assert!(err.contains("5 events read, 1 records skipped"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "{\"_count\":5}");
+}
