@@ -40,7 +40,7 @@ pub struct EventMap {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SourceMap {
     pub source: String,
-    /// Any of these (field, value) pairs selects the source.
+    /// Any of these (field, value) pairs selects the source; a value ending in `*` is a prefix.
     pub when: Vec<(String, String)>,
     pub common: Vec<Row>,
     pub events: Vec<EventMap>,
@@ -58,6 +58,9 @@ const BUILTIN: &[(&str, &str)] = &[
     ("sysmon.map", include_str!("mappings/sysmon.map")),
     ("security.map", include_str!("mappings/security.map")),
     ("auditd.map", include_str!("mappings/auditd.map")),
+    ("mssql.map", include_str!("mappings/mssql.map")),
+    ("exchange.map", include_str!("mappings/exchange.map")),
+    ("powershell.map", include_str!("mappings/powershell.map")),
 ];
 
 impl Mappings {
@@ -81,7 +84,14 @@ impl Mappings {
 
     /// Normalise an event in place; returns the source that matched, if any.
     pub fn apply(&self, ev: &mut Event) -> Option<&str> {
-        let src = self.sources.iter().find(|s| s.when.iter().any(|(f, v)| ev.get_str(f).is_some_and(|x| x == *v)))?;
+        let src = self.sources.iter().find(|s| {
+            s.when.iter().any(|(f, v)| {
+                ev.get_str(f).is_some_and(|x| match v.strip_suffix('*') {
+                    Some(prefix) => x.starts_with(prefix),
+                    None => x == *v,
+                })
+            })
+        })?;
         let id = ev.get_str("EventID").map(|s| s.into_owned()).unwrap_or_default();
         if let Some(em) = src.events.iter().find(|e| e.id == id) {
             let name = match &em.name {
