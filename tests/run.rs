@@ -277,3 +277,26 @@ fn joins_read_the_input_twice_even_from_stdin() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out2, out);
 }
+
+#[test]
+fn format_overrides_recognition() {
+    let d = tmpdir("format");
+    let f = d.join("e.log");
+    write(&f, good_lines(3).as_bytes());
+    // Read as JSON (recognised): 3 events; forced as XML: no <Event> element, no events.
+    let (_, out, _) = run(&["run", "-q", "-o", "ndjson", "-e", "count()", f.to_str().unwrap()], None);
+    assert_eq!(out.trim(), "{\"_count\":3}");
+    let (_, out, _) =
+        run(&["run", "-q", "--format", "xml", "-o", "ndjson", "-e", "count()", f.to_str().unwrap()], None);
+    assert_eq!(out.trim(), "{\"_count\":0}");
+    let (code, _, err) =
+        run(&["run", "--format", "auditd", "-o", "ndjson", "-e", "count()", f.to_str().unwrap()], None);
+    assert_eq!(code, 0);
+    assert!(err.contains("not an audit record"), "{err}");
+    // Forced JSON lets standard input run on two threads.
+    let (code, out, err) = run(
+        &["run", "-q", "--format", "json", "-j", "2", "-o", "ndjson", "-e", "count()"],
+        Some(good_lines(9000).as_bytes()),
+    );
+    assert_eq!((code, out.trim()), (0, "{\"_count\":9000}"), "{err}");
+}

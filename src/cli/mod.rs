@@ -167,10 +167,35 @@ struct Common {
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum InFormat {
-    /// Recognise the format from the content.
+    /// Recognise the format from the content (and each JSON line by its shape).
     Auto,
-    /// Falcon NDJSON (FDR or NG-SIEM export).
-    Falcon,
+    /// JSON lines: Falcon (FDR, NG-SIEM) or a Windows event JSON rendering.
+    Json,
+    /// Windows event XML.
+    Xml,
+    /// Binary EVTX.
+    Evtx,
+    /// Linux audit.log.
+    Auditd,
+    /// IIS W3C extended log.
+    W3c,
+    /// Apache/Nginx common or combined access log.
+    Combined,
+}
+
+impl InFormat {
+    fn forced(self) -> Option<crate::read::Format> {
+        use crate::read::Format;
+        Some(match self {
+            InFormat::Auto => return None,
+            InFormat::Json => Format::FalconNdjson,
+            InFormat::Xml => Format::WinXml,
+            InFormat::Evtx => Format::Evtx,
+            InFormat::Auditd => Format::Auditd,
+            InFormat::W3c => Format::W3c,
+            InFormat::Combined => Format::Combined,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -402,7 +427,6 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             no_enrich,
             hostname,
         } => {
-            let _ = format;
             if threads == 0 {
                 return Err("--threads must be at least 1".to_string());
             }
@@ -455,6 +479,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 enrich_matters,
                 hostname,
                 mute: false,
+                format: format.forced(),
             };
             match run::run(&ir, &ropts) {
                 Ok(_) => Ok(ExitCode::SUCCESS),

@@ -53,7 +53,8 @@ pub fn run(ir: &ir::Pipeline, opts: &RunOptions) -> Option<Result<Summary, RunEr
     }
     // Only line-delimited Falcon input is cut into chunks; EVTX and XML read on one thread.
     let inputs = read::expand_inputs(&opts.inputs).ok()?;
-    if inputs.iter().any(|p| !matches!(read::sniff_path(p), Ok(Some(read::Format::FalconNdjson)))) {
+    let forced_json = opts.format == Some(read::Format::FalconNdjson);
+    if !forced_json && inputs.iter().any(|p| !matches!(read::sniff_path(p), Ok(Some(read::Format::FalconNdjson)))) {
         return None;
     }
     Some(run_split(ir, opts, &mut master, now_ms))

@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub hostname: Option<String>,
     /// Say nothing about bad records (a join's first pass reads the input again later).
     pub mute: bool,
+    /// `--format`: read every input as this format instead of recognising it.
+    pub format: Option<read::Format>,
     /// Fill lineage fields from earlier process events (`--no-enrich` turns it off).
     pub enrich: bool,
     /// The enrichment can change the result (the query reads a lineage field, or prints raw
@@ -223,17 +225,17 @@ fn read_one(
     let mut reader = read::open(path).map_err(|e| RunError::Input(format!("{name}: {e}")))?;
     // Look at the first bytes through the reader itself (stdin and pipes cannot be reopened).
     let head = reader.fill_buf().map(|b| b[..b.len().min(512)].to_vec()).unwrap_or_default();
-    if head.starts_with(b"PK\x03\x04") {
-        drop(reader);
-        return read_zip(path, &name, fopts, opts, sink);
-    }
-    if head.starts_with(b"ElfFile\0") {
+    if opts.format == Some(read::Format::Evtx) || (opts.format.is_none() && head.starts_with(b"ElfFile\0")) {
         if path.as_os_str() == "-" || !path.is_file() {
             return Err(RunError::Input(format!("{name}: EVTX is read with seeks; save it to a file first")));
         }
         drop(reader);
         let stats = FileStats { name: name.clone(), ..FileStats::default() };
         return read_windows(&name, read::Format::Evtx, Some(path), opts, sink, stats, None).map(|s| vec![s]);
+    }
+    if opts.format.is_none() && head.starts_with(b"PK\x03\x04") {
+        drop(reader);
+        return read_zip(path, &name, fopts, opts, sink);
     }
     read_stream(&name, &mut *reader, fopts, opts, sink).map(|s| vec![s])
 }
@@ -277,12 +279,11 @@ fn read_stream(
 ) -> Result<FileStats, RunError> {
     let mut stats = FileStats { name: name.to_string(), ..FileStats::default() };
     let head = reader.fill_buf().map(|b| b[..b.len().min(512)].to_vec()).unwrap_or_default();
-    match read::sniff(&head) {
+    let format = opts.format.unwrap_or_else(|| read::sniff(&head));
+    match format {
         read::Format::WinXml => return read_windows(name, read::Format::WinXml, None, opts, sink, stats, Some(reader)),
         read::Format::Auditd => return read_auditd(name, reader, opts, sink, stats),
-        read::Format::W3c | read::Format::Combined => {
-            return read_weblog(name, read::sniff(&head), reader, opts, sink, stats)
-        }
+        read::Format::W3c | read::Format::Combined => return read_weblog(name, format, reader, opts, sink, stats),
         _ => {}
     }
     let mut strict_fail: Option<Problem> = None;
