@@ -35,6 +35,11 @@ pub fn parse_line(line: &[u8], opts: &LineOptions) -> Result<Event, String> {
             return Ok(ev);
         }
     }
+    if let Some(mut ev) = laurel(o) {
+        ev.set("@rawstring", Value::Str(text.to_string()));
+        opts.mappings.apply(&mut ev);
+        return Ok(ev);
+    }
     if let Some(mut ev) = windows(o) {
         ev.set("@rawstring", Value::Str(text.to_string()));
         opts.mappings.apply(&mut ev);
@@ -45,6 +50,76 @@ pub fn parse_line(line: &[u8], opts: &LineOptions) -> Result<Event, String> {
     let mut ev = event_from(flat);
     falcon::normalise(&mut ev, text, &opts.falcon);
     Ok(ev)
+}
+
+/// laurel's JSON (one audit event per line: `ID`, `SYSCALL`, `EXECVE.ARGV`, `PATH`, …) as the
+/// raw auditd reader's event, so the `auditd` table applies. laurel's `PPID` names the parent.
+fn laurel(o: &serde_json::Map<String, J>) -> Option<Event> {
+    let id = o.get("ID").and_then(J::as_str)?;
+    let sys = o.get("SYSCALL").and_then(J::as_object);
+    if sys.is_none() && !o.contains_key("EXECVE") {
+        return None;
+    }
+    let mut ev = Event::with_capacity(32);
+    ev.set("Channel", Value::Str("auditd".to_string()));
+    let (time, serial) = id.split_once(':').unwrap_or((id, ""));
+    if let Some(t) = crate::event::parse_num(time) {
+        ev.set("@timestamp", Value::Num((t * 1000.0).round()));
+    }
+    ev.set("audit_serial", Value::Str(serial.to_string()));
+    if let Some(n) = o.get("NODE").and_then(text) {
+        ev.set("node", Value::Str(n));
+    }
+    let mut syscall_name = String::new();
+    if let Some(sys) = sys {
+        for (k, v) in sys {
+            match (k.as_str(), v) {
+                ("PPID", J::Object(p)) => {
+                    if let Some(e) = p.get("exe").and_then(text) {
+                        ev.set("ppid_exe", Value::Str(e));
+                    }
+                    if let Some(c) = p.get("comm").and_then(text) {
+                        ev.set("ppid_comm", Value::Str(c));
+                    }
+                }
+                ("SYSCALL", v) => syscall_name = text(v).unwrap_or_default(),
+                (_, v) => {
+                    if let Some(t) = text(v) {
+                        ev.set(k, Value::Str(t));
+                    }
+                }
+            }
+        }
+    }
+    let argv: Vec<String> = o
+        .get("EXECVE")
+        .and_then(|e| e.get("ARGV"))
+        .and_then(J::as_array)
+        .map(|a| a.iter().filter_map(text).collect())
+        .unwrap_or_default();
+    if !argv.is_empty() {
+        ev.set("cmdline", Value::Str(argv.join(" ")));
+    }
+    let created = o.get("PATH").and_then(J::as_array).and_then(|ps| {
+        ps.iter()
+            .find(|p| p.get("nametype").and_then(J::as_str) == Some("CREATE"))
+            .and_then(|p| p.get("name"))
+            .and_then(text)
+    });
+    let number = ev.get_str("syscall").map(|s| s.into_owned()).unwrap_or_default();
+    let event_id =
+        if o.contains_key("EXECVE") || syscall_name.starts_with("execve") || number == "59" || number == "322" {
+            "execve".to_string()
+        } else if let Some(c) = created {
+            ev.set("created", Value::Str(c));
+            "create".to_string()
+        } else if !syscall_name.is_empty() {
+            syscall_name
+        } else {
+            number
+        };
+    ev.set("EventID", Value::Str(event_id));
+    Some(ev)
 }
 
 fn text(v: &J) -> Option<String> {
@@ -193,6 +268,17 @@ mod tests {
             assert_eq!(e.get_str("ComputerName").as_deref(), Some("WEB01"));
             assert_eq!(e.get("@timestamp"), Some(&Value::Num(1615685972609.0)));
         }
+    }
+
+    #[test]
+    fn laurel_lines() {
+        let line = br#"{"ID":"1751536496.901:84138","SYSCALL":{"arch":"0xc000003e","syscall":59,"success":"yes","ppid":21544,"pid":21871,"uid":33,"comm":"sh","exe":"/usr/bin/dash","key":"exec","SYSCALL":"execve","PPID":{"EVENT_ID":"1751530001.114:80211","comm":"apache2","exe":"/usr/sbin/apache2","ppid":21540}},"EXECVE":{"argc":3,"ARGV":["/bin/sh","-c","id"]},"CWD":{"cwd":"/"},"PATH":[{"item":0,"name":"/bin/sh","nametype":"NORMAL"}],"PROCTITLE":{"ARGV":["/bin/sh","-c","id"]}}"#;
+        let e = parse_line(line, &opts()).unwrap();
+        assert_eq!(e.get_str("#event_simpleName").as_deref(), Some("ProcessRollup2"));
+        assert_eq!(e.get_str("CommandLine").as_deref(), Some("/bin/sh -c id"));
+        assert_eq!(e.get_str("ParentBaseFileName").as_deref(), Some("apache2"));
+        assert_eq!(e.get_str("event_platform").as_deref(), Some("Lin"));
+        assert_eq!(e.get("@timestamp"), Some(&Value::Num(1751536496901.0)));
     }
 
     #[test]
