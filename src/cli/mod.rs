@@ -480,6 +480,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 hostname,
                 mute: false,
                 format: format.forced(),
+                skip: described.event_names.as_ref().and_then(|names| {
+                    let mut names = names.clone();
+                    if !no_enrich && enrich_matters {
+                        // Lineage comes from process events: keep them.
+                        names.extend(["ProcessRollup2".to_string(), "SyntheticProcessRollup2".to_string()]);
+                    }
+                    crate::read::skip::LineSkip::new(&names).map(std::sync::Arc::new)
+                }),
             };
             match run::run(&ir, &ropts) {
                 Ok(_) => Ok(ExitCode::SUCCESS),

@@ -188,13 +188,18 @@ fn worker(
         let Ok(job) = job else { return };
         let mut events: Vec<Event> = Vec::with_capacity(job.lines.len());
         let mut problems = Vec::new();
+        let mut skipped_lines = 0u64;
         for (n, bytes) in &job.lines {
+            if opts.skip.as_ref().is_some_and(|s| s.skippable(bytes)) {
+                skipped_lines += 1;
+                continue;
+            }
             match read::json::parse_line(bytes, fopts) {
                 Ok(e) => events.push(e),
                 Err(reason) => problems.push(Problem { file: names[job.file].clone(), line: Some(*n), reason }),
             }
         }
-        let count = events.len() as u64;
+        let count = events.len() as u64 + skipped_lines;
         let chunk = ex.run_chunk(events);
         let error = ex.ctx.error();
         if done.send(Done { seq: job.seq, file: job.file, chunk, events: count, problems, error }).is_err() {

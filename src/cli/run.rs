@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub mute: bool,
     /// `--format`: read every input as this format instead of recognising it.
     pub format: Option<read::Format>,
+    /// Falcon lines of event types the query cannot use are skipped unparsed.
+    pub skip: Option<std::sync::Arc<read::skip::LineSkip>>,
     /// Fill lineage fields from earlier process events (`--no-enrich` turns it off).
     pub enrich: bool,
     /// The enrichment can change the result (the query reads a lineage field, or prints raw
@@ -287,24 +289,31 @@ fn read_stream(
         _ => {}
     }
     let mut strict_fail: Option<Problem> = None;
-    let res = read::for_each_line(reader, |line_no, bytes| match read::json::parse_line(bytes, fopts) {
-        Ok(ev) => {
+    let skip = opts.skip.clone();
+    let res = read::for_each_line(reader, |line_no, bytes| {
+        if skip.as_ref().is_some_and(|s| s.skippable(bytes)) {
             stats.events += 1;
-            sink(ev)
+            return true;
         }
-        Err(reason) => {
-            stats.skipped += 1;
-            let p = Problem { file: name.to_string(), line: Some(line_no), reason };
-            if opts.strict_input {
-                strict_fail = Some(p);
-                return false;
+        match read::json::parse_line(bytes, fopts) {
+            Ok(ev) => {
+                stats.events += 1;
+                sink(ev)
             }
-            if stats.skipped <= MAX_PROBLEMS_SHOWN {
-                warn_record(opts, &format!("{p}; record skipped"));
-            } else if stats.skipped == MAX_PROBLEMS_SHOWN + 1 {
-                warn_record(opts, &format!("{name}: more bad records; only counting them from here"));
+            Err(reason) => {
+                stats.skipped += 1;
+                let p = Problem { file: name.to_string(), line: Some(line_no), reason };
+                if opts.strict_input {
+                    strict_fail = Some(p);
+                    return false;
+                }
+                if stats.skipped <= MAX_PROBLEMS_SHOWN {
+                    warn_record(opts, &format!("{p}; record skipped"));
+                } else if stats.skipped == MAX_PROBLEMS_SHOWN + 1 {
+                    warn_record(opts, &format!("{name}: more bad records; only counting them from here"));
+                }
+                true
             }
-            true
         }
     });
     if let Some(p) = strict_fail {

@@ -264,6 +264,18 @@ fn text_fields(ev: &Event) -> impl Iterator<Item = &Value> {
 }
 
 impl Pred {
+    /// Whether testing this filter can change the event (regex extraction, sub-pipelines,
+    /// enriching functions).
+    pub fn may_modify(&self) -> bool {
+        match self {
+            Pred::And(v) | Pred::Or(v) => v.iter().any(Pred::may_modify),
+            Pred::Not(p) => p.may_modify(),
+            Pred::Field(_, Matcher::Regex(r)) | Pred::Text(Matcher::Regex(r)) => !r.names.is_empty(),
+            Pred::Regex { .. } | Pred::Sub(_) | Pred::Transform(_) => true,
+            _ => false,
+        }
+    }
+
     /// Whether it searches free text (which reads the event as it entered the query).
     pub fn has_free_text(&self) -> bool {
         match self {

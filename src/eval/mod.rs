@@ -246,6 +246,13 @@ pub fn push(chain: &mut [Node], ev: Event, ctx: &Ctx, out: &mut Vec<Event>) {
         Node::Agg(a) => a.add(&ev, ctx),
         Node::Case(branches) => {
             for b in branches.iter_mut() {
+                // A branch that starts with a filter that cannot change the event is tested
+                // on the event itself: most events fail it, and then nothing is copied.
+                if let Some(Node::Filter(p)) = b.first_mut() {
+                    if !p.may_modify() && !p.test(&mut ev, ctx) {
+                        continue;
+                    }
+                }
                 let mut tmp = Vec::new();
                 push(b, ev.clone(), ctx, &mut tmp);
                 if !tmp.is_empty() {

@@ -71,6 +71,10 @@ pub struct Plan {
     pub saved: BTreeSet<String>,
     /// Whether the query aggregates (else LogScale would add `tail(200)`).
     pub aggregates: bool,
+    /// The event types (`#event_simpleName` values) of which an event must have one to pass the
+    /// query's first filter, or `None` when any event may pass. Readers use it to skip Falcon
+    /// lines without parsing them.
+    pub event_names: Option<Vec<String>>,
 }
 
 /// Check and describe a query.
@@ -85,6 +89,7 @@ pub fn plan(q: &Query, src: &str, opts: &PlanOptions) -> (Plan, Vec<Diagnostic>)
     };
     pl.top(&q.pipeline);
     pl.plan.prefilter = prefilter_pipeline(&q.pipeline);
+    pl.plan.event_names = event_names_pipeline(&q.pipeline);
     let Planner { plan, mut diags, .. } = pl;
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     (plan, diags)
@@ -658,6 +663,72 @@ pub fn unescape_cql_string(s: &str) -> String {
 
 // ---- prefilters ------------------------------------------------------------------------------
 
+/// The event names the first filter of a pipeline requires (see [`Plan::event_names`]). Only
+/// filters that read fields without changing them are looked through; anything else ends the
+/// search with `None`.
+fn event_names_pipeline(p: &Pipeline) -> Option<Vec<String>> {
+    for s in &p.steps {
+        match s {
+            Step::Filter(f) => {
+                if let Some(v) = event_names(f) {
+                    return Some(v);
+                }
+                if !pure_filter(f) {
+                    return None;
+                }
+            }
+            Step::Case(c) => return union_names(c.branches.iter()),
+            Step::Union(bs, _) => return union_names(bs.iter()),
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn union_names<'a>(it: impl Iterator<Item = &'a Pipeline>) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for b in it {
+        out.extend(event_names_pipeline(b)?);
+    }
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+/// A filter that cannot change the event (no regex extraction, no function).
+fn pure_filter(f: &Filter) -> bool {
+    match f {
+        Filter::And(v, _) | Filter::Or(v, _) => v.iter().all(pure_filter),
+        Filter::Not(x, _) => pure_filter(x),
+        Filter::Compare { value: Pattern::Regex(r), .. } | Filter::FreeText(Pattern::Regex(r)) => {
+            !r.body.contains("(?<")
+        }
+        Filter::Compare { .. } | Filter::FreeText(_) | Filter::Bool(..) => true,
+        _ => false,
+    }
+}
+
+fn event_names(f: &Filter) -> Option<Vec<String>> {
+    match f {
+        Filter::Compare { field, op: CmpOp::Eq, value: Pattern::Word(w, _) | Pattern::Quoted(w, _), .. }
+            if matches!(field.name.as_str(), "#event_simpleName" | "event_simpleName")
+                && !w.is_empty()
+                && !w.contains(['*', '\\', '"']) =>
+        {
+            Some(vec![w.clone()])
+        }
+        Filter::Or(items, _) => {
+            let mut out = Vec::new();
+            for i in items {
+                out.extend(event_names(i)?);
+            }
+            Some(out)
+        }
+        Filter::And(items, _) => items.iter().find_map(event_names),
+        _ => None,
+    }
+}
+
 fn prefilter_pipeline(p: &Pipeline) -> Option<Vec<String>> {
     for s in &p.steps {
         match s {
@@ -742,6 +813,27 @@ mod tests {
         assert_eq!(diags("lower(a, b)")[0].0, Code::TooManyUnnamed);
         assert_eq!(diags("count(a, field=b)")[0].0, Code::DuplicateArgument);
         assert_eq!(diags("test")[0].0, Code::ReservedWord);
+    }
+
+    #[test]
+    fn event_names_of_the_seed() {
+        let seed = include_str!("../../tests/seed/seed.cql");
+        let (ast, _) = parse(seed, ParseOptions { lenient: true });
+        let (p, _) = plan(&ast, seed, &PlanOptions { lenient: true, ..PlanOptions::default() });
+        let names = p.event_names.unwrap();
+        assert_eq!(names.len(), 6, "{names:?}");
+        for q in [
+            "x := 1 | #event_simpleName=A",
+            "groupBy(a) | #event_simpleName=A",
+            "#event_simpleName=/A/",
+            "CommandLine=/(?<x>.)/ | #event_simpleName=A",
+        ] {
+            let (ast, _) = parse(q, ParseOptions::default());
+            assert_eq!(plan(&ast, q, &PlanOptions::default()).0.event_names, None, "{q}");
+        }
+        let q = "FileName=cmd.exe #event_simpleName=ProcessRollup2 | groupBy(aid)";
+        let (ast, _) = parse(q, ParseOptions::default());
+        assert_eq!(plan(&ast, q, &PlanOptions::default()).0.event_names, Some(vec!["ProcessRollup2".to_string()]));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod evtx;
 pub mod falcon;
 pub mod json;
 pub mod mapping;
+pub mod skip;
 pub mod tree;
 pub mod weblog;
 pub mod winevent;
