@@ -115,6 +115,15 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0);
     let ctx = Ctx { lookup_dir: opts.lookup_dir.clone(), now_ms, ..Ctx::default() };
     let mut ex = Executor::new(ir, ctx).map_err(RunError::Query)?;
+    // A query that reads its input more than once (join, selfJoinFilter, defineTable) uses other
+    // event types in its subqueries: no line may be skipped.
+    let unskipped;
+    let opts = if ex.passes() > 1 && opts.skip.is_some() {
+        unskipped = RunOptions { skip: None, ..opts.clone() };
+        &unskipped
+    } else {
+        opts
+    };
     let fopts = line_options(opts)?;
     let inputs = if opts.inputs.is_empty() { vec![PathBuf::from("-")] } else { opts.inputs.clone() };
     let mut inputs = read::expand_inputs(&inputs).map_err(|e| RunError::Input(e.to_string()))?;

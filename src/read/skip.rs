@@ -38,7 +38,7 @@ mod tests {
         let s = LineSkip::new(&["ProcessRollup2".to_string()]).unwrap();
         assert!(!s.skippable(br#"{"event_simpleName":"ProcessRollup2"}"#));
         assert!(s.skippable(br#"{"event_simpleName":"SyntheticProcessRollup2"}"#));
-        assert!(s.skippable(br#"{"#event_simpleName":"DnsRequest"}"#));
+        assert!(s.skippable(br##"{"#event_simpleName":"DnsRequest"}"##));
         // Not a Falcon line: a Windows rendering is never skipped here.
         assert!(!s.skippable(br#"{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational"}"#));
         assert!(LineSkip::new(&["a\"b".to_string()]).is_none());
