@@ -150,7 +150,6 @@ fn read_all(
             break;
         }
     }
-    let _ = seq;
     Ok(ended)
 }
 

@@ -173,7 +173,7 @@ impl<'s> Parser<'s> {
                 _ => {}
             }
             let before = self.lx.pos;
-            if let Some(step) = self.step(ctx) {
+            if let Some(step) = self.step() {
                 steps.push(step);
             }
             if self.lx.pos == before {
@@ -215,7 +215,7 @@ impl<'s> Parser<'s> {
         }
     }
 
-    fn step(&mut self, ctx: Ctx) -> Option<Step> {
+    fn step(&mut self) -> Option<Step> {
         let t = self.peek(Mode::Filter);
         match &t.tok {
             Tok::LBracket => {
@@ -248,7 +248,7 @@ impl<'s> Parser<'s> {
             }
             _ => {}
         }
-        let f = self.filter(ctx)?;
+        let f = self.filter()?;
         Some(match f {
             Filter::Union(branches, span) => Step::Union(branches, span),
             other => Step::Filter(other),
@@ -499,8 +499,7 @@ impl<'s> Parser<'s> {
     }
 
     /// AND level: implicit or explicit AND of OR-filters.
-    fn filter(&mut self, ctx: Ctx) -> Option<Filter> {
-        let _ = ctx;
+    fn filter(&mut self) -> Option<Filter> {
         let mut items: Vec<Filter> = Vec::new();
         let mut last_paren = false;
         let mut last_open = Span::default();

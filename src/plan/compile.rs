@@ -92,10 +92,9 @@ impl Compiler<'_> {
                 }
                 out.push(ir::Step::Match(m.field.name.clone(), arms));
             }
-            Step::Stats(items, span) => {
+            Step::Stats(items, _) => {
                 let args =
                     vec![("function".to_string(), ir::Expr::Array(items.iter().map(|e| self.expr(e)).collect()))];
-                let _ = span;
                 out.push(ir::Step::Call(ir::Call {
                     name: "stats".to_string(),
                     category: Category::Aggregate,
@@ -248,9 +247,8 @@ impl Compiler<'_> {
                 ir::Filter::Pipeline(Box::new(ir::Pipeline { steps }))
             }
             Filter::Pipeline(p) => ir::Filter::Pipeline(Box::new(self.pipeline(p))),
-            Filter::Union(bs, span) => {
+            Filter::Union(_, span) => {
                 self.diags.push(err(Code::Union, *span, "UNION must be a whole pipeline step"));
-                let _ = bs;
                 return None;
             }
         })

@@ -100,7 +100,7 @@ fn clf_time(t: &str) -> Option<f64> {
 pub fn combined(line: &str) -> Result<Event, String> {
     let bad = || "not a common/combined access log line".to_string();
     let (host, rest) = line.split_once(' ').ok_or_else(bad)?;
-    let (ident, rest) = rest.split_once(' ').ok_or_else(bad)?;
+    let (_ident, rest) = rest.split_once(' ').ok_or_else(bad)?;
     let (user, rest) = rest.split_once(' ').ok_or_else(bad)?;
     let rest = rest.strip_prefix('[').ok_or_else(bad)?;
     let (time, rest) = rest.split_once("] ").ok_or_else(bad)?;
@@ -118,7 +118,6 @@ pub fn combined(line: &str) -> Result<Event, String> {
     if let Some(u) = dash(user) {
         ev.set("UserName", Value::Str(u.to_string()));
     }
-    let _ = ident;
     let mut r = request.splitn(3, ' ');
     if let Some(m) = r.next() {
         ev.set("HttpMethod", Value::Str(m.to_string()));
