@@ -38,6 +38,10 @@ pub fn plan_text(q: &Query, p: &Plan) -> String {
             let _ = writeln!(s, "prefilter: none (every event is evaluated)");
         }
     }
+    if let Some(names) = &p.event_names {
+        let _ =
+            writeln!(s, "event types: only {} can pass (other Falcon lines are skipped unparsed)", names.join(", "));
+    }
     if !p.params.is_empty() {
         let _ = writeln!(s, "parameters:");
         for (k, v) in &p.params {

@@ -519,6 +519,21 @@ impl Planner<'_> {
                         }
                     }
                 }
+                // A bare word given to a plain parameter is a value (`order=desc`), not a field.
+                (
+                    Expr::Word(..),
+                    Some(
+                        ParamType::String
+                        | ParamType::Number
+                        | ParamType::Integer
+                        | ParamType::Boolean
+                        | ParamType::RelativeTime
+                        | ParamType::Regex
+                        | ParamType::Array,
+                    ),
+                ) => {}
+                (Expr::Array(items, _), Some(ParamType::Array))
+                    if items.iter().all(|i| matches!(i, Expr::Word(..) | Expr::Str(..))) => {}
                 (v, _) => self.expr(v, Use::Plain),
             }
             if let (Some(p), Some((_, _))) = (pdef, &a.name) {
