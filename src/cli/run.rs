@@ -367,6 +367,7 @@ fn read_windows(
             let res = read::evtx::read(
                 path,
                 name,
+                opts.threads,
                 &mut |mut ev| {
                     maps.apply(&mut ev);
                     count += 1;

@@ -10,10 +10,15 @@ use std::path::Path;
 pub fn read(
     path: &Path,
     name: &str,
+    threads: usize,
     on_event: &mut dyn FnMut(Event) -> bool,
     on_problem: &mut dyn FnMut(Problem),
 ) -> Result<u64, String> {
-    let mut parser = evtx::EvtxParser::from_path(path).map_err(|e| format!("{name}: not a readable EVTX file: {e}"))?;
+    // The crate renders chunks on `threads` threads and yields records in file order.
+    let settings = evtx::ParserSettings::new().num_threads(threads.max(1));
+    let mut parser = evtx::EvtxParser::from_path(path)
+        .map_err(|e| format!("{name}: not a readable EVTX file: {e}"))?
+        .with_configuration(settings);
     let mut n = 0u64;
     for rec in parser.records() {
         match rec {
