@@ -246,15 +246,25 @@ pub fn push(chain: &mut [Node], ev: Event, ctx: &Ctx, out: &mut Vec<Event>) {
         Node::Agg(a) => a.add(&ev, ctx),
         Node::Case(branches) => {
             for b in branches.iter_mut() {
-                // A branch that starts with a filter that cannot change the event is tested
-                // on the event itself: most events fail it, and then nothing is copied.
-                if let Some(Node::Filter(p)) = b.first_mut() {
-                    if !p.may_modify() && !p.test(&mut ev, ctx) {
-                        continue;
+                // The branch's leading filters that cannot change the event are tested on the
+                // event itself: most events fail one of them, and then nothing is copied.
+                let mut k = 0;
+                let mut failed = false;
+                while let Some(Node::Filter(p)) = b.get(k) {
+                    if p.may_modify() {
+                        break;
                     }
+                    if !p.test(&mut ev, ctx) {
+                        failed = true;
+                        break;
+                    }
+                    k += 1;
+                }
+                if failed {
+                    continue;
                 }
                 let mut tmp = Vec::new();
-                push(b, ev.clone(), ctx, &mut tmp);
+                push(&mut b[k..], ev.clone(), ctx, &mut tmp);
                 if !tmp.is_empty() {
                     for e in tmp {
                         push(rest, e, ctx, out);

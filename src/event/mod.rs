@@ -138,6 +138,11 @@ impl Event {
         }
     }
 
+    /// An event from fields already free of duplicates (readers).
+    pub fn from_fields(fields: Vec<(String, Value)>) -> Event {
+        Event { fields }
+    }
+
     /// Append without checking for an existing field (readers building a fresh event).
     pub fn push(&mut self, name: String, v: Value) {
         self.fields.push((name, v));

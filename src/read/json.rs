@@ -20,6 +20,14 @@ pub struct LineOptions {
 /// Parse one line into an event, or say why it is not one.
 pub fn parse_line(line: &[u8], opts: &LineOptions) -> Result<Event, String> {
     let text = std::str::from_utf8(line).map_err(|e| format!("invalid UTF-8 at byte offset {}", e.valid_up_to()))?;
+    // Fast path: a flat Falcon object (every FDR line) straight into an event.
+    if memchr::memmem::find(line, b"event_simpleName\"").is_some() {
+        if let Ok(Some(fields)) = super::fastjson::flat_object(text) {
+            let mut ev = Event::from_fields(fields);
+            falcon::normalise(&mut ev, text, &opts.falcon);
+            return Ok(ev);
+        }
+    }
     let v: J = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let J::Object(o) = &v else {
         return Err("not a JSON object".to_string());

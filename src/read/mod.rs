@@ -5,6 +5,7 @@
 pub mod auditd;
 pub mod evtx;
 pub mod falcon;
+pub mod fastjson;
 pub mod json;
 pub mod mapping;
 pub mod skip;
