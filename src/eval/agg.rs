@@ -738,10 +738,10 @@ struct SelectFrom {
     best: Option<(f64, Event)>,
 }
 
-impl Agg for SelectFrom {
-    fn add(&mut self, ev: &Event, _: &Ctx) {
-        let Some(x) = ev.get(&self.field).and_then(Value::as_num) else { return };
-        let better = match &self.best {
+impl SelectFrom {
+    /// Whether `x` beats the value kept so far (the first of equal values stays).
+    fn better(&self, x: f64) -> bool {
+        match &self.best {
             None => true,
             Some((b, _)) => {
                 if self.max {
@@ -750,8 +750,14 @@ impl Agg for SelectFrom {
                     x < *b
                 }
             }
-        };
-        if better {
+        }
+    }
+}
+
+impl Agg for SelectFrom {
+    fn add(&mut self, ev: &Event, _: &Ctx) {
+        let Some(x) = ev.get(&self.field).and_then(Value::as_num) else { return };
+        if self.better(x) {
             self.best = Some((x, ev.project(&self.include)));
         }
     }
@@ -764,17 +770,7 @@ impl Agg for SelectFrom {
     fn merge(&mut self, other: Box<dyn Agg>) {
         if let Some(o) = downcast::<SelectFrom>(other) {
             if let Some((x, e)) = o.best {
-                let better = match &self.best {
-                    None => true,
-                    Some((b, _)) => {
-                        if self.max {
-                            x > *b
-                        } else {
-                            x < *b
-                        }
-                    }
-                };
-                if better {
+                if self.better(x) {
                     self.best = Some((x, e));
                 }
             }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub mod compile;
 pub mod ir;
-mod regex_check;
+pub(crate) mod regex_check;
 pub mod rx;
 
 /// The leading inline-flag group of a pattern that also has a top-level `|` (JitRex v1 quirk).

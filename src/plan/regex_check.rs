@@ -32,7 +32,12 @@ pub fn leading_flag_with_alternation(pattern: &str) -> Option<String> {
         return None;
     }
     let body = &rest[end + 1..];
-    let b = body.as_bytes();
+    top_level_bar(body).map(|_| format!("(?{flags})"))
+}
+
+/// The offset of the first `|` outside groups and character classes.
+pub(crate) fn top_level_bar(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
     let (mut depth, mut in_class, mut i) = (0i32, false, 0);
     while i < b.len() {
         match b[i] {
@@ -41,7 +46,7 @@ pub fn leading_flag_with_alternation(pattern: &str) -> Option<String> {
             b']' if in_class => in_class = false,
             b'(' if !in_class => depth += 1,
             b')' if !in_class => depth -= 1,
-            b'|' if !in_class && depth == 0 => return Some(format!("(?{flags})")),
+            b'|' if !in_class && depth == 0 => return Some(i),
             _ => {}
         }
         i += 1;

@@ -89,21 +89,7 @@ fn scope_leading_flag(p: &str) -> String {
 
 /// Split at the first top-level `|`: (`A`, `|B…`).
 fn split_top_alternation(s: &str) -> (&str, &str) {
-    let b = s.as_bytes();
-    let (mut depth, mut in_class, mut i) = (0i32, false, 0);
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 1,
-            b'[' if !in_class => in_class = true,
-            b']' if in_class => in_class = false,
-            b'(' if !in_class => depth += 1,
-            b')' if !in_class => depth -= 1,
-            b'|' if !in_class && depth == 0 => return (&s[..i], &s[i..]),
-            _ => {}
-        }
-        i += 1;
-    }
-    (s, "")
+    super::regex_check::top_level_bar(s).map_or((s, ""), |i| (&s[..i], &s[i..]))
 }
 
 fn capture_names(p: &str) -> Vec<String> {
