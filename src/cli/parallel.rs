@@ -248,16 +248,10 @@ fn collect(
             let fs = &mut stats[d.file];
             fs.events += d.events;
             for p in d.problems {
-                fs.skipped += 1;
-                if opts.strict_input {
+                if let Err(p) = super::run::bad_record(opts, fs, p) {
                     stop.store(true, Ordering::Relaxed);
                     failure = Some(RunError::Input(format!("{p} (--strict-input)")));
                     break;
-                }
-                if fs.skipped <= 20 {
-                    warn(&format!("{p}; record skipped"));
-                } else if fs.skipped == 21 {
-                    warn(&format!("{}: more bad records; only counting them from here", fs.name));
                 }
             }
             if failure.is_some() {

@@ -59,6 +59,21 @@ pub struct Summary {
     pub rows: u64,
 }
 
+/// Count a bad record and say so (the first [`MAX_PROBLEMS_SHOWN`] of an input); under
+/// `--strict-input` it comes back as the run's error.
+pub(crate) fn bad_record(opts: &RunOptions, stats: &mut FileStats, p: Problem) -> Result<(), Problem> {
+    stats.skipped += 1;
+    if opts.strict_input {
+        return Err(p);
+    }
+    if stats.skipped <= MAX_PROBLEMS_SHOWN {
+        warn_record(opts, &format!("{p}; record skipped"));
+    } else if stats.skipped == MAX_PROBLEMS_SHOWN + 1 {
+        warn_record(opts, &format!("{}: more bad records; only counting them from here", stats.name));
+    }
+    Ok(())
+}
+
 fn warn_record(opts: &RunOptions, msg: &str) {
     if !opts.mute {
         warn(msg);
@@ -310,18 +325,14 @@ fn read_stream(
                 sink(ev)
             }
             Err(reason) => {
-                stats.skipped += 1;
                 let p = Problem { file: name.to_string(), line: Some(line_no), reason };
-                if opts.strict_input {
-                    strict_fail = Some(p);
-                    return false;
+                match bad_record(opts, &mut stats, p) {
+                    Ok(()) => true,
+                    Err(p) => {
+                        strict_fail = Some(p);
+                        false
+                    }
                 }
-                if stats.skipped <= MAX_PROBLEMS_SHOWN {
-                    warn_record(opts, &format!("{p}; record skipped"));
-                } else if stats.skipped == MAX_PROBLEMS_SHOWN + 1 {
-                    warn_record(opts, &format!("{name}: more bad records; only counting them from here"));
-                }
-                true
             }
         }
     });
@@ -352,11 +363,8 @@ fn read_windows(
     let maps = &opts.mappings;
     let mut strict_fail: Option<Problem> = None;
     let mut problem = |p: Problem, stats: &mut FileStats| {
-        stats.skipped += 1;
-        if opts.strict_input {
+        if let Err(p) = bad_record(opts, stats, p) {
             strict_fail.get_or_insert(p);
-        } else if stats.skipped <= MAX_PROBLEMS_SHOWN {
-            warn_record(opts, &format!("{p}; record skipped"));
         }
     };
     match format {
@@ -472,12 +480,8 @@ fn read_auditd(
         }
     }
     for p in problems {
-        stats.skipped += 1;
-        if opts.strict_input {
+        if let Err(p) = bad_record(opts, &mut stats, p) {
             return Err(RunError::Input(format!("{p} (--strict-input)")));
-        }
-        if stats.skipped <= MAX_PROBLEMS_SHOWN {
-            warn_record(opts, &format!("{p}; record skipped"));
         }
     }
     if let Err((line, e)) = res {
@@ -519,16 +523,14 @@ fn read_weblog(
                 sink(ev)
             }
             Some(Err(reason)) => {
-                stats.skipped += 1;
                 let p = Problem { file: name.to_string(), line: Some(n), reason };
-                if opts.strict_input {
-                    strict_fail = Some(p);
-                    return false;
+                match bad_record(opts, &mut stats, p) {
+                    Ok(()) => true,
+                    Err(p) => {
+                        strict_fail = Some(p);
+                        false
+                    }
                 }
-                if stats.skipped <= MAX_PROBLEMS_SHOWN {
-                    warn_record(opts, &format!("{p}; record skipped"));
-                }
-                true
             }
         }
     });
