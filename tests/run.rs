@@ -300,3 +300,17 @@ fn format_overrides_recognition() {
     );
     assert_eq!((code, out.trim()), (0, "{\"_count\":9000}"), "{err}");
 }
+
+#[test]
+fn standard_input_is_recognised_without_losing_bytes() {
+    // NDJSON on stdin runs on two threads; gzip'd too; XML on stdin falls back to one thread.
+    let text = good_lines(9000);
+    let (code, out, err) = run(&["run", "-q", "-j", "2", "-o", "ndjson", "-e", "count()"], Some(text.as_bytes()));
+    assert_eq!((code, out.trim()), (0, "{\"_count\":9000}"), "{err}");
+    let (code, out, err) = run(&["run", "-q", "-j", "2", "-o", "ndjson", "-e", "count()"], Some(&gz(text.as_bytes())));
+    assert_eq!((code, out.trim()), (0, "{\"_count\":9000}"), "{err}");
+    let xml = "<Events><Event><System><Provider Name=\"Microsoft-Windows-Sysmon\"/><EventID>1</EventID><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>H</Computer></System><EventData><Data Name=\"Image\">C:\\\\x\\\\cmd.exe</Data></EventData></Event></Events>";
+    let (code, out, err) =
+        run(&["run", "-q", "-j", "2", "-o", "ndjson", "-e", "FileName=cmd.exe | count()"], Some(xml.as_bytes()));
+    assert_eq!((code, out.trim()), (0, "{\"_count\":1}"), "{err}");
+}

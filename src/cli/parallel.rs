@@ -52,7 +52,8 @@ pub fn run(ir: &ir::Pipeline, opts: &RunOptions) -> Option<Result<Summary, RunEr
         return None;
     }
     // Only line-delimited Falcon input is cut into chunks; EVTX and XML read on one thread.
-    let inputs = read::expand_inputs(&opts.inputs).ok()?;
+    let given = if opts.inputs.is_empty() { vec![PathBuf::from("-")] } else { opts.inputs.clone() };
+    let inputs = read::expand_inputs(&given).ok()?;
     let forced_json = opts.format == Some(read::Format::FalconNdjson);
     if !forced_json && inputs.iter().any(|p| !matches!(read::sniff_path(p), Ok(Some(read::Format::FalconNdjson)))) {
         return None;

@@ -253,10 +253,14 @@ pub fn sniff(head: &[u8]) -> Format {
     Format::FalconNdjson
 }
 
-/// The format of a regular file (decompressing its start). Standard input, pipes and other
-/// special files cannot be looked at twice: `None` (sniff them from their reader instead).
+/// The format of a regular file (decompressing its start), or of standard input (looked at
+/// through its own buffer, which later reads see again). Pipes and other special files cannot
+/// be looked at twice: `None` (sniff them from their reader instead).
 pub fn sniff_path(path: &Path) -> io::Result<Option<Format>> {
-    if path.as_os_str() == "-" || !std::fs::metadata(path)?.is_file() {
+    if path.as_os_str() == "-" {
+        return sniff_stdin();
+    }
+    if !std::fs::metadata(path)?.is_file() {
         return Ok(None);
     }
     let mut head = [0u8; 8];
@@ -270,4 +274,19 @@ pub fn sniff_path(path: &Path) -> io::Result<Option<Format>> {
     let mut r = open(path)?;
     let buf = r.fill_buf()?;
     Ok(Some(sniff(&buf[..buf.len().min(512)])))
+}
+
+/// Standard input's format, from the bytes in its buffer (nothing is consumed). Compressed
+/// input is decompressed from those bytes only; `None` when that is not enough to tell.
+fn sniff_stdin() -> io::Result<Option<Format>> {
+    let mut lock = io::stdin().lock();
+    let head = lock.fill_buf()?.to_vec();
+    drop(lock);
+    if head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let mut out = vec![0u8; 512];
+        let mut dec = decompress(Box::new(io::Cursor::new(head)))?;
+        let n = dec.read(&mut out).unwrap_or(0);
+        return Ok((n > 0).then(|| sniff(&out[..n])));
+    }
+    Ok(Some(sniff(&head[..head.len().min(512)])))
 }
