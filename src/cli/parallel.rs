@@ -3,7 +3,6 @@
 //! input order, merging partial aggregates or writing rows. Memory is bounded by the number
 //! of chunks in flight (2 per worker) and the aggregates' groups.
 
-use super::output::{OutFormat, Output};
 use super::run::{print_summary, warn, RunError, RunOptions, Summary};
 use crate::eval::parallel::Chunk;
 use crate::eval::{Ctx, Executor};
@@ -12,7 +11,6 @@ use crate::plan::ir;
 use crate::read::json::LineOptions;
 use crate::read::{self, FileStats, Problem};
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver};
@@ -74,10 +72,6 @@ fn run_split(ir: &ir::Pipeline, opts: &RunOptions, master: &mut Executor, now_ms
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = channel::<Done>();
 
-    let stdout = std::io::stdout();
-    let format = opts.output.unwrap_or(if stdout.is_terminal() { OutFormat::Table } else { OutFormat::Ndjson });
-    let width = if format == OutFormat::Table { super::output::terminal_width() } else { 120 };
-
     std::thread::scope(|scope| -> Result<Summary, RunError> {
         for _ in 0..opts.threads {
             let job_rx = Arc::clone(&job_rx);
@@ -89,7 +83,7 @@ fn run_split(ir: &ir::Pipeline, opts: &RunOptions, master: &mut Executor, now_ms
         }
         drop(done_tx);
         // The reader runs here; the collector in its own thread.
-        let collector = scope.spawn(|| collect(master, done_rx, &names, opts, format, width, &stop));
+        let collector = scope.spawn(|| collect(master, done_rx, &names, opts, &stop));
         let read_result = read_all(&inputs, &names, opts, &job_tx, &stop);
         drop(job_tx);
         let collected = collector.join().map_err(|_| RunError::Query("a worker thread panicked".to_string()))?;
@@ -215,18 +209,9 @@ fn collect(
     done: Receiver<Done>,
     names: &[String],
     opts: &RunOptions,
-    format: OutFormat,
-    width: usize,
     stop: &AtomicBool,
 ) -> Collected {
-    let stdout = std::io::stdout();
-    let mut out = Output::new(
-        format,
-        std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
-        opts.rawstring,
-        width,
-        opts.wide,
-    );
+    let mut out = super::run::open_output(opts);
     let mut stats: Vec<FileStats> =
         names.iter().map(|n| FileStats { name: n.clone(), ..FileStats::default() }).collect();
     let mut pending: BTreeMap<u64, Done> = BTreeMap::new();

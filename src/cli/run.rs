@@ -74,6 +74,18 @@ pub(crate) fn bad_record(opts: &RunOptions, stats: &mut FileStats, p: Problem) -
     Ok(())
 }
 
+/// [`bad_record`] inside a line loop: `false` (stop reading) under `--strict-input`, with the
+/// record kept in `strict_fail` for the error.
+fn record_or_stop(opts: &RunOptions, stats: &mut FileStats, p: Problem, strict_fail: &mut Option<Problem>) -> bool {
+    match bad_record(opts, stats, p) {
+        Ok(()) => true,
+        Err(p) => {
+            *strict_fail = Some(p);
+            false
+        }
+    }
+}
+
 fn warn_record(opts: &RunOptions, msg: &str) {
     if !opts.mute {
         warn(msg);
@@ -103,6 +115,14 @@ fn spool_stdin(inputs: &mut [PathBuf]) -> Result<Option<Spool>, RunError> {
     std::io::copy(&mut std::io::stdin().lock(), &mut f).map_err(|e| RunError::Input(format!("<stdin>: {e}")))?;
     inputs[i] = path.clone();
     Ok(Some(Spool(path)))
+}
+
+/// The output the options ask for: a table on a terminal, NDJSON otherwise, unless `-o`.
+pub(crate) fn open_output(opts: &RunOptions) -> Output<std::io::BufWriter<std::io::StdoutLock<'static>>> {
+    let stdout = std::io::stdout();
+    let format = opts.output.unwrap_or(if stdout.is_terminal() { OutFormat::Table } else { OutFormat::Ndjson });
+    let width = if format == OutFormat::Table { super::output::terminal_width() } else { 120 };
+    Output::new(format, std::io::BufWriter::with_capacity(1 << 16, stdout.lock()), opts.rawstring, width, opts.wide)
 }
 
 /// What the line readers need: the aidmaster table and the mapping tables.
@@ -162,16 +182,7 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
             return Err(RunError::Query(e));
         }
     }
-    let stdout = std::io::stdout();
-    let format = opts.output.unwrap_or(if stdout.is_terminal() { OutFormat::Table } else { OutFormat::Ndjson });
-    let width = if format == OutFormat::Table { super::output::terminal_width() } else { 120 };
-    let mut out = Output::new(
-        format,
-        std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
-        opts.rawstring,
-        width,
-        opts.wide,
-    );
+    let mut out = open_output(opts);
     let mut summary = Summary::default();
     let mut rows: Vec<Event> = Vec::new();
     let mut tree = opts.enrich.then(read::tree::ProcessTree::new);
@@ -326,13 +337,7 @@ fn read_stream(
             }
             Err(reason) => {
                 let p = Problem { file: name.to_string(), line: Some(line_no), reason };
-                match bad_record(opts, &mut stats, p) {
-                    Ok(()) => true,
-                    Err(p) => {
-                        strict_fail = Some(p);
-                        false
-                    }
-                }
+                record_or_stop(opts, &mut stats, p, &mut strict_fail)
             }
         }
     });
@@ -524,13 +529,7 @@ fn read_weblog(
             }
             Some(Err(reason)) => {
                 let p = Problem { file: name.to_string(), line: Some(n), reason };
-                match bad_record(opts, &mut stats, p) {
-                    Ok(()) => true,
-                    Err(p) => {
-                        strict_fail = Some(p);
-                        false
-                    }
-                }
+                record_or_stop(opts, &mut stats, p, &mut strict_fail)
             }
         }
     });
