@@ -13,5 +13,6 @@ pub mod event;
 pub mod func;
 pub mod gen;
 pub mod lang;
+pub mod pack;
 pub mod plan;
 pub mod read;

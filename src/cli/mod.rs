@@ -136,6 +136,53 @@ enum Cmd {
         #[arg(long)]
         summary: bool,
     },
+    /// Run a detection pack (every rule, one scan) and print its alerts, Critical first.
+    #[command(
+        after_help = "Examples:\n  cqlhunt detect                      (the T1505 pack over examples/)\n  cqlhunt detect fdr/ Security.evtx --tuning site-tuning.yaml\n  cqlhunt detect -o ndjson audit.log > alerts.ndjson\n\nExit codes: 0 the pack ran (with or without alerts); 1 a rule has errors or failed;\n2 usage error, unreadable input or pack file, or a bad record under --strict-input."
+    )]
+    Detect {
+        /// Inputs: files and directories (walked for telemetry; `.md`/`.yaml`/`.txt` notes are
+        /// passed over), `-` for standard input. Default: `examples/`.
+        inputs: Vec<PathBuf>,
+        /// The pack: a LogScale package folder with `alerts/*.yaml` (default: `rules/t1505`).
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// Tuning file: exclusions per rule, kept apart from the rules (docs/pack.md).
+        #[arg(long, value_name = "FILE")]
+        tuning: Option<PathBuf>,
+        /// Output format (default: table).
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = output::OutFormat::Table)]
+        output: output::OutFormat,
+        #[command(flatten)]
+        input: InputArgs,
+    },
+    /// Run every rule's fixtures and check its metadata; exit 1 on any mismatch.
+    #[command(after_help = "Examples:\n  cqlhunt test\n  cqlhunt test rules/t1505 --junit results.xml")]
+    Test {
+        /// Pack folders (default: `rules/t1505`).
+        dirs: Vec<PathBuf>,
+        /// Also write the results as JUnit XML.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Print every case, not only failures.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// What the pack detects: the seed's five tests per telemetry form, and T1505.001–.006.
+    #[command(
+        after_help = "Exit codes: 0 full coverage; 1 a seed test form without an alert, or a sub-technique\nwithout a rule whose fixtures pass; 2 unreadable files."
+    )]
+    Coverage {
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = CoverageFormat::Table)]
+        output: CoverageFormat,
+        /// The pack (default: `rules/t1505`).
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// The index of the seed's tests (default: `examples/atomic/index.yaml`).
+        #[arg(long, value_name = "FILE")]
+        index: Option<PathBuf>,
+    },
     /// Print the tables that map Windows and Linux records to the Falcon event model.
     Mappings {
         /// One source (sysmon, security, …).
@@ -146,6 +193,42 @@ enum Cmd {
         /// A function name (case-insensitive).
         name: Option<String>,
     },
+}
+
+/// How inputs are read (shared by `detect`).
+#[derive(Debug, Args)]
+struct InputArgs {
+    /// Input format.
+    #[arg(long, value_enum, default_value_t = InFormat::Auto)]
+    format: InFormat,
+    /// FDR aidmaster table (CSV with a header, or NDJSON): adds ComputerName by aid.
+    #[arg(long, value_name = "FILE")]
+    aidmaster: Option<PathBuf>,
+    /// Keep long values whole in the table.
+    #[arg(long)]
+    wide: bool,
+    /// Stop at the first bad record (exit 2) instead of skipping it.
+    #[arg(long)]
+    strict_input: bool,
+    /// No summary on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+    /// A mapping table to the Falcon model (replaces the shipped table of its source).
+    #[arg(long, value_name = "FILE")]
+    mapping: Vec<PathBuf>,
+    /// Do not fill lineage fields from earlier process events.
+    #[arg(long)]
+    no_enrich: bool,
+    /// Host name for inputs that carry none (auditd logs without `node=`).
+    #[arg(long, value_name = "NAME")]
+    hostname: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CoverageFormat {
+    Table,
+    Json,
+    Md,
 }
 
 #[derive(Debug, Args)]
@@ -516,6 +599,38 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Err(e) => Err(format!("writing events: {e}")),
             }
         }
+        Cmd::Detect { inputs, rules, tuning, output, input } => {
+            let inputs = if inputs.is_empty() { vec![crate::pack::default_path("examples")] } else { inputs };
+            let rules = rules.unwrap_or_else(|| crate::pack::default_path("rules/t1505"));
+            let ropts = run::RunOptions {
+                inputs,
+                output: Some(output),
+                aidmaster: input.aidmaster,
+                strict_input: input.strict_input,
+                wide: input.wide,
+                rawstring: false,
+                lookup_dir: rules.clone(),
+                quiet: input.quiet,
+                threads: 1,
+                mappings: load_mappings(&input.mapping)?,
+                enrich: !input.no_enrich,
+                enrich_matters: true,
+                hostname: input.hostname,
+                mute: false,
+                format: input.format.forced(),
+                skip: None,
+            };
+            packtest::detect(&rules, tuning.as_deref(), ropts)
+        }
+        Cmd::Test { dirs, junit, verbose } => {
+            let dirs = if dirs.is_empty() { vec![crate::pack::default_path("rules/t1505")] } else { dirs };
+            packtest::test(&dirs, junit.as_deref(), verbose)
+        }
+        Cmd::Coverage { output, rules, index } => {
+            let rules = rules.unwrap_or_else(|| crate::pack::default_path("rules/t1505"));
+            let index = index.unwrap_or_else(|| crate::pack::default_path("examples/atomic/index.yaml"));
+            packtest::coverage(&rules, &index, output)
+        }
         Cmd::Mappings { source } => {
             let m = crate::read::mapping::Mappings::builtin();
             let mut found = false;
@@ -601,5 +716,7 @@ pub fn fix_text(text: &str) -> (Option<String>, Vec<Diagnostic>) {
 
 pub mod explain;
 pub mod output;
+pub mod pack;
+pub mod packtest;
 pub mod parallel;
 pub mod run;

@@ -230,6 +230,11 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
 }
 
 pub(crate) fn print_summary(s: &Summary) {
+    print_summary_of(s, "rows");
+}
+
+/// The summary with the last line counting `what` (rows, alerts).
+pub(crate) fn print_summary_of(s: &Summary, what: &str) {
     let mut e = std::io::stderr().lock();
     let (mut ev, mut sk) = (0, 0);
     for f in &s.files {
@@ -247,12 +252,12 @@ pub(crate) fn print_summary(s: &Summary) {
     if s.files.len() > 1 {
         let _ = writeln!(e, "cqlhunt: total: {ev} events read, {sk} records skipped, {} files", s.files.len());
     }
-    let _ = writeln!(e, "cqlhunt: {} rows", s.rows);
+    let _ = writeln!(e, "cqlhunt: {} {what}", s.rows);
 }
 
 /// Read one input, calling `sink` per event (it returns false to stop). A `.zip` gives one
 /// entry in the summary per member.
-fn read_one(
+pub(crate) fn read_one(
     path: &Path,
     fopts: &LineOptions,
     opts: &RunOptions,

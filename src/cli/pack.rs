@@ -1,0 +1,255 @@
+//! `detect`, `test` and `coverage`: a pack of rules over telemetry in one scan.
+
+use super::output::{OutFormat, Output};
+use super::run::{self, RunError, RunOptions, Summary};
+use crate::eval::{Ctx, Executor};
+use crate::event::{Event, Value};
+use crate::pack::tuning::{self, Entry, Tuning};
+use crate::pack::{Rule, Severity};
+use crate::plan::{self, PlanOptions};
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+/// One rule, compiled, with the rows it has produced.
+#[derive(Debug)]
+pub struct Compiled {
+    pub rule: Rule,
+    ex: Executor,
+    /// The event types the rule can use (`None`: any).
+    names: Option<HashSet<String>>,
+    pub rows: Vec<Event>,
+    /// The rule failed while running (a regex over its backtracking limit): it gets no more
+    /// events; the others go on.
+    pub error: Option<String>,
+}
+
+fn now_ms() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0)
+}
+
+/// Compile a query text into an executor and its plan; errors are rendered one per line,
+/// naming `name`.
+pub fn compile_text(name: &str, text: &str, lenient: bool) -> Result<(Executor, plan::Plan), String> {
+    let popts = PlanOptions { require_params: true, lenient, ..PlanOptions::default() };
+    let diags = super::check_source(text, lenient, &popts);
+    if diags.iter().any(crate::diag::Diagnostic::is_error) {
+        let errs: Vec<_> = diags.into_iter().filter(|d| d.is_error()).collect();
+        return Err(crate::diag::render_short(name, text, &errs).trim_end().to_string());
+    }
+    let (q, _) = crate::lang::parse(text, crate::lang::ParseOptions { lenient });
+    let (p, _) = plan::plan(&q, text, &popts);
+    let ir = plan::compile::compile(&q, &popts)
+        .map_err(|d| crate::diag::render_short(name, text, &d).trim_end().to_string())?;
+    let ctx = Ctx { lookup_dir: PathBuf::from("."), now_ms: now_ms(), ..Ctx::default() };
+    let ex = Executor::new(&ir, ctx).map_err(|e| format!("{name}: {e}"))?;
+    if ex.passes() > 1 {
+        return Err(format!(
+            "{name}: the query reads its input more than once (join, selfJoinFilter, defineTable); pack rules run in one pass"
+        ));
+    }
+    Ok((ex, p))
+}
+
+impl Compiled {
+    /// A rule with the tuning entries that apply to it.
+    pub fn new(rule: &Rule, tuning: Option<&Tuning>) -> Result<Compiled, String> {
+        let entries: Vec<&Entry> =
+            tuning.map(|t| t.entries.iter().filter(|e| e.applies_to(&rule.id)).collect()).unwrap_or_default();
+        let text = tuning::apply(&rule.query, &entries).map_err(|e| format!("{}: {e}", rule.path.display()))?;
+        let (ex, p) = compile_text(&rule.path.display().to_string(), &text, false)?;
+        Ok(Compiled {
+            rule: rule.clone(),
+            ex,
+            names: p.event_names.map(|v| v.into_iter().collect()),
+            rows: Vec::new(),
+            error: None,
+        })
+    }
+
+    /// A query that is not a rule of the pack (the seed, as written).
+    pub fn query(id: &str, text: &str, lenient: bool) -> Result<Compiled, String> {
+        let (ex, p) = compile_text(id, text, lenient)?;
+        let rule = Rule {
+            id: id.to_string(),
+            path: PathBuf::from(id),
+            name: id.to_string(),
+            description: String::new(),
+            query: text.to_string(),
+            enabled: true,
+            labels: Vec::new(),
+            techniques: Vec::new(),
+            severity: None,
+            score: None,
+            false_positives: Vec::new(),
+            references: Vec::new(),
+        };
+        Ok(Compiled { rule, ex, names: p.event_names.map(|v| v.into_iter().collect()), rows: Vec::new(), error: None })
+    }
+
+    /// The rule's runtime warnings (a default limit cut rows, …).
+    pub fn warnings(&self) -> Vec<String> {
+        self.ex.ctx.warnings()
+    }
+
+    fn wants(&self, event_name: Option<&str>) -> bool {
+        self.error.is_none()
+            && match (&self.names, event_name) {
+                (None, _) => true,
+                (Some(n), Some(e)) => n.contains(e),
+                (Some(_), None) => false,
+            }
+    }
+}
+
+/// The line-skipping set for a scan: the union of the rules' event types (plus process events
+/// for the lineage enrichment), or `None` when some rule can use any event.
+pub fn skip_for(rules: &[Compiled], enrich: bool) -> Option<std::sync::Arc<crate::read::skip::LineSkip>> {
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for r in rules {
+        names.extend(r.names.as_ref()?.iter().cloned());
+    }
+    if enrich {
+        names.extend(["ProcessRollup2".to_string(), "SyntheticProcessRollup2".to_string()]);
+    }
+    let names: Vec<String> = names.into_iter().collect();
+    crate::read::skip::LineSkip::new(&names).map(std::sync::Arc::new)
+}
+
+/// Every rule over every input, in one read: each event is enriched once and handed to the
+/// rules that can use its event type.
+pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunError> {
+    let fopts = run::line_options(opts)?;
+    let inputs = if opts.inputs.is_empty() { vec![PathBuf::from("-")] } else { opts.inputs.clone() };
+    let inputs = expand_telemetry(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
+    let mut tree = opts.enrich.then(crate::read::tree::ProcessTree::new);
+    let mut summary = Summary::default();
+    for input in &inputs {
+        let stats = run::read_one(input, &fopts, opts, &mut |mut ev| {
+            if let Some(t) = tree.as_mut() {
+                t.enrich(&mut ev);
+            }
+            let name = ev.get("#event_simpleName").or_else(|| ev.get("event_simpleName")).map(Value::as_str);
+            let name = name.as_deref();
+            for r in rules.iter_mut() {
+                if r.wants(name) {
+                    r.ex.push(ev.clone(), &mut r.rows);
+                    if let Some(e) = r.ex.ctx.error() {
+                        r.error = Some(e);
+                    }
+                }
+            }
+            true
+        })?;
+        summary.files.extend(stats);
+    }
+    for r in rules.iter_mut() {
+        if r.error.is_none() {
+            r.ex.finish(&mut r.rows);
+            r.error = r.ex.ctx.error();
+        }
+    }
+    Ok(summary)
+}
+
+/// Directories are walked for telemetry: notes and metadata beside it (`.md`, `.yaml`,
+/// `.yml`, `.txt` files and `*.expected.ndjson`) are not inputs. Files named on the command
+/// line are always read.
+pub fn expand_telemetry(inputs: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.as_os_str() != "-" && p.is_dir() {
+            for f in crate::read::expand_inputs(std::slice::from_ref(p))? {
+                if !is_note(&f) {
+                    out.push(f);
+                }
+            }
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn is_note(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    matches!(ext.as_str(), "md" | "yaml" | "yml" | "txt") || name.ends_with(".expected.ndjson")
+}
+
+/// The first of `fields` present and non-empty in a row.
+fn first(row: &Event, fields: &[&str]) -> Option<String> {
+    fields.iter().find_map(|f| row.get_str(f).filter(|v| !v.is_empty()).map(|v| v.into_owned()))
+}
+
+/// What an alert shows as its evidence (docs/pack.md, "The output contract").
+fn evidence(row: &Event) -> String {
+    let pair = |a: &str, sep: &str, b: &str| {
+        row.get_str(a).filter(|v| !v.is_empty()).map(|v| match row.get_str(b).filter(|w| !w.is_empty()) {
+            Some(w) => format!("{v}{sep}{w}"),
+            None => v.into_owned(),
+        })
+    };
+    first(row, &["CommandLine", "TargetFileName"])
+        .or_else(|| pair("RegObjectName", " = ", "RegStringValue"))
+        .or_else(|| first(row, &["ScriptContent"]))
+        .or_else(|| pair("CmdletName", " ", "CmdletParameters"))
+        .or_else(|| pair("ConfigOption", " = ", "ConfigNewValue"))
+        .or_else(|| pair("UriPath", "?", "UriQuery"))
+        .or_else(|| first(row, &["AuditRecord"]))
+        .unwrap_or_default()
+}
+
+/// One alert per output row of every rule, Critical first, then by score, time and rule.
+pub fn alerts(rules: &[Compiled]) -> Vec<Event> {
+    let mut out: Vec<(Severity, std::cmp::Reverse<u8>, f64, String, Event)> = Vec::new();
+    for r in rules {
+        let sev = r.rule.severity.unwrap_or(Severity::Low);
+        let score = r.rule.score.unwrap_or(0);
+        for row in &r.rows {
+            let t = row.get("FirstSeen").or_else(|| row.get("@timestamp")).and_then(Value::as_num);
+            let mut a = Event::new();
+            a.push("Severity".into(), Value::Str(sev.as_str().into()));
+            a.push("Score".into(), Value::Num(score as f64));
+            a.push("Rule".into(), Value::Str(r.rule.id.clone()));
+            a.push("Technique".into(), Value::Str(r.rule.technique().into()));
+            a.push("ComputerName".into(), Value::Str(first(row, &["ComputerName"]).unwrap_or_default()));
+            let when = t.map(|ms| crate::eval::time::strftime("%Y-%m-%d %H:%M:%S", ms, 0)).unwrap_or_default();
+            a.push("FirstSeen".into(), Value::Str(when));
+            a.push(
+                "Process".into(),
+                Value::Str(first(row, &["FileName", "ContextBaseFileName", "WebServer"]).unwrap_or_default()),
+            );
+            let mut parent = first(row, &["ParentBaseFileName"]).unwrap_or_default();
+            if let Some(g) = first(row, &["GrandParentBaseFileName"]) {
+                parent = format!("{g} > {parent}");
+            }
+            a.push("Parent".into(), Value::Str(parent));
+            a.push("Evidence".into(), Value::Str(evidence(row)));
+            a.push("EventCount".into(), row.get("EventCount").cloned().unwrap_or(Value::Num(1.0)));
+            a.push("RuleName".into(), Value::Str(r.rule.name.clone()));
+            out.push((sev, std::cmp::Reverse(score), t.unwrap_or(f64::MAX), r.rule.id.clone(), a));
+        }
+    }
+    out.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)).then_with(|| a.3.cmp(&b.3)));
+    out.into_iter().map(|x| x.4).collect()
+}
+
+/// Print alerts; the table leaves out the score and the rule's title (they are in the other
+/// formats).
+pub fn print_alerts(alerts: Vec<Event>, format: OutFormat, wide: bool) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let width = super::output::terminal_width();
+    let mut out = Output::new(format, std::io::BufWriter::new(stdout.lock()), false, width, wide);
+    for mut a in alerts {
+        if format == OutFormat::Table {
+            a.retain(|k| k != "Score" && k != "RuleName");
+        }
+        out.row(a)?;
+    }
+    out.finish()
+}
+
+/// Rows as `run -o ndjson` prints them.
+pub fn ndjson(rows: &[Event]) -> Vec<String> {
+    rows.iter().map(|r| r.to_json(super::output::skipped_fields(false))).collect()
+}
