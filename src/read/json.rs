@@ -130,6 +130,86 @@ fn laurel(o: &serde_json::Map<String, J>) -> Option<Event> {
     Some(ev)
 }
 
+/// Hayabusa's channel abbreviations (`Sec`, `Sysmon`, …) and their channels.
+const HAYABUSA_CHANNELS: &[(&str, &str)] = &[
+    ("Sec", "Security"),
+    ("Sysmon", "Microsoft-Windows-Sysmon/Operational"),
+    ("Sys", "System"),
+    ("App", "Application"),
+    ("PwSh", "Microsoft-Windows-PowerShell/Operational"),
+    ("PwShClassic", "Windows PowerShell"),
+];
+
+/// Hayabusa's `Details` keys and the event fields they abbreviate (only where the record's own
+/// name is unambiguous; `Proc` depends on the event).
+const HAYABUSA_DETAILS: &[(&str, &str)] = &[
+    ("Cmdline", "CommandLine"),
+    ("CmdLine", "CommandLine"),
+    ("ParentCmdline", "ParentCommandLine"),
+    ("ParentCmdLine", "ParentCommandLine"),
+    ("PID", "ProcessId"),
+    ("PGUID", "ProcessGuid"),
+    ("ParentPID", "ParentProcessId"),
+    ("ParentPGUID", "ParentProcessGuid"),
+    ("LID", "LogonId"),
+    ("LGUID", "LogonGuid"),
+    ("TgtObj", "TargetObject"),
+    ("ScriptBlock", "ScriptBlockText"),
+];
+
+/// A Hayabusa `json-timeline` row: a detection, with the record's fields in `AllFieldInfo`
+/// (profile `all-field-info`) or, abbreviated, in `Details` and `ExtraFieldInfo`. The record's
+/// own names win over the abbreviations.
+fn hayabusa(o: &serde_json::Map<String, J>, ev: &mut Event) -> Option<()> {
+    let get = |k: &str| o.get(k).and_then(text);
+    ev.set("EventID", Value::Str(get("EventID")?));
+    if let Some(c) = get("Channel") {
+        let full = HAYABUSA_CHANNELS.iter().find(|(a, _)| *a == c).map(|(_, f)| f.to_string()).unwrap_or(c);
+        ev.set("Channel", Value::Str(full));
+    }
+    for (k, name) in [("Computer", "Computer"), ("RecordID", "EventRecordID"), ("Provider", "Provider_Name")] {
+        if let Some(v) = get(k) {
+            ev.set(name, Value::Str(v));
+        }
+    }
+    if let Some(ms) = get("Timestamp").and_then(|t| super::winevent::iso8601_ms(&t)) {
+        let iso = crate::eval::time::strftime("%Y-%m-%dT%H:%M:%S.%LZ", ms, 0);
+        ev.set("TimeCreated", Value::Str(iso));
+    }
+    for k in ["RuleTitle", "Level", "RuleFile", "EvtxFile"] {
+        if let Some(v) = get(k) {
+            ev.set(&format!("Hayabusa_{k}"), Value::Str(v));
+        }
+    }
+    for part in ["AllFieldInfo", "ExtraFieldInfo"] {
+        if let Some(J::Object(d)) = o.get(part) {
+            for (k, v) in d {
+                if let Some(t) = text(v) {
+                    if !ev.has(k) {
+                        ev.set(k, Value::Str(t));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(J::Object(d)) = o.get("Details") {
+        let sysmon = ev.get_str("Channel").is_some_and(|c| c.contains("Sysmon"));
+        for (k, v) in d {
+            let Some(t) = text(v) else { continue };
+            let name = match k.as_str() {
+                "Proc" if sysmon => "Image",
+                "Proc" => "NewProcessName",
+                "Path" if sysmon => "TargetFilename",
+                other => HAYABUSA_DETAILS.iter().find(|(a, _)| *a == other).map(|(_, f)| *f).unwrap_or(other),
+            };
+            if !ev.has(name) {
+                ev.set(name, Value::Str(t));
+            }
+        }
+    }
+    Some(())
+}
+
 fn text(v: &J) -> Option<String> {
     match v {
         J::String(s) => Some(s.clone()),
@@ -224,6 +304,8 @@ fn windows(o: &serde_json::Map<String, J>) -> Option<Event> {
         if let Some(t) = o.get("@timestamp").and_then(text) {
             ev.set("TimeCreated", Value::Str(t));
         }
+    } else if o.contains_key("RuleTitle") && (o.contains_key("Details") || o.contains_key("AllFieldInfo")) {
+        hayabusa(o, &mut ev)?;
     } else if o.contains_key("EventID")
         && (o.contains_key("Hostname") || o.contains_key("Computer") || o.contains_key("Channel"))
     {

@@ -197,7 +197,8 @@ pub fn iso8601_ms(t: &str) -> Option<f64> {
     } else {
         (rest, 0)
     };
-    let mut parts = time.split(':');
+    // Hayabusa writes `2016-08-19 08:06:57.658 +09:00`: a space before the offset.
+    let mut parts = time.trim_end().split(':');
     let h: i64 = parts.next()?.parse().ok()?;
     let mi: i64 = parts.next()?.parse().ok()?;
     let sec: f64 = parts.next().unwrap_or("0").parse().ok()?;
