@@ -70,7 +70,7 @@ fn run(query: &[&str], input: &Path) -> String {
 fn evtx_xml_and_json_give_the_same_rows() {
     let dir = std::env::temp_dir().join(format!("cqlhunt-render-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
-    let everything = "groupBy([#event_simpleName, EventID, ComputerName, aid, FileName, ParentBaseFileName, CommandLine, TargetFileName, RegObjectName, RegValueName, ContextBaseFileName, @timestamp], limit=max)";
+    let everything = "groupBy([#event_simpleName, EventID, ComputerName, aid, FileName, ParentBaseFileName, CommandLine, TargetFileName, RegObjectName, RegValueName, ContextBaseFileName, ConfigOption, ConfigNewValue, CmdletName, CmdletParameters, @timestamp], limit=max)";
     let mut compared = 0;
     for f in files() {
         let (xml, json) = render(&f, &dir);

@@ -15,14 +15,14 @@ pub fn read(
     on_problem: &mut dyn FnMut(Problem),
 ) -> Result<u64, String> {
     // The crate renders chunks on `threads` threads and yields records in file order.
-    let settings = evtx::ParserSettings::new().num_threads(threads.max(1));
+    let settings = evtx::ParserSettings::new().num_threads(threads.max(1)).indent(false);
     let mut parser = evtx::EvtxParser::from_path(path)
         .map_err(|e| format!("{name}: not a readable EVTX file: {e}"))?
         .with_configuration(settings);
     let mut n = 0u64;
-    for rec in parser.records() {
+    for rec in parser.records_json() {
         match rec {
-            Ok(r) => match super::winevent::parse_event(&r.data) {
+            Ok(r) => match super::json::windows_json(r.data) {
                 Ok(ev) => {
                     n += 1;
                     if !on_event(ev) {

@@ -224,6 +224,16 @@ fn attr<'a>(v: &'a J, name: &str) -> Option<&'a J> {
     v.get("#attributes").and_then(|a| a.get(name)).or_else(|| v.get(name))
 }
 
+/// A record as the `evtx` crate renders it to JSON (`{"Event":{"System":…}}`, what
+/// `evtx_dump -o json` prints), with `@rawstring` that text.
+pub fn windows_json(text: String) -> Result<Event, String> {
+    let v: J = serde_json::from_str(&text).map_err(|e| format!("JSON: {e}"))?;
+    let o = v.as_object().ok_or("not a JSON object")?;
+    let mut ev = windows(o).ok_or("not a Windows event")?;
+    ev.set("@rawstring", Value::Str(text));
+    Ok(ev)
+}
+
 /// A Windows event in one of its JSON renderings, with the XML reader's field names.
 fn windows(o: &serde_json::Map<String, J>) -> Option<Event> {
     if o.contains_key("event_simpleName") || o.contains_key("#event_simpleName") {
@@ -238,6 +248,9 @@ fn windows(o: &serde_json::Map<String, J>) -> Option<Event> {
                 "Provider" => {
                     if let Some(n) = attr(v, "Name").and_then(text) {
                         ev.set("Provider_Name", Value::Str(n));
+                    }
+                    if let Some(g) = attr(v, "Guid").and_then(text) {
+                        ev.set("Provider_Guid", Value::Str(g));
                     }
                 }
                 "TimeCreated" => {
@@ -271,6 +284,23 @@ fn windows(o: &serde_json::Map<String, J>) -> Option<Event> {
                 for (k, v) in d {
                     if k == "#attributes" {
                         continue;
+                    }
+                    // Unnamed <Data> items: `"Data":{"#text":["a","b"]}` (one item: a string),
+                    // numbered as the XML reader numbers them.
+                    if k == "Data" {
+                        match v.get("#text").unwrap_or(v) {
+                            J::Array(items) => {
+                                for (i, item) in items.iter().enumerate() {
+                                    ev.set(&format!("Data[{i}]"), Value::Str(text(item).unwrap_or_default()));
+                                }
+                                continue;
+                            }
+                            one @ (J::String(_) | J::Number(_) | J::Bool(_)) => {
+                                ev.set("Data[0]", Value::Str(text(one).unwrap_or_default()));
+                                continue;
+                            }
+                            _ => {}
+                        }
                     }
                     if let Some(t) = text(v) {
                         ev.set(k, Value::Str(t));
