@@ -311,6 +311,9 @@ fn tuning_tests(pack: &Pack) -> Vec<CaseResult> {
             v
         };
         let mut failure = Vec::new();
+        if want("untuned") == want("tuned") {
+            failure.push("untuned and tuned list the same rules: the case shows nothing of the tuning".to_string());
+        }
         for (label, tuning, expected) in [("untuned", None, want("untuned")), ("tuned", Some(&t), want("tuned"))] {
             match fired(pack, tuning, &input) {
                 Ok(mut got) => {
