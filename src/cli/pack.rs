@@ -128,11 +128,12 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
             if let Some(t) = tree.as_mut() {
                 t.enrich(&mut ev);
             }
-            let name = ev.get("#event_simpleName").or_else(|| ev.get("event_simpleName")).map(Value::as_str);
+            let name =
+                ev.get("#event_simpleName").or_else(|| ev.get("event_simpleName")).map(|v| v.as_str().into_owned());
             let name = name.as_deref();
             for r in rules.iter_mut() {
                 if r.wants(name) {
-                    r.ex.push(ev.clone(), &mut r.rows);
+                    r.ex.push_shared(&mut ev, &mut r.rows);
                     if let Some(e) = r.ex.ctx.error() {
                         r.error = Some(e);
                     }

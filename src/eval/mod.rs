@@ -416,6 +416,27 @@ impl Executor {
         self.push_to(self.chain.len(), ev, out);
     }
 
+    /// Feed one event that other queries read too (a pack's rules): the leading filters that
+    /// cannot change the event are tested on it in place, and it is copied only for a query
+    /// whose leading filters it passes.
+    pub fn push_shared(&mut self, ev: &mut Event, out: &mut Vec<Event>) {
+        if self.round < self.passes || self.keep_original {
+            self.push(ev.clone(), out);
+            return;
+        }
+        let mut k = 0;
+        while let Some(Node::Filter(p)) = self.chain.get(k) {
+            if p.may_modify() {
+                break;
+            }
+            if !p.test(ev, &self.ctx) {
+                return;
+            }
+            k += 1;
+        }
+        push(&mut self.chain[k..], ev.clone(), &self.ctx, out);
+    }
+
     /// Push one event through the first `n` nodes.
     pub(crate) fn push_to(&mut self, n: usize, ev: Event, out: &mut Vec<Event>) {
         if self.round < self.passes {
