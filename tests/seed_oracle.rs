@@ -13,7 +13,11 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_cqlhunt");
 const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/seed/seed.cql");
 
+/// Both tests use the same generated file: made once, under a lock, and renamed into place so no
+/// test reads it half-written.
 fn data(events: u64) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("cqlhunt-oracle-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
     let path = dir.join(format!("gen-{events}.ndjson"));
@@ -23,7 +27,9 @@ fn data(events: u64) -> PathBuf {
             .output()
             .expect("run cqlhunt gen");
         assert!(out.status.success(), "gen failed: {}", String::from_utf8_lossy(&out.stderr));
-        std::fs::write(&path, out.stdout).expect("write data");
+        let part = path.with_extension("part");
+        std::fs::write(&part, out.stdout).expect("write data");
+        std::fs::rename(&part, &path).expect("rename data");
     }
     path
 }

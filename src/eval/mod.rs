@@ -248,21 +248,7 @@ pub fn push(chain: &mut [Node], ev: Event, ctx: &Ctx, out: &mut Vec<Event>) {
             for b in branches.iter_mut() {
                 // The branch's leading filters that cannot change the event are tested on the
                 // event itself: most events fail one of them, and then nothing is copied.
-                let mut k = 0;
-                let mut failed = false;
-                while let Some(Node::Filter(p)) = b.get(k) {
-                    if p.may_modify() {
-                        break;
-                    }
-                    if !p.test(&mut ev, ctx) {
-                        failed = true;
-                        break;
-                    }
-                    k += 1;
-                }
-                if failed {
-                    continue;
-                }
+                let Some(k) = pure_prefix_passes(b, &mut ev, ctx) else { continue };
                 let mut tmp = Vec::new();
                 push(&mut b[k..], ev.clone(), ctx, &mut tmp);
                 if !tmp.is_empty() {
@@ -288,13 +274,32 @@ pub fn push(chain: &mut [Node], ev: Event, ctx: &Ctx, out: &mut Vec<Event>) {
         Node::Union(branches) => {
             let mut tmp = Vec::new();
             for b in branches.iter_mut() {
-                push(b, ev.clone(), ctx, &mut tmp);
+                // As in `case`: copied only for the branches whose pure leading filters pass.
+                if let Some(k) = pure_prefix_passes(b, &mut ev, ctx) {
+                    push(&mut b[k..], ev.clone(), ctx, &mut tmp);
+                }
             }
             for e in tmp {
                 push(rest, e, ctx, out);
             }
         }
     }
+}
+
+/// Test a chain's leading filters that cannot change the event on the event itself: `None` when
+/// one fails, else how many passed.
+fn pure_prefix_passes(chain: &[Node], ev: &mut Event, ctx: &Ctx) -> Option<usize> {
+    let mut k = 0;
+    while let Some(Node::Filter(p)) = chain.get(k) {
+        if p.may_modify() {
+            break;
+        }
+        if !p.test(ev, ctx) {
+            return None;
+        }
+        k += 1;
+    }
+    Some(k)
 }
 
 /// End of input: flush aggregates (and aggregates inside branches) through the rest.
@@ -424,17 +429,9 @@ impl Executor {
             self.push(ev.clone(), out);
             return;
         }
-        let mut k = 0;
-        while let Some(Node::Filter(p)) = self.chain.get(k) {
-            if p.may_modify() {
-                break;
-            }
-            if !p.test(ev, &self.ctx) {
-                return;
-            }
-            k += 1;
+        if let Some(k) = pure_prefix_passes(&self.chain, ev, &self.ctx) {
+            push(&mut self.chain[k..], ev.clone(), &self.ctx, out);
         }
-        push(&mut self.chain[k..], ev.clone(), &self.ctx, out);
     }
 
     /// Push one event through the first `n` nodes.
