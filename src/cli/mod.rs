@@ -141,8 +141,8 @@ enum Cmd {
         after_help = "Examples:\n  cqlhunt detect                      (the T1505 pack over examples/)\n  cqlhunt detect fdr/ Security.evtx --tuning site-tuning.yaml\n  cqlhunt detect -o ndjson audit.log > alerts.ndjson\n\nExit codes: 0 the pack ran (with or without alerts); 1 a rule has errors or failed;\n2 usage error, unreadable input or pack file, or a bad record under --strict-input."
     )]
     Detect {
-        /// Inputs: files and directories (walked for telemetry; `.md`/`.yaml`/`.txt` notes are
-        /// passed over), `-` for standard input. Default: `examples/`.
+        /// Inputs: files and directories (walked for telemetry; `.md`/`.yaml` notes are passed
+        /// over), `-` for standard input. Default: `examples/`.
         inputs: Vec<PathBuf>,
         /// The pack: a LogScale package folder with `alerts/*.yaml` (default: `rules/t1505`).
         #[arg(long, value_name = "DIR")]

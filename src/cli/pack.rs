@@ -8,7 +8,7 @@ use crate::pack::tuning::{self, Entry, Tuning};
 use crate::pack::{Rule, Severity};
 use crate::plan::{self, PlanOptions};
 use std::collections::{BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One rule, compiled, with the rows it has produced.
 #[derive(Debug)]
@@ -120,7 +120,7 @@ pub fn skip_for(rules: &[Compiled], enrich: bool) -> Option<std::sync::Arc<crate
 pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunError> {
     let fopts = run::line_options(opts)?;
     let inputs = if opts.inputs.is_empty() { vec![PathBuf::from("-")] } else { opts.inputs.clone() };
-    let inputs = expand_telemetry(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
+    let inputs = crate::read::expand_inputs(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
     let mut tree = opts.enrich.then(crate::read::tree::ProcessTree::new);
     let mut summary = Summary::default();
     for input in &inputs {
@@ -150,31 +150,6 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
         }
     }
     Ok(summary)
-}
-
-/// Directories are walked for telemetry: notes and metadata beside it (`.md`, `.yaml`,
-/// `.yml`, `.txt` files and `*.expected.ndjson`) are not inputs. Files named on the command
-/// line are always read.
-pub fn expand_telemetry(inputs: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in inputs {
-        if p.as_os_str() != "-" && p.is_dir() {
-            for f in crate::read::expand_inputs(std::slice::from_ref(p))? {
-                if !is_note(&f) {
-                    out.push(f);
-                }
-            }
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
-}
-
-fn is_note(p: &Path) -> bool {
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    matches!(ext.as_str(), "md" | "yaml" | "yml" | "txt") || name.ends_with(".expected.ndjson")
 }
 
 /// The first of `fields` present and non-empty in a row.

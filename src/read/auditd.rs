@@ -181,7 +181,8 @@ pub fn event(group: Vec<(u64, Record)>, file: &str) -> Result<Event, Problem> {
     }
     let syscall = ev.get_str("syscall").map(|s| s.into_owned()).unwrap_or_default();
     let id = if has("EXECVE") || matches!(syscall.as_str(), "59" | "322" | "execve" | "execveat") {
-        "execve".to_string()
+        // A failed exec started nothing (dash trying each $PATH entry): not a process event.
+        if ev.get_str("success").as_deref() == Some("no") { "execve_failed" } else { "execve" }.to_string()
     } else if let Some(c) = &created {
         ev.set("created", Value::Str(c.clone()));
         "create".to_string()
@@ -227,6 +228,12 @@ type=PROCTITLE msg=audit(1751536496.901:84138): proctitle=2F62696E2F7368002D6300
         assert_eq!(e.get_str("exe").as_deref(), Some("/usr/bin/dash"));
         assert_eq!(e.get_str("ppid").as_deref(), Some("21544"));
         assert_eq!(e.get("@timestamp"), Some(&Value::Num(1751536496901.0)));
+        // The same exec failing (ENOENT while the shell walks $PATH) started no process.
+        let failed = EXEC.replace("success=yes exit=0", "success=no exit=-2");
+        let recs: Vec<(u64, Record)> =
+            failed.lines().enumerate().map(|(i, l)| (i as u64 + 1, parse_record(l).unwrap())).collect();
+        let e = event(recs, "a.log").unwrap();
+        assert_eq!(e.get_str("EventID").as_deref(), Some("execve_failed"));
     }
 
     #[test]

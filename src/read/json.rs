@@ -28,6 +28,16 @@ pub fn parse_line(line: &[u8], opts: &LineOptions) -> Result<Event, String> {
             return Ok(ev);
         }
     }
+    // Sysmon for Linux straight from syslog (`Nov 20 14:21:03 web01 sysmon: <Event>…`), as
+    // /var/log/syslog holds it: the XML after the syslog header.
+    if !text.trim_start().starts_with('{') {
+        if let Some(start) = text.find("<Event") {
+            let (mut ev, _) = super::winevent::parse_event_salvage(&text[start..])?;
+            ev.set("@rawstring", Value::Str(text.to_string()));
+            opts.mappings.apply(&mut ev);
+            return Ok(ev);
+        }
+    }
     let v: J = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let J::Object(o) = &v else {
         return Err("not a JSON object".to_string());
@@ -117,7 +127,7 @@ fn laurel(o: &serde_json::Map<String, J>) -> Option<Event> {
     let number = ev.get_str("syscall").map(|s| s.into_owned()).unwrap_or_default();
     let event_id =
         if o.contains_key("EXECVE") || syscall_name.starts_with("execve") || number == "59" || number == "322" {
-            "execve".to_string()
+            if ev.get_str("success").as_deref() == Some("no") { "execve_failed" } else { "execve" }.to_string()
         } else if let Some(c) = created {
             ev.set("created", Value::Str(c));
             "create".to_string()
@@ -388,6 +398,19 @@ mod tests {
             assert_eq!(e.get_str("ComputerName").as_deref(), Some("WEB01"));
             assert_eq!(e.get("@timestamp"), Some(&Value::Num(1615685972609.0)));
         }
+    }
+
+    #[test]
+    fn sysmon_for_linux_in_a_raw_syslog_line() {
+        let line = br#"Nov 20 14:21:03 web01 sysmon: <Event><System><Provider Name="Linux-Sysmon" Guid="{ff032593-a8d3-4f13-b0d6-01fc615a0f97}"/><EventID>1</EventID><Version>5</Version><Level>4</Level><Task>1</Task><Opcode>0</Opcode><Keywords>0x8000000000000000</Keywords><TimeCreated SystemTime="2026-11-20T14:21:03.118000000Z"/><EventRecordID>7781</EventRecordID><Correlation/><Execution ProcessID="812" ThreadID="812"/><Channel>Linux-Sysmon/Operational</Channel><Computer>web01</Computer><Security UserId="0"/></System><EventData><Data Name="Image">/usr/bin/dash</Data><Data Name="CommandLine">sh -c id</Data><Data Name="ParentImage">/usr/sbin/apache2</Data></EventData></Event>"#;
+        let ev = parse_line(line, &opts()).unwrap();
+        assert_eq!(ev.get_str("Computer").as_deref(), Some("web01"));
+        assert_eq!(ev.get_str("CommandLine").as_deref(), Some("sh -c id"));
+        assert!(ev.get_str("@rawstring").is_some_and(|r| r.starts_with("Nov 20")));
+        // Not JSON and no event: still an error naming why.
+        assert!(parse_line(b"Nov 20 14:21:03 web01 CRON[1]: (root) CMD (true)", &opts())
+            .unwrap_err()
+            .contains("not JSON"));
     }
 
     #[test]

@@ -61,6 +61,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("mssql.map", include_str!("mappings/mssql.map")),
     ("exchange.map", include_str!("mappings/exchange.map")),
     ("powershell.map", include_str!("mappings/powershell.map")),
+    ("iis.map", include_str!("mappings/iis.map")),
 ];
 
 impl Mappings {

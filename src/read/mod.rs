@@ -124,7 +124,17 @@ pub fn decompress(raw: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Sen
     }
 }
 
-/// Expand inputs: files as given, directories recursively (sorted), `-` as stdin.
+/// Files a directory walk passes over: dot-files, and the notes and metadata kept beside
+/// telemetry (`.md`, `.yaml`, `.yml`, and a test's `*.expected.ndjson`). Named on the command
+/// line, such a file is read like any other.
+pub fn is_note(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    name.starts_with('.') || matches!(ext.as_str(), "md" | "yaml" | "yml") || name.ends_with(".expected.ndjson")
+}
+
+/// Expand inputs: files as given, directories recursively (sorted, notes passed over), `-` as
+/// stdin.
 pub fn expand_inputs(inputs: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in inputs {
@@ -143,7 +153,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
     for p in entries {
         if p.is_dir() {
             walk(&p, out)?;
-        } else if !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+        } else if !is_note(&p) {
             out.push(p);
         }
     }

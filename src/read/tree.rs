@@ -67,6 +67,23 @@ fn basename(p: &str) -> &str {
     p.rsplit(['\\', '/']).next().unwrap_or(p)
 }
 
+/// An auditd fork-family syscall that succeeded: (child pid, the image, the parent pid).
+fn forked(ev: &Event) -> Option<(String, String, String)> {
+    let id = ev.get_str("EventID")?;
+    let x86_64 = ev.get_str("arch").is_some_and(|a| a.trim_start_matches("0x").eq_ignore_ascii_case("c000003e"));
+    let fork = match id.as_ref() {
+        "clone" | "fork" | "vfork" | "clone3" => true,
+        "56" | "57" | "58" => x86_64,
+        "435" => true,
+        _ => false,
+    };
+    if !fork || ev.get_str("success").as_deref() != Some("yes") {
+        return None;
+    }
+    let child = ev.get_str("exit").filter(|c| c.parse::<u32>().is_ok_and(|n| n > 0))?.into_owned();
+    Some((child, ev.get_str("exe")?.into_owned(), ev.get_str("pid")?.into_owned()))
+}
+
 fn is_process_event(name: &str) -> bool {
     matches!(name, "ProcessRollup2" | "SyntheticProcessRollup2")
 }
@@ -92,8 +109,20 @@ impl ProcessTree {
         let host_key = host.clone();
         let cache = self.hosts.entry(host).or_default();
         cache.last_seen = self.clock;
+        if name.is_empty() {
+            // auditd: a successful fork/clone makes the child a copy of its parent's image, so
+            // a pre-forked worker (apache2, php-fpm) that never execs still names its children's
+            // parent.
+            if let Some((child, image, parent)) = forked(ev) {
+                let image: Arc<str> = Arc::from(image.as_str());
+                cache.insert(key(&child), Proc { image, parent: Some(key(&parent)) });
+            }
+            return;
+        }
         if is_process_event(&name) {
-            let parent = ev.get_str("ParentProcessId").map(|s| key(&s));
+            // Sysmon keeps its own ParentProcessId (the OS pid); its ParentProcessGuid is the
+            // unique id that TargetProcessId (= ProcessGuid) is matched against.
+            let parent = ev.get_str("ParentProcessGuid").or_else(|| ev.get_str("ParentProcessId")).map(|s| key(&s));
             if let Some(pid) = parent {
                 let pp = cache.get(pid).cloned();
                 if let Some(pp) = pp {
@@ -161,6 +190,67 @@ mod tests {
             e.set(k, Value::Str(v.to_string()));
         }
         e
+    }
+
+    #[test]
+    fn a_forked_worker_names_its_childrens_parent() {
+        // apache2's master execs; a worker is forked (clone, no exec); the worker runs sh.
+        let mut t = ProcessTree::new();
+        let pr2 = |id: &str, ppid: &str, img: &str| {
+            ev(&[
+                ("ComputerName", "web01"),
+                ("#event_simpleName", "ProcessRollup2"),
+                ("TargetProcessId", id),
+                ("ParentProcessId", ppid),
+                ("ImageFileName", img),
+            ])
+        };
+        t.enrich(&mut pr2("100", "1", "/usr/sbin/apache2"));
+        let clone = |exit: &str, success: &str, arch: &str| {
+            ev(&[
+                ("ComputerName", "web01"),
+                ("EventID", "56"),
+                ("arch", arch),
+                ("success", success),
+                ("pid", "100"),
+                ("exit", exit),
+                ("exe", "/usr/sbin/apache2"),
+            ])
+        };
+        t.enrich(&mut clone("200", "yes", "c000003e"));
+        let mut sh = pr2("300", "200", "/usr/bin/dash");
+        t.enrich(&mut sh);
+        assert_eq!(sh.get_str("ParentBaseFileName").as_deref(), Some("apache2"));
+        assert_eq!(sh.get_str("GrandParentBaseFileName").as_deref(), Some("apache2"));
+        // A failed clone, or syscall 56 on another architecture, names nobody.
+        t.enrich(&mut clone("201", "no", "c000003e"));
+        t.enrich(&mut clone("202", "yes", "c00000b7"));
+        for p in ["201", "202"] {
+            let mut x = pr2("400", p, "/usr/bin/dash");
+            t.enrich(&mut x);
+            assert!(!x.has("ParentBaseFileName"), "{p}");
+        }
+    }
+
+    #[test]
+    fn sysmon_lineage_uses_the_process_guids() {
+        let mut t = ProcessTree::new();
+        let sysmon = |guid: &str, pguid: &str, ppid: &str, img: &str| {
+            ev(&[
+                ("ComputerName", "IIS01"),
+                ("#event_simpleName", "ProcessRollup2"),
+                ("TargetProcessId", guid),
+                ("ParentProcessGuid", pguid),
+                ("ParentProcessId", ppid),
+                ("ImageFileName", img),
+            ])
+        };
+        t.enrich(&mut sysmon("{a}", "{0}", "600", "C:\\w3wp.exe"));
+        t.enrich(&mut sysmon("{b}", "{a}", "4120", "C:\\cmd.exe"));
+        let mut who = sysmon("{c}", "{b}", "5980", "C:\\whoami.exe");
+        t.enrich(&mut who);
+        assert_eq!(who.get_str("ParentBaseFileName").as_deref(), Some("cmd.exe"));
+        assert_eq!(who.get_str("GrandParentBaseFileName").as_deref(), Some("w3wp.exe"));
     }
 
     #[test]
