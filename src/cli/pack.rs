@@ -42,11 +42,6 @@ pub fn compile_text(name: &str, text: &str, lenient: bool) -> Result<(Executor, 
         .map_err(|d| crate::diag::render_short(name, text, &d).trim_end().to_string())?;
     let ctx = Ctx { lookup_dir: PathBuf::from("."), now_ms: now_ms(), ..Ctx::default() };
     let ex = Executor::new(&ir, ctx).map_err(|e| format!("{name}: {e}"))?;
-    if ex.passes() > 1 {
-        return Err(format!(
-            "{name}: the query reads its input more than once (join, selfJoinFilter, defineTable); pack rules run in one pass"
-        ));
-    }
     Ok((ex, p))
 }
 
@@ -120,7 +115,32 @@ pub fn skip_for(rules: &[Compiled], enrich: bool) -> Option<std::sync::Arc<crate
 pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunError> {
     let fopts = run::line_options(opts)?;
     let inputs = if opts.inputs.is_empty() { vec![PathBuf::from("-")] } else { opts.inputs.clone() };
-    let inputs = crate::read::expand_inputs(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
+    let mut inputs = crate::read::expand_inputs(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
+    // Rules with join(), selfJoinFilter() or defineTable() read the input before the main pass
+    // (only they do: the others wait for the shared main pass).
+    let passes = rules.iter().map(|r| r.ex.passes()).max().unwrap_or(1);
+    let _spool = if passes > 1 { run::spool_stdin(&mut inputs)? } else { None };
+    for round in 1..passes {
+        let pre = RunOptions { mute: true, strict_input: false, skip: None, ..opts.clone() };
+        let mut tree = opts.enrich.then(crate::read::tree::ProcessTree::new);
+        for input in &inputs {
+            run::read_one(input, &fopts, &pre, &mut |mut ev| {
+                if let Some(t) = tree.as_mut() {
+                    t.enrich(&mut ev);
+                }
+                for r in rules.iter_mut().filter(|r| r.ex.passes() > round) {
+                    r.ex.push_prepass(&ev);
+                }
+                true
+            })?;
+        }
+        for r in rules.iter_mut().filter(|r| r.ex.passes() > round) {
+            r.ex.end_prepass();
+            if let Some(e) = r.ex.ctx.error() {
+                r.error = Some(e);
+            }
+        }
+    }
     let mut tree = opts.enrich.then(crate::read::tree::ProcessTree::new);
     let mut summary = Summary::default();
     for input in &inputs {
@@ -171,7 +191,12 @@ fn evidence(row: &Event) -> String {
         .or_else(|| pair("CmdletName", " ", "CmdletParameters"))
         .or_else(|| pair("ConfigOption", " = ", "ConfigNewValue"))
         .or_else(|| pair("UriPath", "?", "UriQuery"))
-        .or_else(|| first(row, &["AuditRecord"]))
+        .or_else(|| {
+            // A SQL Server audit record: its `statement:` line says what ran.
+            let a = first(row, &["AuditRecord"])?;
+            let stmt = a.lines().find_map(|l| l.strip_prefix("statement:")).filter(|s| !s.trim().is_empty());
+            Some(stmt.map(|s| s.trim().to_string()).unwrap_or(a))
+        })
         .unwrap_or_default()
 }
 
@@ -188,7 +213,11 @@ pub fn alerts(rules: &[Compiled]) -> Vec<Event> {
             a.push("Score".into(), Value::Num(score as f64));
             a.push("Rule".into(), Value::Str(r.rule.id.clone()));
             a.push("Technique".into(), Value::Str(r.rule.technique().into()));
-            a.push("ComputerName".into(), Value::Str(first(row, &["ComputerName"]).unwrap_or_default()));
+            // Apache logs name no host (unless `--hostname`): say so rather than leave it blank.
+            a.push(
+                "ComputerName".into(),
+                Value::Str(first(row, &["ComputerName"]).unwrap_or_else(|| "(unknown)".into())),
+            );
             let when = t.map(|ms| crate::eval::time::strftime("%Y-%m-%d %H:%M:%S", ms, 0)).unwrap_or_default();
             a.push("FirstSeen".into(), Value::Str(when));
             a.push(

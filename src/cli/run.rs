@@ -99,7 +99,7 @@ pub(crate) fn warn(msg: &str) {
 
 /// A temporary copy of standard input, removed when dropped.
 #[derive(Debug)]
-struct Spool(PathBuf);
+pub(crate) struct Spool(PathBuf);
 
 impl Drop for Spool {
     fn drop(&mut self) {
@@ -108,7 +108,7 @@ impl Drop for Spool {
 }
 
 /// Replace `-` among the inputs by a temporary file holding standard input.
-fn spool_stdin(inputs: &mut [PathBuf]) -> Result<Option<Spool>, RunError> {
+pub(crate) fn spool_stdin(inputs: &mut [PathBuf]) -> Result<Option<Spool>, RunError> {
     let Some(i) = inputs.iter().position(|p| p.as_os_str() == "-") else { return Ok(None) };
     let path = std::env::temp_dir().join(format!("cqlhunt-stdin-{}", std::process::id()));
     let mut f = std::fs::File::create(&path).map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;

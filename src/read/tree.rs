@@ -23,6 +23,9 @@ pub const HOSTS: usize = 4096;
 struct Proc {
     image: Arc<str>,
     parent: Option<u64>,
+    /// The parent's base name as the process's own event gave it (Falcon's
+    /// `ParentBaseFileName`), for a grandchild when the parent's parent has no event of its own.
+    parent_name: Option<Arc<str>>,
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +96,20 @@ impl ProcessTree {
         ProcessTree::default()
     }
 
+    /// A shared copy of an image path or name (most processes run a few images). The table is
+    /// bounded too: past the cap it starts again.
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some((k, _)) = self.images.get_key_value(s) {
+            return Arc::clone(k);
+        }
+        let a: Arc<str> = Arc::from(s);
+        if self.images.len() >= PER_HOST {
+            self.images.clear();
+        }
+        self.images.insert(Arc::clone(&a), ());
+        a
+    }
+
     /// Remember a process event, and fill the event's missing lineage fields.
     pub fn enrich(&mut self, ev: &mut Event) {
         let host = match ev.get_str("aid").or_else(|| ev.get_str("ComputerName")) {
@@ -115,7 +132,7 @@ impl ProcessTree {
             // parent.
             if let Some((child, image, parent)) = forked(ev) {
                 let image: Arc<str> = Arc::from(image.as_str());
-                cache.insert(key(&child), Proc { image, parent: Some(key(&parent)) });
+                cache.insert(key(&child), Proc { image, parent: Some(key(&parent)), parent_name: None });
             }
             return;
         }
@@ -130,28 +147,22 @@ impl ProcessTree {
                         ev.set("ParentBaseFileName", Value::Str(basename(&pp.image).to_string()));
                     }
                     if !ev.has("GrandParentBaseFileName") {
-                        if let Some(gp) = pp.parent.and_then(|g| cache.get(g)) {
-                            ev.set("GrandParentBaseFileName", Value::Str(basename(&gp.image).to_string()));
+                        let gp = match pp.parent.and_then(|g| cache.get(g)) {
+                            Some(gp) => Some(basename(&gp.image).to_string()),
+                            None => pp.parent_name.as_deref().map(str::to_string),
+                        };
+                        if let Some(gp) = gp {
+                            ev.set("GrandParentBaseFileName", Value::Str(gp));
                         }
                     }
                 }
             }
             if let (Some(id), Some(image)) = (ev.get_str("TargetProcessId"), ev.get_str("ImageFileName")) {
-                let image: Arc<str> = match self.images.get_key_value(image.as_ref()) {
-                    Some((k, _)) => Arc::clone(k),
-                    None => {
-                        let a: Arc<str> = Arc::from(image.as_ref());
-                        // The image table is bounded too: past the cap it starts again.
-                        if self.images.len() >= PER_HOST {
-                            self.images.clear();
-                        }
-                        self.images.insert(Arc::clone(&a), ());
-                        a
-                    }
-                };
+                let image = self.intern(&image);
+                let parent_name = ev.get_str("ParentBaseFileName").map(|p| self.intern(&p));
                 let k = key(&id);
                 if let Some(c) = self.hosts.get_mut(host_key.as_str()) {
-                    c.insert(k, Proc { image, parent });
+                    c.insert(k, Proc { image, parent, parent_name });
                 }
             }
         } else if let Some(ctx) = ev.get_str("ContextProcessId").map(|s| key(&s)) {
@@ -230,6 +241,31 @@ mod tests {
             t.enrich(&mut x);
             assert!(!x.has("ParentBaseFileName"), "{p}");
         }
+    }
+
+    #[test]
+    fn a_grandparent_from_the_parents_own_event() {
+        // Falcon: cmd.exe's event names its parent (w3wp.exe) but w3wp's own event is not in the input.
+        let mut t = ProcessTree::new();
+        let mut cmd = ev(&[
+            ("aid", "h"),
+            ("#event_simpleName", "ProcessRollup2"),
+            ("TargetProcessId", "2"),
+            ("ParentProcessId", "1"),
+            ("ParentBaseFileName", "w3wp.exe"),
+            ("ImageFileName", "\\D\\cmd.exe"),
+        ]);
+        t.enrich(&mut cmd);
+        let mut who = ev(&[
+            ("aid", "h"),
+            ("#event_simpleName", "ProcessRollup2"),
+            ("TargetProcessId", "3"),
+            ("ParentProcessId", "2"),
+            ("ImageFileName", "\\D\\whoami.exe"),
+        ]);
+        t.enrich(&mut who);
+        assert_eq!(who.get_str("ParentBaseFileName").as_deref(), Some("cmd.exe"));
+        assert_eq!(who.get_str("GrandParentBaseFileName").as_deref(), Some("w3wp.exe"));
     }
 
     #[test]

@@ -204,7 +204,10 @@ pub fn iso8601_ms(t: &str) -> Option<f64> {
     let sec: f64 = parts.next().unwrap_or("0").parse().ok()?;
     let days = crate::eval::time::days_from_civil(y, m, day);
     let secs = days * 86_400 + h * 3600 + mi * 60 - offset_min * 60;
-    Some(((secs as f64 + sec) * 1000.0 * 1000.0).round() / 1000.0)
+    // LogScale's @timestamp is whole milliseconds: the sub-millisecond digits (Windows writes
+    // seven) are cut, not rounded up into the next millisecond.
+    let micros = ((secs as f64 + sec) * 1_000_000.0).round() as i64;
+    Some(micros.div_euclid(1000) as f64)
 }
 
 #[cfg(test)]
@@ -221,7 +224,7 @@ mod tests {
         assert_eq!(e.get_str("Computer").as_deref(), Some("WEB01"));
         assert_eq!(e.get_str("Provider_Name").as_deref(), Some("Microsoft-Windows-Sysmon"));
         assert_eq!(e.get_str("Image").as_deref(), Some("C:\\Windows\\System32\\cmd.exe"));
-        assert_eq!(e.get("@timestamp"), Some(&Value::Num(1558646983812.345)));
+        assert_eq!(e.get("@timestamp"), Some(&Value::Num(1558646983812.0)));
     }
 
     #[test]
