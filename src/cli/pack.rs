@@ -245,11 +245,24 @@ pub fn print_alerts(alerts: Vec<Event>, format: OutFormat, wide: bool) -> std::i
     let stdout = std::io::stdout();
     let width = super::output::terminal_width();
     let mut out = Output::new(format, std::io::BufWriter::new(stdout.lock()), false, width, wide);
-    for mut a in alerts {
+    for a in alerts {
         if format == OutFormat::Table {
-            a.retain(|k| k != "Score" && k != "RuleName");
+            // Short headers, so that the evidence gets the width.
+            let mut t = Event::with_capacity(9);
+            for (k, v) in a.fields() {
+                let k = match k {
+                    "Score" | "RuleName" => continue,
+                    "ComputerName" => "Host",
+                    "EventCount" => "Count",
+                    "Technique" => "ATT&CK",
+                    other => other,
+                };
+                t.push(k.to_string(), v.clone());
+            }
+            out.row(t)?;
+        } else {
+            out.row(a)?;
         }
-        out.row(a)?;
     }
     out.finish()
 }
