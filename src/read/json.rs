@@ -350,7 +350,23 @@ fn windows(o: &serde_json::Map<String, J>) -> Option<Event> {
         && (o.contains_key("Hostname") || o.contains_key("Computer") || o.contains_key("Channel"))
     {
         // Flat: NXLog / OTRF Security-Datasets / Hayabusa-like.
+        // Sentinel's `WindowsEvent` table keeps the record's fields as a JSON string in
+        // `EventData`: they are the event's fields.
+        let mut expanded = false;
+        if let Some(J::String(data)) = o.get("EventData") {
+            if let Ok(J::Object(d)) = serde_json::from_str::<J>(data) {
+                expanded = true;
+                for (k, v) in &d {
+                    if let Some(t) = text(v) {
+                        ev.set(k, Value::Str(t));
+                    }
+                }
+            }
+        }
         for (k, v) in o {
+            if k == "EventData" && expanded {
+                continue;
+            }
             let Some(t) = text(v) else { continue };
             let name = match k.as_str() {
                 "Hostname" => "Computer",
@@ -364,7 +380,8 @@ fn windows(o: &serde_json::Map<String, J>) -> Option<Event> {
             }
         }
         if !ev.has("TimeCreated") {
-            if let Some(t) = o.get("@timestamp").and_then(text) {
+            // Sentinel's tables: TimeGenerated.
+            if let Some(t) = o.get("@timestamp").or_else(|| o.get("TimeGenerated")).and_then(text) {
                 ev.set("TimeCreated", Value::Str(t));
             }
         }
