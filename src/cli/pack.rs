@@ -7,7 +7,7 @@ use crate::event::{Event, Value};
 use crate::pack::tuning::{self, Entry, Tuning};
 use crate::pack::{Rule, Severity};
 use crate::plan::{self, PlanOptions};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// One rule, compiled, with the rows it has produced.
@@ -16,7 +16,11 @@ pub struct Compiled {
     pub rule: Rule,
     ex: Executor,
     /// The event types the rule can use (`None`: any).
-    names: Option<HashSet<String>>,
+    names: Option<crate::read::skip::EventTypes>,
+    /// The same as the plan states them (names, `/regex/flags`).
+    event_names: Vec<String>,
+    /// For the passes before the main one (`None`: any event).
+    prepass_names: Option<Vec<String>>,
     pub rows: Vec<Event>,
     /// The rule failed while running (a regex over its backtracking limit): it gets no more
     /// events; the others go on.
@@ -55,7 +59,9 @@ impl Compiled {
         Ok(Compiled {
             rule: rule.clone(),
             ex,
-            names: p.event_names.map(|v| v.into_iter().collect()),
+            names: p.event_names.as_deref().and_then(crate::read::skip::EventTypes::new),
+            event_names: p.event_names.unwrap_or_default(),
+            prepass_names: p.prepass_event_names,
             rows: Vec::new(),
             error: None,
         })
@@ -78,7 +84,10 @@ impl Compiled {
             false_positives: Vec::new(),
             references: Vec::new(),
         };
-        Ok(Compiled { rule, ex, names: p.event_names.map(|v| v.into_iter().collect()), rows: Vec::new(), error: None })
+        let names = p.event_names.as_deref().and_then(crate::read::skip::EventTypes::new);
+        let event_names = p.event_names.unwrap_or_default();
+        let prepass_names = p.prepass_event_names;
+        Ok(Compiled { rule, ex, names, event_names, prepass_names, rows: Vec::new(), error: None })
     }
 
     /// The rule's runtime warnings (a default limit cut rows, …).
@@ -90,7 +99,7 @@ impl Compiled {
         self.error.is_none()
             && match (&self.names, event_name) {
                 (None, _) => true,
-                (Some(n), Some(e)) => n.contains(e),
+                (Some(n), Some(e)) => n.contains(e.as_bytes()),
                 (Some(_), None) => false,
             }
     }
@@ -101,7 +110,8 @@ impl Compiled {
 pub fn skip_for(rules: &[Compiled], enrich: bool) -> Option<std::sync::Arc<crate::read::skip::LineSkip>> {
     let mut names: BTreeSet<String> = BTreeSet::new();
     for r in rules {
-        names.extend(r.names.as_ref()?.iter().cloned());
+        r.names.as_ref()?;
+        names.extend(r.event_names.iter().cloned());
     }
     if enrich {
         names.extend(["ProcessRollup2".to_string(), "SyntheticProcessRollup2".to_string()]);
@@ -120,8 +130,26 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
     // (only they do: the others wait for the shared main pass).
     let passes = rules.iter().map(|r| r.ex.passes()).max().unwrap_or(1);
     let _spool = if passes > 1 { run::spool_stdin(&mut inputs)? } else { None };
+    // The prepasses read only the event types the multi-pass rules' subqueries can use.
+    let pre_skip = if opts.skip.is_some() {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        let mut known = true;
+        for r in rules.iter().filter(|r| r.ex.passes() > 1) {
+            match &r.prepass_names {
+                Some(v) => names.extend(v.iter().cloned()),
+                None => known = false,
+            }
+        }
+        if opts.enrich {
+            names.extend(["ProcessRollup2".to_string(), "SyntheticProcessRollup2".to_string()]);
+        }
+        let names: Vec<String> = names.into_iter().collect();
+        known.then(|| crate::read::skip::LineSkip::new(&names).map(std::sync::Arc::new)).flatten()
+    } else {
+        None
+    };
     for round in 1..passes {
-        let pre = RunOptions { mute: true, strict_input: false, skip: None, ..opts.clone() };
+        let pre = RunOptions { mute: true, strict_input: false, skip: pre_skip.clone(), ..opts.clone() };
         let mut tree = opts.enrich.then(crate::read::tree::ProcessTree::new);
         for input in &inputs {
             run::read_one(input, &fopts, &pre, &mut |mut ev| {
@@ -143,6 +171,8 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
     }
     let mut tree = opts.enrich.then(crate::read::tree::ProcessTree::new);
     let mut summary = Summary::default();
+    // Which rules can use an event type, worked out once per type (there are few).
+    let mut routes: std::collections::HashMap<Option<String>, Vec<usize>> = std::collections::HashMap::new();
     for input in &inputs {
         let stats = run::read_one(input, &fopts, opts, &mut |mut ev| {
             if let Some(t) = tree.as_mut() {
@@ -150,13 +180,17 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
             }
             let name =
                 ev.get("#event_simpleName").or_else(|| ev.get("event_simpleName")).map(|v| v.as_str().into_owned());
-            let name = name.as_deref();
-            for r in rules.iter_mut() {
-                if r.wants(name) {
-                    r.ex.push_shared(&mut ev, &mut r.rows);
-                    if let Some(e) = r.ex.ctx.error() {
-                        r.error = Some(e);
-                    }
+            let route = routes.entry(name).or_insert_with_key(|name| {
+                rules.iter().enumerate().filter(|(_, r)| r.wants(name.as_deref())).map(|(i, _)| i).collect()
+            });
+            for &i in route.iter() {
+                let r = &mut rules[i];
+                if r.error.is_some() {
+                    continue;
+                }
+                r.ex.push_shared(&mut ev, &mut r.rows);
+                if let Some(e) = r.ex.ctx.error() {
+                    r.error = Some(e);
                 }
             }
             true

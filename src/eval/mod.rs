@@ -286,6 +286,17 @@ pub fn push(chain: &mut [Node], ev: Event, ctx: &Ctx, out: &mut Vec<Event>) {
     }
 }
 
+/// Whether an event may pass a chain, judged on the event itself from the chain's leading
+/// filters that cannot change it, looking into the branches of a leading `case` or union.
+/// `false` is certain; `true` means "run it".
+fn may_pass(chain: &[Node], ev: &mut Event, ctx: &Ctx) -> bool {
+    match chain.first() {
+        Some(Node::Filter(p)) if !p.may_modify() => p.test(ev, ctx) && may_pass(&chain[1..], ev, ctx),
+        Some(Node::Case(branches)) | Some(Node::Union(branches)) => branches.iter().any(|b| may_pass(b, ev, ctx)),
+        _ => true,
+    }
+}
+
 /// Test a chain's leading filters that cannot change the event on the event itself: `None` when
 /// one fails, else how many passed.
 fn pure_prefix_passes(chain: &[Node], ev: &mut Event, ctx: &Ctx) -> Option<usize> {
@@ -422,15 +433,15 @@ impl Executor {
     }
 
     /// Feed one event that other queries read too (a pack's rules): the leading filters that
-    /// cannot change the event are tested on it in place, and it is copied only for a query
-    /// whose leading filters it passes.
+    /// cannot change the event (and those leading each branch of a leading `case`) are tested
+    /// on it in place, and it is copied only for a query it may pass.
     pub fn push_shared(&mut self, ev: &mut Event, out: &mut Vec<Event>) {
         if self.round < self.passes || self.keep_original {
             self.push(ev.clone(), out);
             return;
         }
-        if let Some(k) = pure_prefix_passes(&self.chain, ev, &self.ctx) {
-            push(&mut self.chain[k..], ev.clone(), &self.ctx, out);
+        if may_pass(&self.chain, ev, &self.ctx) {
+            push(&mut self.chain, ev.clone(), &self.ctx, out);
         }
     }
 

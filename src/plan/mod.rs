@@ -72,9 +72,12 @@ pub struct Plan {
     /// Whether the query aggregates (else LogScale would add `tail(200)`).
     pub aggregates: bool,
     /// The event types (`#event_simpleName` values) of which an event must have one to pass the
-    /// query's first filter, or `None` when any event may pass. Readers use it to skip Falcon
-    /// lines without parsing them.
+    /// query's first filter, or `None` when any event may pass; an entry `/body/flags` is a regex
+    /// the event type must match. Readers use it to skip Falcon lines without parsing them.
     pub event_names: Option<Vec<String>>,
+    /// The same for the passes before the main one: the event types the subqueries of `join()`
+    /// and `defineTable()` can use (`None` when one can use any, or for `selfJoinFilter()`).
+    pub prepass_event_names: Option<Vec<String>>,
 }
 
 /// Check and describe a query.
@@ -90,6 +93,14 @@ pub fn plan(q: &Query, src: &str, opts: &PlanOptions) -> (Plan, Vec<Diagnostic>)
     pl.top(&q.pipeline);
     pl.plan.prefilter = prefilter_pipeline(&q.pipeline);
     pl.plan.event_names = event_names_pipeline(&q.pipeline);
+    pl.plan.prepass_event_names = {
+        let mut out = Vec::new();
+        prepass_names(&q.pipeline, &mut out).then(|| {
+            out.sort();
+            out.dedup();
+            out
+        })
+    };
     let Planner { plan, mut diags, .. } = pl;
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     (plan, diags)
@@ -700,6 +711,56 @@ fn event_names_pipeline(p: &Pipeline) -> Option<Vec<String>> {
     None
 }
 
+/// The event types of every subquery that runs before the main pass, into `out`; `false` when
+/// one of them can use any event.
+fn prepass_names(p: &Pipeline, out: &mut Vec<String>) -> bool {
+    for s in &p.steps {
+        let ok = match s {
+            Step::Filter(f) => filter_prepass_names(f, out),
+            Step::Case(c) => c.branches.iter().all(|b| prepass_names(b, out)),
+            Step::Union(bs, _) => bs.iter().all(|b| prepass_names(b, out)),
+            Step::Match(m) => m.arms.iter().all(|a| prepass_names(&a.body, out)),
+            Step::Assign(_) | Step::Stats(..) => true,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+fn filter_prepass_names(f: &Filter, out: &mut Vec<String>) -> bool {
+    match f {
+        Filter::Call(c) | Filter::FieldCall { call: c, .. } => {
+            let name = c.name.to_ascii_lowercase();
+            if name == "selfjoinfilter" {
+                return false;
+            }
+            for a in &c.args {
+                if let Expr::Subquery(q) = &a.value {
+                    if matches!(name.as_str(), "join" | "definetable") {
+                        match event_names_pipeline(&q.pipeline) {
+                            Some(v) => out.extend(v),
+                            None => return false,
+                        }
+                    }
+                    if !prepass_names(&q.pipeline, out) {
+                        return false;
+                    }
+                }
+            }
+            true
+        }
+        Filter::And(v, _) | Filter::Or(v, _) => v.iter().all(|x| filter_prepass_names(x, out)),
+        Filter::Not(x, _) => filter_prepass_names(x, out),
+        // A saved query may hold a join: its events are not known here.
+        Filter::Saved(_) => false,
+        Filter::Pipeline(p) => prepass_names(p, out),
+        Filter::Union(bs, _) => bs.iter().all(|b| prepass_names(b, out)),
+        Filter::Compare { .. } | Filter::FreeText(_) | Filter::Bool(..) => true,
+    }
+}
+
 fn union_names<'a>(it: impl Iterator<Item = &'a Pipeline>) -> Option<Vec<String>> {
     let mut out = Vec::new();
     for b in it {
@@ -731,6 +792,13 @@ fn event_names(f: &Filter) -> Option<Vec<String>> {
                 && !w.contains(['*', '\\', '"']) =>
         {
             Some(vec![w.clone()])
+        }
+        // A regex over the event type: kept as `/body/flags`, which the readers test on each
+        // line's event type (read::skip::EventTypes).
+        Filter::Compare { field, op: CmpOp::Eq, value: Pattern::Regex(r), .. }
+            if matches!(field.name.as_str(), "#event_simpleName" | "event_simpleName") =>
+        {
+            Some(vec![format!("/{}/{}", r.body, r.flags)])
         }
         Filter::Or(items, _) => {
             let mut out = Vec::new();
@@ -831,6 +899,22 @@ mod tests {
     }
 
     #[test]
+    fn prepass_event_names_of_joins_and_tables() {
+        let names = |q: &str| {
+            let (ast, d) = crate::lang::parse(q, crate::lang::ParseOptions::default());
+            assert!(d.is_empty(), "{d:?}");
+            plan(&ast, q, &PlanOptions::default()).0.prepass_event_names
+        };
+        assert_eq!(
+            names("#event_simpleName=A | join({#event_simpleName=B OR #event_simpleName=C | x=1}, field=k)"),
+            Some(vec!["B".to_string(), "C".to_string()])
+        );
+        assert_eq!(names("#event_simpleName=A | join({x=1}, field=k)"), None);
+        assert_eq!(names("#event_simpleName=A | selfJoinFilter(field=k, where=[{x=1}, {y=2}])"), None);
+        assert_eq!(names("#event_simpleName=A | FileName=x"), Some(vec![]));
+    }
+
+    #[test]
     fn event_names_of_the_seed() {
         let seed = include_str!("../../tests/seed/seed.cql");
         let (ast, _) = parse(seed, ParseOptions { lenient: true });
@@ -840,12 +924,15 @@ mod tests {
         for q in [
             "x := 1 | #event_simpleName=A",
             "groupBy(a) | #event_simpleName=A",
-            "#event_simpleName=/A/",
+            "#event_simpleName!=/A/",
             "CommandLine=/(?<x>.)/ | #event_simpleName=A",
         ] {
             let (ast, _) = parse(q, ParseOptions::default());
             assert_eq!(plan(&ast, q, &PlanOptions::default()).0.event_names, None, "{q}");
         }
+        let q = "#event_simpleName=/Written$/i | count()";
+        let (ast, _) = parse(q, ParseOptions::default());
+        assert_eq!(plan(&ast, q, &PlanOptions::default()).0.event_names, Some(vec!["/Written$/i".to_string()]));
         let q = "FileName=cmd.exe #event_simpleName=ProcessRollup2 | groupBy(aid)";
         let (ast, _) = parse(q, ParseOptions::default());
         assert_eq!(plan(&ast, q, &PlanOptions::default()).0.event_names, Some(vec!["ProcessRollup2".to_string()]));

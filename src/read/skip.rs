@@ -5,21 +5,57 @@
 use memchr::memmem;
 use std::collections::HashSet;
 
+/// A set of event types: names, and regexes (`/body/flags`, as `Plan::event_names` writes a
+/// regex filter on `#event_simpleName`).
+#[derive(Debug, Clone)]
+pub struct EventTypes {
+    names: HashSet<Vec<u8>>,
+    regexes: Vec<regex::bytes::Regex>,
+}
+
+impl EventTypes {
+    /// `None` when an entry cannot be tested safely here: a name that would need JSON escaping,
+    /// or a regex the `regex` crate does not take (lookaround): then nothing is skipped.
+    pub fn new(entries: &[String]) -> Option<EventTypes> {
+        let mut names = HashSet::new();
+        let mut regexes = Vec::new();
+        for e in entries {
+            if let Some(rest) = e.strip_prefix('/') {
+                let (body, flags) = rest.rsplit_once('/')?;
+                let body = body.replace("\\/", "/");
+                let pattern = if flags.contains('i') { format!("(?i){body}") } else { body };
+                regexes.push(regex::bytes::Regex::new(&pattern).ok()?);
+            } else {
+                if e.contains(['"', '\\']) || e.chars().any(char::is_control) {
+                    return None;
+                }
+                names.insert(e.as_bytes().to_vec());
+            }
+        }
+        if names.is_empty() && regexes.is_empty() {
+            return None;
+        }
+        Some(EventTypes { names, regexes })
+    }
+
+    /// The event type is one of the set.
+    pub fn contains(&self, name: &[u8]) -> bool {
+        self.names.contains(name) || self.regexes.iter().any(|r| r.is_match(name))
+    }
+}
+
 /// The event types a query can use.
 #[derive(Debug, Clone)]
 pub struct LineSkip {
-    names: HashSet<Vec<u8>>,
+    types: EventTypes,
     marker: memmem::Finder<'static>,
 }
 
 impl LineSkip {
-    /// `None` when a name cannot be compared safely (it would need JSON escaping).
+    /// `None` when an entry cannot be tested safely (see [`EventTypes::new`]).
     pub fn new(names: &[String]) -> Option<LineSkip> {
-        if names.is_empty() || names.iter().any(|n| n.contains(['"', '\\']) || n.chars().any(char::is_control)) {
-            return None;
-        }
-        let names = names.iter().map(|n| n.as_bytes().to_vec()).collect();
-        Some(LineSkip { names, marker: memmem::Finder::new(b"event_simpleName\"").into_owned() })
+        let types = EventTypes::new(names)?;
+        Some(LineSkip { types, marker: memmem::Finder::new(b"event_simpleName\"").into_owned() })
     }
 
     /// A Falcon line whose `event_simpleName` (or `#event_simpleName`) is none of the event
@@ -48,7 +84,7 @@ impl LineSkip {
             if rest[end] == b'\\' {
                 return false;
             }
-            return !self.names.contains(&rest[..end]);
+            return !self.types.contains(&rest[..end]);
         }
         false
     }
@@ -79,5 +115,11 @@ mod tests {
         assert!(!s.skippable(br#"{"Parentevent_simpleName":"DnsRequest"}"#));
         assert!(!s.skippable(br#"{"event_simpleName":"Process\u0052ollup2"}"#));
         assert!(!s.skippable(br#"{"event_simpleName":7}"#));
+        // Regex entries, as a filter `#event_simpleName=/Written$/i` gives them.
+        let r = LineSkip::new(&["/Written$/i".to_string(), "FileCreateInfo".to_string()]).unwrap();
+        assert!(!r.skippable(br#"{"event_simpleName":"NewScriptWritten"}"#));
+        assert!(!r.skippable(br#"{"event_simpleName":"FileCreateInfo"}"#));
+        assert!(r.skippable(br#"{"event_simpleName":"ProcessRollup2"}"#));
+        assert!(LineSkip::new(&["/(?<=x)y/".to_string()]).is_none());
     }
 }
