@@ -341,19 +341,33 @@ pub fn lint(rule: &Rule) -> Vec<String> {
     p
 }
 
-/// The output contract: the query ends in a `groupBy` keyed by `ComputerName` whose functions
-/// include `count(as=EventCount)` and `min(@timestamp, as=FirstSeen)`.
+/// The output contract: the query's last aggregate is a `groupBy` keyed by `ComputerName` whose
+/// functions include `count(as=EventCount)` and `min(@timestamp, as=FirstSeen)`, followed by
+/// nothing but filters on its rows.
 pub fn output_contract(query: &str) -> Vec<String> {
     let (q, diags) = lang::parse(query, ParseOptions::default());
     if diags.iter().any(Diagnostic::is_error) {
         return Vec::new(); // reported as CQL errors
     }
-    let Some(lang::ast::Step::Filter(lang::ast::Filter::Call(call))) = q.pipeline.steps.last() else {
+    use lang::ast::{Filter, Step};
+    // The last groupBy(), followed by nothing but filters on its rows (`x > 0`, `test(…)`).
+    let is_group = |s: &Step| matches!(s, Step::Filter(Filter::Call(c)) if c.name.eq_ignore_ascii_case("groupBy"));
+    let Some(at) = q.pipeline.steps.iter().rposition(is_group) else {
         return vec!["the query does not end in a groupBy()".to_string()];
     };
-    if !call.name.eq_ignore_ascii_case("groupBy") {
-        return vec![format!("the query ends in {}() instead of groupBy()", call.name)];
+    let row_filter = |s: &Step| match s {
+        Step::Filter(Filter::Call(c)) => c.name.eq_ignore_ascii_case("test"),
+        Step::Filter(_) => true,
+        _ => false,
+    };
+    if let Some(s) = q.pipeline.steps[at + 1..].iter().find(|s| !row_filter(s)) {
+        let what = match s {
+            Step::Filter(Filter::Call(c)) => format!("{}()", c.name),
+            _ => "a step that is not a filter".to_string(),
+        };
+        return vec![format!("the final groupBy() is followed by {what}; only filters on its rows may follow it")];
     }
+    let Step::Filter(Filter::Call(call)) = &q.pipeline.steps[at] else { return Vec::new() };
     let text = lang::print::call_to_string(call);
     let mut p = Vec::new();
     let head = text.split("function").next().unwrap_or("");
@@ -440,6 +454,17 @@ queryString: |-
         assert!(p.iter().any(|m| m.contains("ComputerName")), "{p:?}");
         let none = RULE.replace("  References:\n  - https://attack.mitre.org/techniques/T1505/003/\n", "");
         assert!(lint(&parse_rule(&none, Path::new("x.yaml")).unwrap()).iter().any(|m| m.contains("References")));
+    }
+
+    #[test]
+    fn the_final_groupby_may_only_be_followed_by_row_filters() {
+        let g = "#event_simpleName=X | groupBy([ComputerName], function=[count(as=EventCount), min(@timestamp, as=FirstSeen), count(R, as=Requests)])";
+        assert_eq!(output_contract(&format!("{g} | Requests > 0 | test(Requests < 9)")), Vec::<String>::new());
+        let p = output_contract(&format!("{g} | sort(EventCount)"));
+        assert!(p[0].contains("followed by sort()"), "{p:?}");
+        let p = output_contract(&format!("{g} | x := 1"));
+        assert!(p[0].contains("not a filter"), "{p:?}");
+        assert!(output_contract("#event_simpleName=X | count()")[0].contains("does not end in a groupBy()"));
     }
 
     #[test]
