@@ -116,11 +116,104 @@ pub fn decompress(raw: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Sen
     let mut br = BufReader::with_capacity(1 << 16, raw);
     let head = br.fill_buf()?.to_vec();
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, flate2::bufread::MultiGzDecoder::new(br))))
+        Ok(Box::new(Threaded::spawn(Box::new(flate2::bufread::MultiGzDecoder::new(br)))))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, zstd::stream::read::Decoder::with_buffer(br)?)))
+        Ok(Box::new(Threaded::spawn(Box::new(zstd::stream::read::Decoder::with_buffer(br)?))))
     } else {
         Ok(Box::new(br))
+    }
+}
+
+/// A reader whose source runs on a thread of its own (decompression), handing over blocks
+/// through a small bounded channel, so that decompressing and parsing overlap. An error of the
+/// source comes out after the data read before it, as it would from the source itself.
+pub struct Threaded {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    back: std::sync::mpsc::SyncSender<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+/// Bytes per block handed over, and blocks in flight (bounded memory: 4 MiB).
+const BLOCK: usize = 1 << 20;
+const IN_FLIGHT: usize = 4;
+
+impl std::fmt::Debug for Threaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Threaded").field("pos", &self.pos).field("done", &self.done).finish()
+    }
+}
+
+impl Threaded {
+    pub fn spawn(mut src: Box<dyn Read + Send>) -> Threaded {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(IN_FLIGHT);
+        let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
+        std::thread::spawn(move || loop {
+            let mut buf = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BLOCK));
+            buf.resize(BLOCK, 0);
+            let mut n = 0;
+            let res = loop {
+                match src.read(&mut buf[n..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(k) => {
+                        n += k;
+                        if n == BLOCK {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            buf.truncate(n);
+            let last = n < BLOCK || res.is_err();
+            if n > 0 && tx.send(Ok(buf)).is_err() {
+                return; // the reader is gone
+            }
+            if let Err(e) = res {
+                let _ = tx.send(Err(e));
+                return;
+            }
+            if last {
+                return;
+            }
+        });
+        Threaded { rx, back, cur: Vec::new(), pos: 0, done: false }
+    }
+}
+
+impl Read for Threaded {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(out.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Threaded {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos >= self.cur.len() && !self.done {
+            match self.rx.recv() {
+                Ok(Ok(block)) => {
+                    let old = std::mem::replace(&mut self.cur, block);
+                    let _ = self.back.try_send(old);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => self.done = true,
+            }
+        }
+        Ok(&self.cur[self.pos.min(self.cur.len())..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
     }
 }
 
@@ -204,6 +297,35 @@ pub fn event_from(fields: Vec<(String, Value)>) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threaded_reader_hands_over_everything_then_the_error() {
+        // More than one block, then an error from the source.
+        struct Src(usize);
+        impl Read for Src {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut"));
+                }
+                let n = out.len().min(self.0).min(70_000);
+                out[..n].fill(b'x');
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let mut t = Threaded::spawn(Box::new(Src(BLOCK + 12_345)));
+        let mut got = Vec::new();
+        let err = t.read_to_end(&mut got).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(got.len(), BLOCK + 12_345);
+        // A clean source ends cleanly, and an empty one gives nothing.
+        let mut t = Threaded::spawn(Box::new(&b"a\nb\n"[..]));
+        let mut s = String::new();
+        t.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "a\nb\n");
+        let mut t = Threaded::spawn(Box::new(io::empty()));
+        assert_eq!(t.fill_buf().unwrap().len(), 0);
+    }
 
     #[test]
     fn csv() {
