@@ -100,6 +100,15 @@ def main():
         "cqlhunt seed (lenient), 1 thread": [BIN, "run", "-q", "--lenient", "-o", "ndjson", "-f", SEED, data],
     }
     cmds["cqlhunt detect (the whole T1505 pack), 1 thread"] = [BIN, "detect", "-q", "-o", "ndjson", data]
+    cmds["cqlhunt seed from stdin (cat FILE |), 1 thread"] = [
+        "sh", "-c", f'cat "{data}" | "{BIN}" run -q --lenient -o ndjson -f "{SEED}" -']
+    zst = data + ".zst"
+    if shutil.which("zstd"):
+        if not os.path.exists(zst):
+            sh(["zstd", "-q", "-T0", "-o", zst, data])
+        cmds["cqlhunt seed over FILE.zst, 1 thread (+ decompression thread)"] = [
+            BIN, "run", "-q", "--lenient", "-o", "ndjson", "-f", SEED, zst]
+        cmds["zstd -dc FILE.zst"] = ["sh", "-c", f'zstd -dc "{zst}" > /dev/null']
     duck = shutil.which("duckdb")
     if duck:
         sql = open(SQL).read()
