@@ -222,6 +222,9 @@ struct InputArgs {
     /// Host name for inputs that carry none (auditd logs without `node=`).
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
+    /// Threads: with 2 or more, reading and parsing run beside the rules.
+    #[arg(short = 'j', long = "threads", default_value_t = 1)]
+    threads: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -611,7 +614,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 rawstring: false,
                 lookup_dir: rules.clone(),
                 quiet: input.quiet,
-                threads: 1,
+                threads: input.threads.max(1),
                 mappings: load_mappings(&input.mapping)?,
                 enrich: !input.no_enrich,
                 enrich_matters: true,

@@ -173,8 +173,8 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
     let mut summary = Summary::default();
     // Which rules can use an event type, worked out once per type (there are few).
     let mut routes: std::collections::HashMap<Option<String>, Vec<usize>> = std::collections::HashMap::new();
-    for input in &inputs {
-        let stats = run::read_one(input, &fopts, opts, &mut |mut ev| {
+    {
+        let stats = run::read_all(&inputs, &fopts, opts, &mut |mut ev| {
             if let Some(t) = tree.as_mut() {
                 t.enrich(&mut ev);
             }

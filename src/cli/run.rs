@@ -186,26 +186,24 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
     let mut summary = Summary::default();
     let mut rows: Vec<Event> = Vec::new();
     let mut tree = opts.enrich.then(read::tree::ProcessTree::new);
-    for input in &inputs {
-        let stats = read_one(input, &fopts, opts, &mut |mut ev| {
-            if let Some(t) = tree.as_mut() {
-                t.enrich(&mut ev);
-            }
-            ex.push(ev, &mut rows);
-            if ex.ctx.failed() {
+    let stats = read_all(&inputs, &fopts, opts, &mut |mut ev| {
+        if let Some(t) = tree.as_mut() {
+            t.enrich(&mut ev);
+        }
+        ex.push(ev, &mut rows);
+        if ex.ctx.failed() {
+            return false;
+        }
+        for r in rows.drain(..) {
+            if out.row(r).is_err() {
                 return false;
             }
-            for r in rows.drain(..) {
-                if out.row(r).is_err() {
-                    return false;
-                }
-            }
-            true
-        })?;
-        summary.files.extend(stats);
-        if let Some(e) = ex.ctx.error() {
-            return Err(RunError::Query(e));
         }
+        true
+    })?;
+    summary.files.extend(stats);
+    if let Some(e) = ex.ctx.error() {
+        return Err(RunError::Query(e));
     }
     ex.finish(&mut rows);
     if let Some(e) = ex.ctx.error() {
@@ -227,6 +225,65 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
         print_summary(&summary);
     }
     Ok(summary)
+}
+
+/// Read every input in order into `sink`. With more than one thread (`-j`), reading and parsing
+/// run on a thread of their own and hand events over in batches, while `sink` (lineage
+/// enrichment and the query, which need the events in order) runs here: the two overlap.
+pub(crate) fn read_all(
+    inputs: &[PathBuf],
+    fopts: &LineOptions,
+    opts: &RunOptions,
+    sink: &mut dyn FnMut(Event) -> bool,
+) -> Result<Vec<FileStats>, RunError> {
+    if opts.threads <= 1 {
+        let mut all = Vec::new();
+        for input in inputs {
+            all.extend(read_one(input, fopts, opts, sink)?);
+        }
+        return Ok(all);
+    }
+    const BATCH: usize = 512;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(16);
+    std::thread::scope(|scope| {
+        let stop = &stop;
+        let reader = scope.spawn(move || {
+            let tx = tx;
+            let mut all = Vec::new();
+            for input in inputs {
+                let mut batch = Vec::with_capacity(BATCH);
+                let stats = read_one(input, fopts, opts, &mut |ev| {
+                    batch.push(ev);
+                    if batch.len() == BATCH
+                        && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err()
+                    {
+                        return false;
+                    }
+                    !stop.load(std::sync::atomic::Ordering::Relaxed)
+                });
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                all.extend(stats?);
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+            }
+            Ok(all)
+        });
+        'batches: for batch in rx.iter() {
+            for ev in batch {
+                if !sink(ev) {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    break 'batches;
+                }
+            }
+        }
+        // Unblock the reader if it is waiting to send, then collect what it read.
+        drop(rx);
+        reader.join().unwrap_or_else(|_| Err(RunError::Input("the reading thread failed".to_string())))
+    })
 }
 
 pub(crate) fn print_summary(s: &Summary) {
