@@ -99,7 +99,9 @@ def main():
     cmds = {
         "cqlhunt seed (lenient), 1 thread": [BIN, "run", "-q", "--lenient", "-o", "ndjson", "-f", SEED, data],
     }
+    cmds["cqlhunt seed (lenient), 2 threads"] = [BIN, "run", "-q", "--lenient", "-o", "ndjson", "-j", "2", "-f", SEED, data]
     cmds["cqlhunt detect (the whole T1505 pack), 1 thread"] = [BIN, "detect", "-q", "-o", "ndjson", data]
+    cmds["cqlhunt detect (the whole T1505 pack), 2 threads"] = [BIN, "detect", "-q", "-o", "ndjson", "-j", "2", data]
     cmds["cqlhunt seed from stdin (cat FILE |), 1 thread"] = [
         "sh", "-c", f'cat "{data}" | "{BIN}" run -q --lenient -o ndjson -f "{SEED}" -']
     zst = data + ".zst"

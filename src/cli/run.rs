@@ -236,7 +236,10 @@ pub(crate) fn read_all(
     opts: &RunOptions,
     sink: &mut dyn FnMut(Event) -> bool,
 ) -> Result<Vec<FileStats>, RunError> {
-    if opts.threads <= 1 {
+    // EVTX spreads its chunks over the threads itself (a reading thread beside it costs more
+    // than it saves).
+    let evtx = inputs.iter().any(|p| matches!(read::sniff_path(p), Ok(Some(read::Format::Evtx))));
+    if opts.threads <= 1 || evtx {
         let mut all = Vec::new();
         for input in inputs {
             all.extend(read_one(input, fopts, opts, sink)?);
@@ -244,6 +247,9 @@ pub(crate) fn read_all(
         return Ok(all);
     }
     const BATCH: usize = 512;
+    // The reading thread is the second thread: EVTX chunks are rendered on it alone.
+    let one = RunOptions { threads: 1, ..opts.clone() };
+    let opts = &one;
     let stop = std::sync::atomic::AtomicBool::new(false);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(16);
     std::thread::scope(|scope| {
