@@ -27,11 +27,17 @@ fn alerts(file: &str) -> Vec<(String, String, String)> {
     v
 }
 
+/// Evidence is compared by its start, ignoring case (Windows writes the same path in several
+/// cases: `inetsrv`, `InetSRV`).
+fn starts(e: &str, prefix: &str) -> bool {
+    e.to_lowercase().starts_with(&prefix.to_lowercase())
+}
+
 fn check(file: &str, want: &[Want]) {
     let got = alerts(file);
     for w in want {
         assert!(
-            got.iter().any(|(r, h, e)| r == w.0 && h == w.1 && e.starts_with(w.2)),
+            got.iter().any(|(r, h, e)| r == w.0 && h == w.1 && starts(e, w.2)),
             "{file}: missing {} on {} ({}): {}\ngot: {got:#?}",
             w.0,
             w.1,
@@ -42,7 +48,7 @@ fn check(file: &str, want: &[Want]) {
     // Nothing else: every alert is one of the expected ones.
     for (r, h, e) in &got {
         assert!(
-            want.iter().any(|w| r == w.0 && h == w.1 && e.starts_with(w.2)),
+            want.iter().any(|w| r == w.0 && h == w.1 && starts(e, w.2)),
             "{file}: unexpected alert {r} on {h}: {e}"
         );
     }
@@ -153,10 +159,38 @@ fn exchange_transport_agents() {
 }
 
 #[test]
+fn iis_credentials_read_through_a_web_shell() {
+    check(
+        "EVTX-ATTACK-SAMPLES/Credential Access/discovery_sysmon_1_iis_pwd_and_config_discovery_appcmd.evtx",
+        &[
+            Want("webshell-shell-child-windows", "IEWIN7", "\"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe\"", "w3wp.exe → powershell.exe: the web shell's interpreter"),
+            Want("webshell-grandchild-recon", "IEWIN7", "\"C:\\Windows\\System32\\inetsrv\\appcmd.exe\"", "appcmd.exe under w3wp.exe's powershell: app-pool passwords and site configuration read (list apppool /text:processmodel.password, list vdir)"),
+        ],
+    );
+}
+
+#[test]
+fn sql_server_blocked_xp_cmdshell() {
+    check(
+        "EVTX-ATTACK-SAMPLES/Lateral Movement/MSSQL_15281_xp_cmdshell_exec_failed_attempt.evtx",
+        &[Want(
+            "mssql-xp-cmdshell-enabled",
+            "LAPTOP-JU4M3I0E",
+            "xp_cmdshell",
+            "15281: a call to xp_cmdshell blocked because it is off, the attempt before enabling it",
+        )],
+    );
+}
+
+#[test]
 fn terminal_services_dll() {
     check(
         "EVTX-ATTACK-SAMPLES/Defense Evasion/sysmon_13_rdp_settings_tampering.evtx",
-        &[Want("termservice-servicedll-changed", "PC04.example.corp", "\\REGISTRY\\MACHINE\\System\\CurrentControlSet\\services\\TermService\\Parameters = %%ProgramFiles%%\\RDP Wrapper\\rdpwrap.dll", "RDPWInst.exe points TermService's ServiceDll at rdpwrap.dll")],
+        &[
+            Want("termsrv-dll-tampering", "PC04.example.corp", "\"C:\\Windows\\System32\\takeown.exe\" /f  C:\\Windows\\System32\\termsrv.dll", "UniversalTermsrvPatch takes ownership of termsrv.dll to patch it in place"),
+            Want("termsrv-dll-tampering", "PC04.example.corp", "\"C:\\Windows\\System32\\icacls.exe\" C:\\Windows\\System32\\termsrv.dll /grant", "… and grants itself (and Everyone) full control of it"),
+            Want("termservice-servicedll-changed", "PC04.example.corp", "\\REGISTRY\\MACHINE\\System\\CurrentControlSet\\services\\TermService\\Parameters = %%ProgramFiles%%\\RDP Wrapper\\rdpwrap.dll", "RDPWInst.exe points TermService's ServiceDll at rdpwrap.dll"),
+        ],
     );
 }
 
@@ -169,6 +203,7 @@ fn proxylogon_chain() {
             Want("webshell-shell-child-windows", "MXS01.azsentinel.local", "cmd /c whoami", "w3wp.exe → cmd /c whoami through ohyeah.aspx (Sysmon 1 and 4688)"),
             Want("webshell-exchange-sharepoint-child", "MXS01.azsentinel.local", "cmd /c whoami", "the same process under an Exchange worker: w3wp.exe with an MSExchange application pool (Sysmon) or as LocalSystem (4688)"),
             Want("webshell-grandchild-recon", "MXS01.azsentinel.local", "whoami", "whoami.exe under w3wp.exe's cmd.exe"),
+            Want("exchange-virtual-directory-script", "MXS01.azsentinel.local", "Cmdlet suceeded. Cmdlet Set-OabVirtualDirectory, parameters -ExternalUrl \"http://ffff/#<script", "the OAB virtual directory's URL set to China Chopper script (the exported .aspx shell of CVE-2021-27065)"),
             Want("webshell-file-written-webroot", "MXS01.azsentinel.local", "\\Device\\HarddiskVolume3\\Program Files\\Microsoft\\Exchange Server\\V15\\FrontEnd\\HttpProxy\\owa\\auth\\ohyeah.aspx", "the web shell itself, written under OWA's auth folder (outside the seed's web-root list)"),
         ],
     );
