@@ -170,6 +170,30 @@ def main():
     ]
     for name, med, rss, ratio in rows:
         lines.append(f"| {name} | {med:.2f} | {rss:.0f} | {ratio:.2f} |")
+    med = {name: statistics.median(t for t, _ in rs) for name, rs in results.items()}
+
+    def ratio(a, b):
+        return med[a] / med[b] if a in med and b in med and med[b] else None
+
+    seed1, seed2 = "cqlhunt seed (lenient), 1 thread", "cqlhunt seed (lenient), 2 threads"
+    targets = [
+        ("seed, 1 thread ÷ DuckDB, 1 thread", ratio(seed1, "duckdb seed-intent.sql, 1 thread"), 0.5),
+        ("seed, 2 threads ÷ DuckDB, 2 threads", ratio(seed2, "duckdb seed-intent.sql, 2 threads"), 0.5),
+        ("seed, 2 threads ÷ rg -c", ratio(seed2, "rg -c (six event names)"), 1.5),
+        ("seed, 1 thread ÷ seed, 2 threads (scaling)", ratio(seed1, seed2), None),
+        ("detect ÷ seed (1 thread)", ratio("cqlhunt detect (the whole T1505 pack), 1 thread", seed1), 1.5),
+        ("stdin ÷ file", ratio("cqlhunt seed from stdin (cat FILE |), 1 thread", seed1), 1.3),
+        (".zst ÷ zstd -dc", ratio("cqlhunt seed over FILE.zst, 1 thread (+ decompression thread)", "zstd -dc FILE.zst"), 1.5),
+        ("EVTX seed, 1 thread ÷ evtx_dump", ratio("cqlhunt seed over the EVTX file, 1 thread", "evtx_dump -t 1 -o jsonl"), 1.3),
+    ]
+    lines += ["", "## Against the targets of issue 6", "", "| ratio | measured | target | met |", "|---|---:|---:|---|"]
+    for name, r, limit in targets:
+        if r is None:
+            continue
+        if limit is None:  # scaling: at least 1.7
+            lines.append(f"| {name} | {r:.2f} | ≥ 1.70 | {'yes' if r >= 1.7 else 'no'} |")
+        else:
+            lines.append(f"| {name} | {r:.2f} | ≤ {limit:.2f} | {'yes' if r <= limit else 'no'} |")
     lines += [
         "",
         "EVTX rows compare with the cqlhunt EVTX row; the others with the cqlhunt NDJSON row.",
