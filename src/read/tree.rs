@@ -4,16 +4,24 @@
 //! that acted (Falcon: `TargetProcessId`, `ParentProcessId`, `ContextProcessId`; Sysmon's
 //! process GUIDs are mapped to the same names). Fields the event has are never changed.
 //!
-//! Memory is bounded: per host, at most [`PER_HOST`] processes (a two-generation cache: when
-//! the newer generation fills, the older is dropped, so recently seen processes stay), and at
-//! most [`HOSTS`] hosts (the least recently seen host is dropped first).
+//! Memory is bounded, whatever the input's size: at most [`BUDGET`] processes in all, shared
+//! between the hosts seen (each host between [`MIN_PER_HOST`] and [`PER_HOST`]; past
+//! `BUDGET / MIN_PER_HOST` hosts, `MIN_PER_HOST` each), in a
+//! two-generation cache per host (when the newer generation fills, the older is dropped, so
+//! recently seen processes stay), and at most [`HOSTS`] hosts (the least recently seen host is
+//! dropped first). A child whose parent was dropped still gets its grandparent's name from the
+//! parent's own event when that event named it (Falcon's and Sysmon's do).
 
 use crate::event::{Event, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Processes remembered per host.
+/// Processes remembered per host, at most.
 pub const PER_HOST: usize = 65_536;
+/// Processes remembered per host, at least (when many hosts share the budget).
+pub const MIN_PER_HOST: usize = 512;
+/// Processes remembered in all (about 70 bytes each).
+pub const BUDGET: usize = 131_072;
 /// Hosts remembered.
 pub const HOSTS: usize = 4096;
 
@@ -49,8 +57,9 @@ impl HostCache {
     fn get(&self, id: u64) -> Option<&Proc> {
         self.new.get(&id).or_else(|| self.old.get(&id))
     }
-    fn insert(&mut self, id: u64, p: Proc) {
-        if self.new.len() >= PER_HOST / 2 {
+    /// Insert, dropping the older generation when the newer holds `generation` processes.
+    fn insert(&mut self, id: u64, p: Proc, generation: usize) {
+        if self.new.len() >= generation {
             self.old = std::mem::take(&mut self.new);
         }
         self.new.insert(id, p);
@@ -132,6 +141,20 @@ impl ProcessTree {
             }
         }
         let host_key = host.clone();
+        // Each host's share of the budget, in two generations.
+        let generation = (BUDGET / (self.hosts.len() + 1)).clamp(MIN_PER_HOST, PER_HOST) / 2;
+        // Hosts that filled up while there were fewer hosts give back what exceeds today's
+        // share (checked every few thousand events: a pass over the hosts).
+        if self.clock % 4096 == 0 && self.len() > BUDGET {
+            for c in self.hosts.values_mut() {
+                if c.new.len() + c.old.len() > 2 * generation {
+                    c.old = std::mem::take(&mut c.new);
+                    if c.old.len() > generation {
+                        c.old = HashMap::new();
+                    }
+                }
+            }
+        }
         let cache = self.hosts.entry(host).or_default();
         cache.last_seen = self.clock;
         if name.is_empty() {
@@ -140,16 +163,16 @@ impl ProcessTree {
             // parent.
             if let Some((child, image, parent)) = forked(ev) {
                 let image: Arc<str> = Arc::from(image.as_str());
-                cache.insert(key(&child), Proc { image, parent: Some(key(&parent)), parent_name: None });
+                cache.insert(key(&child), Proc { image, parent: Some(key(&parent)), parent_name: None }, generation);
             } else if let Some((pid, image, parent)) = failed_exec(ev) {
                 // The exec failed, so `exe` is still the image the process was forked with: its
                 // own, and (when nothing is known of it) its parent's, which forked it.
                 let image: Arc<str> = Arc::from(image.as_str());
                 let (pk, ppk) = (key(&pid), key(&parent));
                 if cache.get(ppk).is_none() {
-                    cache.insert(ppk, Proc { image: Arc::clone(&image), parent: None, parent_name: None });
+                    cache.insert(ppk, Proc { image: Arc::clone(&image), parent: None, parent_name: None }, generation);
                 }
-                cache.insert(pk, Proc { image, parent: Some(ppk), parent_name: None });
+                cache.insert(pk, Proc { image, parent: Some(ppk), parent_name: None }, generation);
             }
             return;
         }
@@ -179,7 +202,7 @@ impl ProcessTree {
                 let parent_name = ev.get_str("ParentBaseFileName").map(|p| self.intern(&p));
                 let k = key(&id);
                 if let Some(c) = self.hosts.get_mut(host_key.as_str()) {
-                    c.insert(k, Proc { image, parent, parent_name });
+                    c.insert(k, Proc { image, parent, parent_name }, generation);
                 }
             }
         } else if let Some(ctx) = ev.get_str("ContextProcessId").map(|s| key(&s)) {
@@ -386,5 +409,16 @@ mod tests {
             t.enrich(&mut e);
         }
         assert!(t.len() <= PER_HOST, "{}", t.len());
+        // Many hosts share the budget: the total stays under it (each host above its minimum).
+        let mut t = ProcessTree::new();
+        for h in 0..200 {
+            for i in 0..5_000 {
+                let mut e = ev(&[("#event_simpleName", "ProcessRollup2"), ("ImageFileName", "x.exe")]);
+                e.set("aid", Value::Str(format!("h{h}")));
+                e.set("TargetProcessId", Value::Str(i.to_string()));
+                t.enrich(&mut e);
+            }
+        }
+        assert!(t.len() <= BUDGET + 200 * MIN_PER_HOST / 2, "{}", t.len());
     }
 }
