@@ -82,40 +82,14 @@ enum Cmd {
         /// Output format (default: table on a terminal, NDJSON otherwise).
         #[arg(short = 'o', long = "output", value_enum)]
         output: Option<output::OutFormat>,
-        /// Input format.
-        #[arg(long, value_enum, default_value_t = InFormat::Auto)]
-        format: InFormat,
-        /// FDR aidmaster table (CSV with a header, or NDJSON): adds ComputerName by aid.
-        #[arg(long, value_name = "FILE")]
-        aidmaster: Option<PathBuf>,
-        /// Worker threads.
-        #[arg(short = 'j', long = "threads", default_value_t = 1)]
-        threads: usize,
-        /// Keep long values whole in the table.
-        #[arg(long)]
-        wide: bool,
         /// Print @rawstring too.
         #[arg(long)]
         rawstring: bool,
-        /// Stop at the first bad record (exit 2) instead of skipping it.
-        #[arg(long)]
-        strict_input: bool,
         /// Directory for match(file=…) and readFile() lookups (default: the current directory).
         #[arg(long, value_name = "DIR")]
         lookup_dir: Option<PathBuf>,
-        /// No summary on stderr.
-        #[arg(short, long)]
-        quiet: bool,
-        /// A mapping table to the Falcon model (replaces the shipped table of its source).
-        #[arg(long, value_name = "FILE")]
-        mapping: Vec<PathBuf>,
-        /// Do not fill ParentBaseFileName, GrandParentBaseFileName, ContextBaseFileName and
-        /// ContextImageFileName from earlier process events of the same host.
-        #[arg(long)]
-        no_enrich: bool,
-        /// Host name for inputs that carry none (auditd logs without `node=`).
-        #[arg(long, value_name = "NAME")]
-        hostname: Option<String>,
+        #[command(flatten)]
+        input: InputArgs,
     },
     /// Write deterministic NG-SIEM-shaped Falcon NDJSON with planted T1505 true positives and
     /// near misses (for tests and benchmarks).
@@ -195,7 +169,7 @@ enum Cmd {
     },
 }
 
-/// How inputs are read (shared by `detect`).
+/// How inputs are read (shared by `run` and `detect`).
 #[derive(Debug, Args)]
 struct InputArgs {
     /// Input format.
@@ -216,13 +190,15 @@ struct InputArgs {
     /// A mapping table to the Falcon model (replaces the shipped table of its source).
     #[arg(long, value_name = "FILE")]
     mapping: Vec<PathBuf>,
-    /// Do not fill lineage fields from earlier process events.
+    /// Do not fill ParentBaseFileName, GrandParentBaseFileName, ContextBaseFileName and
+    /// ContextImageFileName from earlier process events of the same host.
     #[arg(long)]
     no_enrich: bool,
     /// Host name for inputs that carry none (auditd logs without `node=`).
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
-    /// Threads: with 2 or more, reading and parsing run beside the rules.
+    /// Worker threads (line-delimited input is cut into chunks; a query that needs lineage, and
+    /// `detect`, read and parse beside the query).
     #[arg(short = 'j', long = "threads", default_value_t = 1)]
     threads: usize,
 }
@@ -495,24 +471,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 None => Ok(ExitCode::from(1)),
             }
         }
-        Cmd::Run {
-            file,
-            expr,
-            inputs,
-            common,
-            output,
-            format,
-            aidmaster,
-            threads,
-            wide,
-            rawstring,
-            strict_input,
-            lookup_dir,
-            quiet,
-            mapping,
-            no_enrich,
-            hostname,
-        } => {
+        Cmd::Run { file, expr, inputs, common, output, rawstring, lookup_dir, input } => {
+            let InputArgs { format, aidmaster, wide, strict_input, quiet, mapping, no_enrich, hostname, threads } =
+                input;
             if threads == 0 {
                 return Err("--threads must be at least 1".to_string());
             }
@@ -566,14 +527,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 hostname,
                 mute: false,
                 format: format.forced(),
-                skip: described.event_names.as_ref().and_then(|names| {
-                    let mut names = names.clone();
-                    if !no_enrich && enrich_matters {
-                        // Lineage comes from process events: keep them.
-                        names.extend(["ProcessRollup2".to_string(), "SyntheticProcessRollup2".to_string()]);
-                    }
-                    crate::read::skip::LineSkip::new(&names).map(std::sync::Arc::new)
-                }),
+                skip: described
+                    .event_names
+                    .clone()
+                    .and_then(|names| crate::read::skip::LineSkip::for_query(names, !no_enrich && enrich_matters)),
             };
             match run::run(&ir, &ropts) {
                 Ok(_) => Ok(ExitCode::SUCCESS),

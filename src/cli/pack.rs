@@ -55,9 +55,13 @@ impl Compiled {
         let entries: Vec<&Entry> =
             tuning.map(|t| t.entries.iter().filter(|e| e.applies_to(&rule.id)).collect()).unwrap_or_default();
         let text = tuning::apply(&rule.query, &entries).map_err(|e| format!("{}: {e}", rule.path.display()))?;
-        let (ex, p) = compile_text(&rule.path.display().to_string(), &text, false)?;
+        Compiled::build(rule.clone(), &rule.path.display().to_string(), &text, false)
+    }
+
+    fn build(rule: Rule, name: &str, text: &str, lenient: bool) -> Result<Compiled, String> {
+        let (ex, p) = compile_text(name, text, lenient)?;
         Ok(Compiled {
-            rule: rule.clone(),
+            rule,
             ex,
             names: p.event_names.as_deref().and_then(crate::read::skip::EventTypes::new),
             event_names: p.event_names.unwrap_or_default(),
@@ -69,7 +73,6 @@ impl Compiled {
 
     /// A query that is not a rule of the pack (the seed, as written).
     pub fn query(id: &str, text: &str, lenient: bool) -> Result<Compiled, String> {
-        let (ex, p) = compile_text(id, text, lenient)?;
         let rule = Rule {
             id: id.to_string(),
             path: PathBuf::from(id),
@@ -84,10 +87,7 @@ impl Compiled {
             false_positives: Vec::new(),
             references: Vec::new(),
         };
-        let names = p.event_names.as_deref().and_then(crate::read::skip::EventTypes::new);
-        let event_names = p.event_names.unwrap_or_default();
-        let prepass_names = p.prepass_event_names;
-        Ok(Compiled { rule, ex, names, event_names, prepass_names, rows: Vec::new(), error: None })
+        Compiled::build(rule, id, text, lenient)
     }
 
     /// The rule's runtime warnings (a default limit cut rows, …).
@@ -113,11 +113,7 @@ pub fn skip_for(rules: &[Compiled], enrich: bool) -> Option<std::sync::Arc<crate
         r.names.as_ref()?;
         names.extend(r.event_names.iter().cloned());
     }
-    if enrich {
-        names.extend(["ProcessRollup2".to_string(), "SyntheticProcessRollup2".to_string()]);
-    }
-    let names: Vec<String> = names.into_iter().collect();
-    crate::read::skip::LineSkip::new(&names).map(std::sync::Arc::new)
+    crate::read::skip::LineSkip::for_query(names, enrich)
 }
 
 /// Every rule over every input, in one read: each event is enriched once and handed to the
@@ -140,11 +136,7 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
                 None => known = false,
             }
         }
-        if opts.enrich {
-            names.extend(["ProcessRollup2".to_string(), "SyntheticProcessRollup2".to_string()]);
-        }
-        let names: Vec<String> = names.into_iter().collect();
-        known.then(|| crate::read::skip::LineSkip::new(&names).map(std::sync::Arc::new)).flatten()
+        known.then(|| crate::read::skip::LineSkip::for_query(names, opts.enrich)).flatten()
     } else {
         None
     };
@@ -171,19 +163,30 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
     }
     let mut tree = opts.enrich.then(crate::read::tree::ProcessTree::new);
     let mut summary = Summary::default();
-    // Which rules can use an event type, worked out once per type (there are few).
-    let mut routes: std::collections::HashMap<Option<String>, Vec<usize>> = std::collections::HashMap::new();
+    // Which rules can use an event type, worked out once per type (there are few): the type's
+    // index into `route_lists` (events without a type use the last entry, made first).
+    let mut routes: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let untyped: Vec<usize> = rules.iter().enumerate().filter(|(_, r)| r.wants(None)).map(|(i, _)| i).collect();
+    let mut route_lists: Vec<Vec<usize>> = vec![untyped];
     {
         let stats = run::read_all(&inputs, &fopts, opts, &mut |mut ev| {
             if let Some(t) = tree.as_mut() {
                 t.enrich(&mut ev);
             }
-            let name =
-                ev.get("#event_simpleName").or_else(|| ev.get("event_simpleName")).map(|v| v.as_str().into_owned());
-            let route = routes.entry(name).or_insert_with_key(|name| {
-                rules.iter().enumerate().filter(|(_, r)| r.wants(name.as_deref())).map(|(i, _)| i).collect()
-            });
-            for &i in route.iter() {
+            let route = match ev.get("#event_simpleName").or_else(|| ev.get("event_simpleName")).map(Value::as_str) {
+                None => 0,
+                Some(name) => match routes.get(name.as_ref()) {
+                    Some(&i) => i,
+                    None => {
+                        let list =
+                            rules.iter().enumerate().filter(|(_, r)| r.wants(Some(&name))).map(|(i, _)| i).collect();
+                        route_lists.push(list);
+                        routes.insert(name.into_owned(), route_lists.len() - 1);
+                        route_lists.len() - 1
+                    }
+                },
+            };
+            for &i in &route_lists[route] {
                 let r = &mut rules[i];
                 if r.error.is_some() {
                     continue;

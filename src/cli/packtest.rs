@@ -152,10 +152,7 @@ pub fn fixture_cases(pack: &Pack, id: &str) -> Vec<(String, PathBuf)> {
 /// Run one rule alone over one file: its output rows as NDJSON lines.
 pub fn run_rule(rule: &Rule, tuning: Option<&tuning::Tuning>, input: &Path) -> Result<Vec<String>, String> {
     let mut c = vec![Compiled::new(rule, tuning)?];
-    match pack::scan(&mut c, &fixture_opts(vec![input.to_path_buf()])) {
-        Ok(_) => {}
-        Err(RunError::Input(e)) | Err(RunError::Query(e)) | Err(RunError::Output(e)) => return Err(e),
-    }
+    scan_file(&mut c, input)?;
     if let Some(e) = &c[0].error {
         return Err(e.clone());
     }
@@ -266,13 +263,15 @@ pub fn test_pack(dir: &Path) -> Vec<CaseResult> {
     out
 }
 
+/// Run compiled rules over one fixture file.
+fn scan_file(rules: &mut [Compiled], input: &Path) -> Result<(), String> {
+    pack::scan(rules, &fixture_opts(vec![input.to_path_buf()])).map(|_| ()).map_err(RunError::message)
+}
+
 /// The rules that raise alerts over `input`, with how many.
 fn alert_counts(pack: &Pack, tuning: Option<&tuning::Tuning>, input: &Path) -> Result<BTreeMap<String, usize>, String> {
     let mut rules = compile_all(pack, tuning)?;
-    match pack::scan(&mut rules, &fixture_opts(vec![input.to_path_buf()])) {
-        Ok(_) => {}
-        Err(RunError::Input(e)) | Err(RunError::Query(e)) | Err(RunError::Output(e)) => return Err(e),
-    }
+    scan_file(&mut rules, input)?;
     if let Some(r) = rules.iter().find(|r| r.error.is_some()) {
         return Err(format!("rule {}: {}", r.rule.id, r.error.as_deref().unwrap_or("")));
     }
@@ -281,15 +280,7 @@ fn alert_counts(pack: &Pack, tuning: Option<&tuning::Tuning>, input: &Path) -> R
 
 /// The rules that raise at least one alert over `input`.
 fn fired(pack: &Pack, tuning: Option<&tuning::Tuning>, input: &Path) -> Result<Vec<String>, String> {
-    let mut rules = compile_all(pack, tuning)?;
-    match pack::scan(&mut rules, &fixture_opts(vec![input.to_path_buf()])) {
-        Ok(_) => {}
-        Err(RunError::Input(e)) | Err(RunError::Query(e)) | Err(RunError::Output(e)) => return Err(e),
-    }
-    if let Some(r) = rules.iter().find(|r| r.error.is_some()) {
-        return Err(format!("rule {}: {}", r.rule.id, r.error.as_deref().unwrap_or("")));
-    }
-    Ok(rules.iter().filter(|r| !r.rows.is_empty()).map(|r| r.rule.id.clone()).collect())
+    alert_counts(pack, tuning, input).map(|c| c.into_keys().collect())
 }
 
 /// `tuning-tests.yaml`: each case's alerting rules with and without the example tuning.
@@ -462,7 +453,7 @@ pub const SUBTECHNIQUES: [(&str, &str); 6] = [
 fn seed_catches(seed: Option<&str>, input: &Path) -> Option<bool> {
     let text = seed?;
     let mut c = vec![Compiled::query("seed", text, true).ok()?];
-    pack::scan(&mut c, &fixture_opts(vec![input.to_path_buf()])).ok()?;
+    scan_file(&mut c, input).ok()?;
     Some(!c[0].rows.is_empty())
 }
 

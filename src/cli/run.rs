@@ -52,6 +52,15 @@ pub enum RunError {
     Output(String),
 }
 
+impl RunError {
+    /// The message, whatever the kind.
+    pub fn message(self) -> String {
+        match self {
+            RunError::Input(e) | RunError::Query(e) | RunError::Output(e) => e,
+        }
+    }
+}
+
 /// What a run read.
 #[derive(Debug, Default)]
 pub struct Summary {

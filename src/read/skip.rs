@@ -52,6 +52,18 @@ pub struct LineSkip {
 }
 
 impl LineSkip {
+    /// The skip for a query's event types; with lineage enrichment on, process events are kept
+    /// too (the lineage comes from them).
+    pub fn for_query(names: impl IntoIterator<Item = String>, lineage: bool) -> Option<std::sync::Arc<LineSkip>> {
+        let mut names: Vec<String> = names.into_iter().collect();
+        if lineage {
+            names.extend(["ProcessRollup2".to_string(), "SyntheticProcessRollup2".to_string()]);
+        }
+        names.sort();
+        names.dedup();
+        LineSkip::new(&names).map(std::sync::Arc::new)
+    }
+
     /// `None` when an entry cannot be tested safely (see [`EventTypes::new`]).
     pub fn new(names: &[String]) -> Option<LineSkip> {
         let types = EventTypes::new(names)?;
