@@ -12,6 +12,7 @@ pub mod eval;
 pub mod event;
 pub mod func;
 pub mod gen;
+pub mod hash;
 pub mod lang;
 pub mod pack;
 pub mod plan;

@@ -201,6 +201,11 @@ struct InputArgs {
     /// `detect`, read and parse beside the query).
     #[arg(short = 'j', long = "threads", default_value_t = 1)]
     threads: usize,
+    /// Parse every line whole, with every field (turns off dropping lines that cannot pass
+    /// before parsing them, and keeping only the fields a query reads): for checking that the
+    /// fast paths change nothing.
+    #[arg(long, hide = true)]
+    no_pushdown: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -472,8 +477,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
         Cmd::Run { file, expr, inputs, common, output, rawstring, lookup_dir, input } => {
-            let InputArgs { format, aidmaster, wide, strict_input, quiet, mapping, no_enrich, hostname, threads } =
-                input;
+            let InputArgs {
+                format,
+                aidmaster,
+                wide,
+                strict_input,
+                quiet,
+                mapping,
+                no_enrich,
+                hostname,
+                threads,
+                no_pushdown,
+            } = input;
             if threads == 0 {
                 return Err("--threads must be at least 1".to_string());
             }
@@ -531,6 +546,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     .event_names
                     .clone()
                     .and_then(|names| crate::read::skip::LineSkip::for_query(names, !no_enrich && enrich_matters)),
+                projection: plan::project::projection(&ir)
+                    .filter(|_| !no_pushdown)
+                    .map(|f| std::sync::Arc::new(crate::read::fastjson::Projection::new(f))),
+                probe: (!no_pushdown).then(|| std::sync::Arc::new(vec![ir.clone()])),
             };
             match run::run(&ir, &ropts) {
                 Ok(_) => Ok(ExitCode::SUCCESS),
@@ -579,6 +598,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 mute: false,
                 format: input.format.forced(),
                 skip: None,
+                projection: None,
+                probe: None,
             };
             packtest::detect(&rules, tuning.as_deref(), ropts)
         }
@@ -679,4 +700,5 @@ pub mod output;
 pub mod pack;
 pub mod packtest;
 pub mod parallel;
+pub mod probe;
 pub mod run;

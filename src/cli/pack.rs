@@ -142,12 +142,9 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
     };
     for round in 1..passes {
         let pre = RunOptions { mute: true, strict_input: false, skip: pre_skip.clone(), ..opts.clone() };
-        let mut tree = opts.enrich.then(crate::read::tree::ProcessTree::new);
+        let mut state = run::ReadState::without_probe(opts);
         for input in &inputs {
-            run::read_one(input, &fopts, &pre, &mut |mut ev| {
-                if let Some(t) = tree.as_mut() {
-                    t.enrich(&mut ev);
-                }
+            run::read_one(input, &fopts, &pre, &mut state, &mut |ev| {
                 for r in rules.iter_mut().filter(|r| r.ex.passes() > round) {
                     r.ex.push_prepass(&ev);
                 }
@@ -161,7 +158,7 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
             }
         }
     }
-    let mut tree = opts.enrich.then(crate::read::tree::ProcessTree::new);
+    let mut state = run::ReadState::new(opts);
     let mut summary = Summary::default();
     // Which rules can use an event type, worked out once per type (there are few): the type's
     // index into `route_lists` (events without a type use the last entry, made first).
@@ -169,10 +166,7 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
     let untyped: Vec<usize> = rules.iter().enumerate().filter(|(_, r)| r.wants(None)).map(|(i, _)| i).collect();
     let mut route_lists: Vec<Vec<usize>> = vec![untyped];
     {
-        let stats = run::read_all(&inputs, &fopts, opts, &mut |mut ev| {
-            if let Some(t) = tree.as_mut() {
-                t.enrich(&mut ev);
-            }
+        let stats = run::read_all(&inputs, &fopts, opts, &mut state, &mut |mut ev| {
             let route = match ev.get("#event_simpleName").or_else(|| ev.get("event_simpleName")).map(Value::as_str) {
                 None => 0,
                 Some(name) => match routes.get(name.as_ref()) {

@@ -118,6 +118,8 @@ fn fixture_opts(inputs: Vec<PathBuf>) -> RunOptions {
         skip: None,
         enrich: true,
         enrich_matters: true,
+        projection: None,
+        probe: None,
     }
 }
 

@@ -39,6 +39,44 @@ pub struct RunOptions {
     /// The enrichment can change the result (the query reads a lineage field, or prints raw
     /// events): then the input is read in order, on one thread.
     pub enrich_matters: bool,
+    /// Keep only these fields of Falcon lines (the query's projection, `plan::project`).
+    pub projection: Option<std::sync::Arc<read::fastjson::Projection>>,
+    /// Drop Falcon lines that no query of these can use before parsing them
+    /// ([`super::probe`]); the main pass only.
+    pub probe: Option<std::sync::Arc<Vec<crate::plan::ir::Pipeline>>>,
+}
+
+/// What reading carries from one input to the next: the process tree (lineage enrichment is
+/// part of reading: every event reaches the sink enriched) and the line probe.
+#[derive(Debug)]
+pub(crate) struct ReadState {
+    pub tree: Option<read::tree::ProcessTree>,
+    pub probe: Option<super::probe::Probe>,
+}
+
+impl ReadState {
+    /// The tree when enrichment is on; the probe when the options give one (and its queries
+    /// build: a lookup file that does not load leaves the lines to the query, which says so).
+    pub fn new(opts: &RunOptions) -> ReadState {
+        let tree = opts.enrich.then(read::tree::ProcessTree::new);
+        let probe = opts.probe.as_ref().and_then(|ps| {
+            let ctx = || Ctx { lookup_dir: opts.lookup_dir.clone(), ..Ctx::default() };
+            let execs: Result<Vec<Executor>, String> = ps.iter().map(|p| Executor::new(p, ctx())).collect();
+            execs.ok().map(|e| super::probe::Probe::new(e, opts.enrich))
+        });
+        ReadState { tree, probe }
+    }
+
+    /// No probe (the passes before the main one read everything their subqueries use).
+    pub fn without_probe(opts: &RunOptions) -> ReadState {
+        ReadState { tree: opts.enrich.then(read::tree::ProcessTree::new), probe: None }
+    }
+
+    fn enrich(&mut self, ev: &mut Event) {
+        if let Some(t) = self.tree.as_mut() {
+            t.enrich(ev);
+        }
+    }
 }
 
 /// Why a run stopped early.
@@ -143,7 +181,7 @@ pub(crate) fn line_options(opts: &RunOptions) -> Result<LineOptions, RunError> {
         fopts.aidmaster =
             falcon::load_aidmaster(&text, &p.display().to_string()).map_err(|p| RunError::Input(p.to_string()))?;
     }
-    Ok(LineOptions { falcon: fopts, mappings: opts.mappings.clone() })
+    Ok(LineOptions { falcon: fopts, mappings: opts.mappings.clone(), projection: opts.projection.clone() })
 }
 
 /// Run a compiled query over the inputs.
@@ -176,12 +214,9 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
     let _spool = if ex.passes() > 1 { spool_stdin(&mut inputs)? } else { None };
     for _ in 1..ex.passes() {
         let pre_opts = RunOptions { mute: true, strict_input: false, ..opts.clone() };
-        let mut tree = opts.enrich.then(read::tree::ProcessTree::new);
+        let mut state = ReadState::without_probe(opts);
         for input in &inputs {
-            read_one(input, &fopts, &pre_opts, &mut |mut ev| {
-                if let Some(t) = tree.as_mut() {
-                    t.enrich(&mut ev);
-                }
+            read_one(input, &fopts, &pre_opts, &mut state, &mut |ev| {
                 ex.push_prepass(&ev);
                 !ex.ctx.failed()
             })?;
@@ -194,11 +229,8 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
     let mut out = open_output(opts);
     let mut summary = Summary::default();
     let mut rows: Vec<Event> = Vec::new();
-    let mut tree = opts.enrich.then(read::tree::ProcessTree::new);
-    let stats = read_all(&inputs, &fopts, opts, &mut |mut ev| {
-        if let Some(t) = tree.as_mut() {
-            t.enrich(&mut ev);
-        }
+    let mut state = if ex.passes() > 1 { ReadState::without_probe(opts) } else { ReadState::new(opts) };
+    let stats = read_all(&inputs, &fopts, opts, &mut state, &mut |ev| {
         ex.push(ev, &mut rows);
         if ex.ctx.failed() {
             return false;
@@ -243,6 +275,7 @@ pub(crate) fn read_all(
     inputs: &[PathBuf],
     fopts: &LineOptions,
     opts: &RunOptions,
+    state: &mut ReadState,
     sink: &mut dyn FnMut(Event) -> bool,
 ) -> Result<Vec<FileStats>, RunError> {
     // EVTX spreads its chunks over the threads itself (a reading thread beside it costs more
@@ -251,7 +284,7 @@ pub(crate) fn read_all(
     if opts.threads <= 1 || evtx {
         let mut all = Vec::new();
         for input in inputs {
-            all.extend(read_one(input, fopts, opts, sink)?);
+            all.extend(read_one(input, fopts, opts, state, sink)?);
         }
         return Ok(all);
     }
@@ -268,7 +301,7 @@ pub(crate) fn read_all(
             let mut all = Vec::new();
             for input in inputs {
                 let mut batch = Vec::with_capacity(BATCH);
-                let stats = read_one(input, fopts, opts, &mut |ev| {
+                let stats = read_one(input, fopts, opts, state, &mut |ev| {
                     batch.push(ev);
                     if batch.len() == BATCH
                         && tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err()
@@ -333,6 +366,7 @@ pub(crate) fn read_one(
     path: &Path,
     fopts: &LineOptions,
     opts: &RunOptions,
+    state: &mut ReadState,
     sink: &mut dyn FnMut(Event) -> bool,
 ) -> Result<Vec<FileStats>, RunError> {
     let name = if path.as_os_str() == "-" { "<stdin>".to_string() } else { path.display().to_string() };
@@ -345,13 +379,17 @@ pub(crate) fn read_one(
         }
         drop(reader);
         let stats = FileStats { name: name.clone(), ..FileStats::default() };
-        return read_windows(&name, read::Format::Evtx, Some(path), opts, sink, stats, None).map(|s| vec![s]);
+        let mut enriched = |mut ev: Event| {
+            state.enrich(&mut ev);
+            sink(ev)
+        };
+        return read_windows(&name, read::Format::Evtx, Some(path), opts, &mut enriched, stats, None).map(|s| vec![s]);
     }
     if opts.format.is_none() && head.starts_with(b"PK\x03\x04") {
         drop(reader);
-        return read_zip(path, &name, fopts, opts, sink);
+        return read_zip(path, &name, fopts, opts, state, sink);
     }
-    read_stream(&name, &mut *reader, fopts, opts, sink).map(|s| vec![s])
+    read_stream(&name, &mut *reader, fopts, opts, state, sink).map(|s| vec![s])
 }
 
 /// Every member of a zip archive, each read like a file of its own.
@@ -360,6 +398,7 @@ fn read_zip(
     name: &str,
     fopts: &LineOptions,
     opts: &RunOptions,
+    state: &mut ReadState,
     sink: &mut dyn FnMut(Event) -> bool,
 ) -> Result<Vec<FileStats>, RunError> {
     let f = std::fs::File::open(path).map_err(|e| RunError::Input(format!("{name}: {e}")))?;
@@ -378,7 +417,7 @@ fn read_zip(
         }
         let mname = format!("{name}:{}", member.name());
         let mut reader = std::io::BufReader::with_capacity(1 << 16, member);
-        all.push(read_stream(&mname, &mut reader, fopts, opts, sink)?);
+        all.push(read_stream(&mname, &mut reader, fopts, opts, state, sink)?);
     }
     Ok(all)
 }
@@ -389,15 +428,24 @@ fn read_stream(
     reader: &mut dyn BufRead,
     fopts: &LineOptions,
     opts: &RunOptions,
+    state: &mut ReadState,
     sink: &mut dyn FnMut(Event) -> bool,
 ) -> Result<FileStats, RunError> {
     let mut stats = FileStats { name: name.to_string(), ..FileStats::default() };
     let head = reader.fill_buf().map(|b| b[..b.len().min(512)].to_vec()).unwrap_or_default();
     let format = opts.format.unwrap_or_else(|| read::sniff(&head));
+    let mut enriched = |mut ev: Event| {
+        state.enrich(&mut ev);
+        sink(ev)
+    };
     match format {
-        read::Format::WinXml => return read_windows(name, read::Format::WinXml, None, opts, sink, stats, Some(reader)),
-        read::Format::Auditd => return read_auditd(name, reader, opts, sink, stats),
-        read::Format::W3c | read::Format::Combined => return read_weblog(name, format, reader, opts, sink, stats),
+        read::Format::WinXml => {
+            return read_windows(name, read::Format::WinXml, None, opts, &mut enriched, stats, Some(reader))
+        }
+        read::Format::Auditd => return read_auditd(name, reader, opts, &mut enriched, stats),
+        read::Format::W3c | read::Format::Combined => {
+            return read_weblog(name, format, reader, opts, &mut enriched, stats)
+        }
         _ => {}
     }
     let mut strict_fail: Option<Problem> = None;
@@ -407,9 +455,24 @@ fn read_stream(
             stats.events += 1;
             return true;
         }
+        if let Some(p) = state.probe.as_mut() {
+            match p.check(bytes) {
+                super::probe::Verdict::Keep => {}
+                super::probe::Verdict::Drop => {
+                    stats.events += 1;
+                    return true;
+                }
+                super::probe::Verdict::Lineage(mut ev) => {
+                    stats.events += 1;
+                    state.enrich(&mut ev);
+                    return true;
+                }
+            }
+        }
         match read::json::parse_line(bytes, fopts) {
-            Ok(ev) => {
+            Ok(mut ev) => {
                 stats.events += 1;
+                state.enrich(&mut ev);
                 sink(ev)
             }
             Err(reason) => {

@@ -276,6 +276,27 @@ impl Pred {
         }
     }
 
+    /// The fields it reads, or `None` when it may read others too (free text, expressions,
+    /// sub-pipelines, arrays).
+    pub fn fields(&self) -> Option<Vec<&str>> {
+        match self {
+            Pred::And(v) | Pred::Or(v) => {
+                let mut out = Vec::new();
+                for p in v {
+                    out.extend(p.fields()?);
+                }
+                Some(out)
+            }
+            Pred::Not(p) => p.fields(),
+            Pred::Field(f, _) | Pred::Num(f, ..) | Pred::In { field: f, .. } | Pred::Cidr { field: f, .. } => {
+                Some(vec![f.as_str()])
+            }
+            Pred::Wildcard { fields, .. } if !fields.is_empty() => Some(fields.iter().map(String::as_str).collect()),
+            Pred::Bool(_) => Some(Vec::new()),
+            _ => None,
+        }
+    }
+
     /// Whether it searches free text (which reads the event as it entered the query).
     pub fn has_free_text(&self) -> bool {
         match self {

@@ -297,6 +297,26 @@ fn may_pass(chain: &[Node], ev: &mut Event, ctx: &Ctx) -> bool {
     }
 }
 
+/// [`may_pass`] knowing only some of the event's fields: before a filter is tested, `known`
+/// is asked for each field it reads; it puts the field into the event when its value is known
+/// (or leaves it out when it is known to be absent) and says whether it knows. A filter on a
+/// field it does not know, or one that reads fields it cannot name, ends the test: "may pass".
+fn may_pass_lazy(chain: &[Node], ev: &mut Event, ctx: &Ctx, known: &mut dyn FnMut(&str, &mut Event) -> bool) -> bool {
+    match chain.first() {
+        Some(Node::Filter(p)) if !p.may_modify() => {
+            let Some(fields) = p.fields() else { return true };
+            if !fields.into_iter().all(|f| known(f, ev)) {
+                return true;
+            }
+            p.test(ev, ctx) && may_pass_lazy(&chain[1..], ev, ctx, known)
+        }
+        Some(Node::Case(branches)) | Some(Node::Union(branches)) => {
+            branches.iter().any(|b| may_pass_lazy(b, ev, ctx, known))
+        }
+        _ => true,
+    }
+}
+
 /// Test a chain's leading filters that cannot change the event on the event itself: `None` when
 /// one fails, else how many passed.
 fn pure_prefix_passes(chain: &[Node], ev: &mut Event, ctx: &Ctx) -> Option<usize> {
@@ -443,6 +463,13 @@ impl Executor {
         if may_pass(&self.chain, ev, &self.ctx) {
             push(&mut self.chain, ev.clone(), &self.ctx, out);
         }
+    }
+
+    /// Whether an event of which `known` can tell some fields (see [`may_pass_lazy`]) may pass
+    /// the query's leading filters: `false` means it cannot change the result. Readers use it
+    /// to drop lines of the main pass before parsing them whole.
+    pub fn may_pass_lazy(&self, ev: &mut Event, known: &mut dyn FnMut(&str, &mut Event) -> bool) -> bool {
+        may_pass_lazy(&self.chain, ev, &self.ctx, known)
     }
 
     /// Push one event through the first `n` nodes.

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub mod compile;
 pub mod ir;
+pub mod project;
 pub(crate) mod regex_check;
 pub mod rx;
 

@@ -25,12 +25,13 @@ pub fn parse_line(line: &[u8], opts: &FalconOptions) -> Result<Event, String> {
     let mut flat = Vec::with_capacity(64);
     flatten_json("", &v, &mut flat);
     let mut ev = event_from(flat);
-    normalise(&mut ev, text, opts);
+    normalise(&mut ev, Some(text), opts);
     Ok(ev)
 }
 
-/// Add LogScale's ingest fields to a Falcon event.
-pub fn normalise(ev: &mut Event, raw: &str, opts: &FalconOptions) {
+/// Add LogScale's ingest fields to a Falcon event (`@rawstring` only when `raw` is given: a
+/// projection that does not read it leaves it out).
+pub fn normalise(ev: &mut Event, raw: Option<&str>, opts: &FalconOptions) {
     if !ev.has("#event_simpleName") {
         if let Some(n) = ev.get("event_simpleName").cloned() {
             ev.push("#event_simpleName".to_string(), n);
@@ -68,8 +69,10 @@ pub fn normalise(ev: &mut Event, raw: &str, opts: &FalconOptions) {
             ev.push("ComputerName".to_string(), Value::Str(cn));
         }
     }
-    if !ev.has("@rawstring") {
-        ev.push("@rawstring".to_string(), Value::Str(raw.to_string()));
+    if let Some(raw) = raw {
+        if !ev.has("@rawstring") {
+            ev.push("@rawstring".to_string(), Value::Str(raw.to_string()));
+        }
     }
 }
 

@@ -15,16 +15,35 @@ use serde_json::Value as J;
 pub struct LineOptions {
     pub falcon: FalconOptions,
     pub mappings: Mappings,
+    /// Keep only these fields of Falcon lines (`None`: every field).
+    pub projection: Option<std::sync::Arc<super::fastjson::Projection>>,
 }
+
+static FALCON_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"event_simpleName\""));
 
 /// Parse one line into an event, or say why it is not one.
 pub fn parse_line(line: &[u8], opts: &LineOptions) -> Result<Event, String> {
     let text = std::str::from_utf8(line).map_err(|e| format!("invalid UTF-8 at byte offset {}", e.valid_up_to()))?;
     // Fast path: a flat Falcon object (every FDR line) straight into an event.
-    if memchr::memmem::find(line, b"event_simpleName\"").is_some() {
-        if let Ok(Some(fields)) = super::fastjson::flat_object(text) {
+    if FALCON_KEY.find(line).is_some() {
+        if let Some(p) = &opts.projection {
+            // Only the fields the query and the enrichment read.
+            let fields = match super::fastjson::flat_strings_projected(text, p) {
+                Some(f) => Some(f),
+                None => super::fastjson::flat_object(text)
+                    .ok()
+                    .flatten()
+                    .map(|f| f.into_iter().filter(|(k, _)| p.keeps(k.as_bytes())).collect()),
+            };
+            if let Some(fields) = fields {
+                let mut ev = Event::from_fields(fields);
+                falcon::normalise(&mut ev, p.keeps_raw().then_some(text), &opts.falcon);
+                return Ok(ev);
+            }
+        } else if let Ok(Some(fields)) = super::fastjson::flat_object(text) {
             let mut ev = Event::from_fields(fields);
-            falcon::normalise(&mut ev, text, &opts.falcon);
+            falcon::normalise(&mut ev, Some(text), &opts.falcon);
             return Ok(ev);
         }
     }
@@ -78,7 +97,7 @@ pub fn parse_line(line: &[u8], opts: &LineOptions) -> Result<Event, String> {
     let mut flat = Vec::with_capacity(64);
     flatten_json("", &v, &mut flat);
     let mut ev = event_from(flat);
-    falcon::normalise(&mut ev, text, &opts.falcon);
+    falcon::normalise(&mut ev, Some(text), &opts.falcon);
     Ok(ev)
 }
 

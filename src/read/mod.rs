@@ -8,6 +8,7 @@ pub mod falcon;
 pub mod fastjson;
 pub mod json;
 pub mod mapping;
+pub mod rawline;
 pub mod skip;
 pub mod tree;
 pub mod weblog;

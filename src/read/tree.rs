@@ -4,6 +4,9 @@
 //! that acted (Falcon: `TargetProcessId`, `ParentProcessId`, `ContextProcessId`; Sysmon's
 //! process GUIDs are mapped to the same names). Fields the event has are never changed.
 //!
+//! Only process events (and auditd's records) are remembered, and only they count as a host's
+//! activity (the clock that orders hosts and generations); other events only read the tree.
+//!
 //! Memory is bounded, whatever the input's size: at most [`BUDGET`] processes in all, shared
 //! between the hosts seen (each host between [`MIN_PER_HOST`] and [`PER_HOST`]; past
 //! `BUDGET / MIN_PER_HOST` hosts, `MIN_PER_HOST` each), in a
@@ -13,7 +16,7 @@
 //! parent's own event when that event named it (Falcon's and Sysmon's do).
 
 use crate::event::{Event, Value};
-use std::collections::HashMap;
+use crate::hash::FastMap as HashMap;
 use std::sync::Arc;
 
 /// Processes remembered per host, at most.
@@ -129,12 +132,36 @@ impl ProcessTree {
 
     /// Remember a process event, and fill the event's missing lineage fields.
     pub fn enrich(&mut self, ev: &mut Event) {
+        let name_v = ev.get_str("#event_simpleName");
+        let name: &str = name_v.as_deref().unwrap_or_default();
+        if !name.is_empty() && !is_process_event(name) {
+            // File, registry, network events only read the tree: they neither count as a host's
+            // activity nor advance the clock, so that a reader may skip the ones that cannot
+            // pass the query without changing what the others get.
+            let Some(ctx) = ev.get_str("ContextProcessId").map(|s| key(&s)) else { return };
+            let found = match ev.get_str("aid").or_else(|| ev.get_str("ComputerName")) {
+                Some(host) => self.hosts.get(host.as_ref()).and_then(|c| c.get(ctx)).cloned(),
+                None => None,
+            };
+            {
+                if let Some(p) = found {
+                    if !ev.has("ContextBaseFileName") {
+                        ev.set("ContextBaseFileName", Value::Str(basename(&p.image).to_string()));
+                    }
+                    if !ev.has("ContextImageFileName") {
+                        ev.set("ContextImageFileName", Value::Str(p.image.to_string()));
+                    }
+                }
+            }
+            return;
+        }
+        let name = name.to_string();
+        drop(name_v);
         let host = match ev.get_str("aid").or_else(|| ev.get_str("ComputerName")) {
             Some(h) => h.into_owned(),
             None => return,
         };
         self.clock += 1;
-        let name = ev.get_str("#event_simpleName").map(|s| s.into_owned()).unwrap_or_default();
         if !self.hosts.contains_key(&host) && self.hosts.len() >= HOSTS {
             if let Some(oldest) = self.hosts.iter().min_by_key(|(_, c)| c.last_seen).map(|(k, _)| k.clone()) {
                 self.hosts.remove(&oldest);
@@ -150,7 +177,7 @@ impl ProcessTree {
                 if c.new.len() + c.old.len() > 2 * generation {
                     c.old = std::mem::take(&mut c.new);
                     if c.old.len() > generation {
-                        c.old = HashMap::new();
+                        c.old = HashMap::default();
                     }
                 }
             }
@@ -203,15 +230,6 @@ impl ProcessTree {
                 let k = key(&id);
                 if let Some(c) = self.hosts.get_mut(host_key.as_str()) {
                     c.insert(k, Proc { image, parent, parent_name }, generation);
-                }
-            }
-        } else if let Some(ctx) = ev.get_str("ContextProcessId").map(|s| key(&s)) {
-            if let Some(p) = cache.get(ctx).cloned() {
-                if !ev.has("ContextBaseFileName") {
-                    ev.set("ContextBaseFileName", Value::Str(basename(&p.image).to_string()));
-                }
-                if !ev.has("ContextImageFileName") {
-                    ev.set("ContextImageFileName", Value::Str(p.image.to_string()));
                 }
             }
         }

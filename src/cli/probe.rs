@@ -1,0 +1,134 @@
+//! Dropping Falcon lines that cannot pass the query before parsing them: the query's leading
+//! filters (`Executor::may_pass_lazy`) are tested on the few fields they read, taken from the
+//! line's raw text (`read::rawline`). Most lines of a detection fail its first field test, and a
+//! line's parse costs far more than finding one key in it.
+//!
+//! A field is known when its value is a plain string in the line, or when the key is absent and
+//! nothing adds it later (normalisation derives `FileName`, `FilePath`, `#repo`, `@timestamp`,
+//! `ComputerName`; lineage the fields of [`read::tree::ENRICHED_FIELDS`]). Anything else is
+//! unknown, and a filter on an unknown field keeps the line. A dropped process event still
+//! feeds the process tree: the probe returns the fields the tree reads.
+
+use crate::eval::Executor;
+use crate::event::{Event, Value};
+use crate::read::rawline::{self, Key, Raw};
+use crate::read::tree::ENRICHED_FIELDS;
+
+/// What to do with a line.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Parse it.
+    Keep,
+    /// It cannot pass: count it and go on.
+    Drop,
+    /// It cannot pass, but it is a process event: these are the fields lineage reads.
+    Lineage(Event),
+}
+
+/// The probe of one reader (each thread has its own).
+#[derive(Debug)]
+pub struct Probe {
+    execs: Vec<Executor>,
+    lineage: bool,
+    keys: Vec<Key>,
+    tree_keys: Vec<Key>,
+}
+
+/// The fields the process tree reads from a process event.
+const TREE_FIELDS: &[&str] = &[
+    "aid",
+    "ComputerName",
+    "TargetProcessId",
+    "ParentProcessId",
+    "ParentProcessGuid",
+    "ImageFileName",
+    "ParentBaseFileName",
+];
+
+/// Fields the reader derives or the enrichment fills when the line lacks them.
+fn derived(name: &str, lineage: bool) -> bool {
+    matches!(
+        name,
+        "FileName" | "FilePath" | "ComputerName" | "#repo" | "@rawstring" | "@timestamp" | "#event_simpleName"
+    ) || (lineage && ENRICHED_FIELDS.contains(&name))
+}
+
+impl Probe {
+    /// A probe over the executors (an event is kept when any may pass), with lineage on or off.
+    pub fn new(execs: Vec<Executor>, lineage: bool) -> Probe {
+        Probe { execs, lineage, keys: Vec::new(), tree_keys: TREE_FIELDS.iter().map(|f| Key::new(f)).collect() }
+    }
+
+    fn key(&mut self, name: &str) -> usize {
+        match self.keys.iter().position(|k| k.name() == name) {
+            Some(i) => i,
+            None => {
+                self.keys.push(Key::new(name));
+                self.keys.len() - 1
+            }
+        }
+    }
+
+    /// The verdict on one line.
+    pub fn check(&mut self, line: &[u8]) -> Verdict {
+        if !rawline::is_flat_object(line) {
+            return Verdict::Keep;
+        }
+        let event_type = match rawline::event_type(line) {
+            Raw::Plain(t) => t,
+            _ => return Verdict::Keep,
+        };
+        let event_type: &str = &event_type;
+        let mut ev = Event::with_capacity(4);
+        ev.push("#event_simpleName".to_string(), Value::Str(event_type.to_string()));
+        let mut asked: Vec<(String, bool)> = vec![("#event_simpleName".to_string(), true)];
+        let lineage = self.lineage;
+        let mut pass = false;
+        let execs = std::mem::take(&mut self.execs);
+        for ex in &execs {
+            let mut known = |name: &str, ev: &mut Event| -> bool {
+                if let Some((_, k)) = asked.iter().find(|(n, _)| n == name) {
+                    return *k;
+                }
+                let k = if name.starts_with(['@', '#']) {
+                    false
+                } else {
+                    let i = self.key(name);
+                    match self.keys[i].get(line) {
+                        Raw::Plain(v) => {
+                            ev.push(name.to_string(), Value::Str(v.into_owned()));
+                            true
+                        }
+                        Raw::Absent => !derived(name, lineage) && !rawline::has_u_escape(line),
+                        Raw::Unsure => false,
+                    }
+                };
+                asked.push((name.to_string(), k));
+                k
+            };
+            if ex.may_pass_lazy(&mut ev, &mut known) {
+                pass = true;
+                break;
+            }
+        }
+        self.execs = execs;
+        if pass {
+            return Verdict::Keep;
+        }
+        if !self.lineage || !matches!(event_type, "ProcessRollup2" | "SyntheticProcessRollup2") {
+            return Verdict::Drop;
+        }
+        let mut t = Event::with_capacity(TREE_FIELDS.len() + 1);
+        t.push("#event_simpleName".to_string(), Value::Str(event_type.to_string()));
+        for k in &self.tree_keys {
+            match k.get(line) {
+                Raw::Plain(v) => t.push(k.name().to_string(), Value::Str(v.into_owned())),
+                Raw::Absent if rawline::has_u_escape(line) => return Verdict::Keep,
+                Raw::Absent => {}
+                // Parse it: the tree must see the same values as from a parsed line.
+                Raw::Unsure => return Verdict::Keep,
+            }
+        }
+        Verdict::Lineage(t)
+    }
+}

@@ -1,0 +1,233 @@
+//! Field values read straight from a flat JSON line's text, without parsing the line: what a
+//! reader needs to decide that a Falcon line cannot pass a query (and so need not be parsed).
+//!
+//! A key is found by searching for `"Key"`. Inside a JSON string every `"` is escaped, so an
+//! occurrence whose quote is not preceded by `\` and that is followed by `:` is the key itself
+//! (a `\` before it means the text is inside a string, or right after a string that ends in an
+//! escaped backslash, where no key can start). The first such occurrence is the one a parser
+//! keeps (the first of duplicate keys wins). Escapes are decoded, but `\u` and values that are
+//! not strings are left to the parser ([`Raw::Unsure`]).
+
+use memchr::memmem::Finder;
+use std::borrow::Cow;
+
+/// A field of a line, as far as its raw text tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Raw<'a> {
+    /// No such key in the line.
+    Absent,
+    /// A string value (escapes decoded).
+    Plain(Cow<'a, str>),
+    /// Present, but only a parser can tell its value (escapes, a number, `null`, …).
+    Unsure,
+}
+
+/// A finder for one key.
+#[derive(Debug, Clone)]
+pub struct Key {
+    name: String,
+    finder: Finder<'static>,
+}
+
+impl Key {
+    pub fn new(name: &str) -> Key {
+        Key { name: name.to_string(), finder: Finder::new(format!("\"{name}\"").as_bytes()).into_owned() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The key's value in `line`.
+    pub fn get<'a>(&self, line: &'a [u8]) -> Raw<'a> {
+        let plen = self.name.len() + 2;
+        let mut from = 0;
+        while let Some(i) = self.finder.find(&line[from..]) {
+            let at = from + i;
+            from = at + 1;
+            if at == 0 || line[at - 1] == b'\\' {
+                continue;
+            }
+            let j = ws(line, at + plen);
+            if line.get(j) != Some(&b':') {
+                continue;
+            }
+            return value_at(line, j + 1);
+        }
+        Raw::Absent
+    }
+}
+
+/// A string's text up to its closing quote, decoded; `None` for a control byte, a `\u` or an
+/// unknown escape, or no closing quote.
+fn string(v: &[u8]) -> Option<Cow<'_, str>> {
+    let mut i = 0;
+    let mut out: Option<Vec<u8>> = None;
+    loop {
+        let e = i + memchr::memchr2(b'"', b'\\', &v[i..])?;
+        let seg = &v[i..e];
+        if seg.iter().any(|&c| c < 0x20) {
+            return None;
+        }
+        if v[e] == b'"' {
+            return match out {
+                None => std::str::from_utf8(seg).ok().map(Cow::Borrowed),
+                Some(mut o) => {
+                    o.extend_from_slice(seg);
+                    String::from_utf8(o).ok().map(Cow::Owned)
+                }
+            };
+        }
+        let o = out.get_or_insert_with(Vec::new);
+        o.extend_from_slice(seg);
+        o.push(match v.get(e + 1)? {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 8,
+            b'f' => 12,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            _ => return None,
+        });
+        i = e + 2;
+    }
+}
+
+fn ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
+        i += 1;
+    }
+    i
+}
+
+static U_ESCAPE: std::sync::LazyLock<Finder<'static>> = std::sync::LazyLock::new(|| Finder::new(b"\\u"));
+static EVENT_TYPE: std::sync::LazyLock<Finder<'static>> =
+    std::sync::LazyLock::new(|| Finder::new(b"event_simpleName\""));
+
+/// A flat JSON object: it starts with `{`, ends with `}` (a line cut short is left to the
+/// parser, which says so: what was cut could have been anything), and no value is an object or an array (a `{` or `[`
+/// right after a key's `":` is a nested value; one after `\":` may be inside a string, and is
+/// taken as nested too, to be safe).
+pub fn is_flat_object(line: &[u8]) -> bool {
+    let i = ws(line, 0);
+    if line.get(i) != Some(&b'{') || !trim_end(line).ends_with(b"}") {
+        return false;
+    }
+    let mut from = i + 1;
+    while let Some(k) = memchr::memchr2(b'{', b'[', &line[from..]) {
+        let at = from + k;
+        from = at + 1;
+        let before = trim_end(&line[..at]);
+        if let Some(b) = before.strip_suffix(b":") {
+            if trim_end(b).ends_with(b"\"") {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn trim_end(b: &[u8]) -> &[u8] {
+    let n = b.iter().rev().take_while(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')).count();
+    &b[..b.len() - n]
+}
+
+/// Whether the line has a `\u` escape, which could spell a key that a search for its plain
+/// text misses: then a key not found is not known to be absent.
+pub fn has_u_escape(line: &[u8]) -> bool {
+    U_ESCAPE.find(line).is_some()
+}
+
+/// The event type as normalisation gives it: `#event_simpleName`, else `event_simpleName`
+/// (both found in one pass).
+pub fn event_type(line: &[u8]) -> Raw<'_> {
+    let mut plain: Option<usize> = None;
+    let mut from = 0;
+    while let Some(i) = EVENT_TYPE.find(&line[from..]) {
+        let at = from + i;
+        from = at + 1;
+        let hashed = at >= 2 && line[at - 1] == b'#' && line[at - 2] == b'"' && (at < 3 || line[at - 3] != b'\\');
+        let bare = at >= 1 && line[at - 1] == b'"' && (at < 2 || line[at - 2] != b'\\');
+        if !hashed && !bare {
+            continue;
+        }
+        let j = ws(line, at + b"event_simpleName\"".len());
+        if line.get(j) != Some(&b':') {
+            continue;
+        }
+        if hashed {
+            return value_at(line, j + 1);
+        }
+        plain.get_or_insert(j + 1);
+    }
+    match plain {
+        Some(j) => value_at(line, j),
+        None if has_u_escape(line) => Raw::Unsure,
+        None => Raw::Absent,
+    }
+}
+
+fn value_at(line: &[u8], j: usize) -> Raw<'_> {
+    let j = ws(line, j);
+    if line.get(j) != Some(&b'"') {
+        return Raw::Unsure;
+    }
+    string(&line[j + 1..]).map_or(Raw::Unsure, Raw::Plain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_not_their_mentions() {
+        let k = Key::new("ParentBaseFileName");
+        let get = |l: &'static str| k.get(l.as_bytes());
+        let plain = |s: &'static str| Raw::Plain(Cow::Borrowed(s));
+        assert_eq!(get(r#"{"a":"b","ParentBaseFileName":"w3wp.exe"}"#), plain("w3wp.exe"));
+        assert_eq!(get(r#"{ "ParentBaseFileName" : "x" }"#), plain("x"));
+        assert_eq!(get(r#"{"a":"b"}"#), Raw::Absent);
+        // A value that names the key, or the key inside a string, is not the key.
+        assert_eq!(get(r#"{"CommandLine":"ParentBaseFileName","ParentBaseFileName":"y"}"#), plain("y"));
+        assert_eq!(get(r#"{"c":"x \"ParentBaseFileName\":\"z\"","ParentBaseFileName":"y"}"#), plain("y"));
+        assert_eq!(get(r#"{"c":"\"ParentBaseFileName\":\"z\""}"#), Raw::Absent);
+        // The first of duplicates, as the parser keeps it.
+        assert_eq!(get(r#"{"ParentBaseFileName":"1","ParentBaseFileName":"2"}"#), plain("1"));
+        // What only a parser can tell.
+        assert_eq!(get(r#"{"ParentBaseFileName":"C:\\w\"x\"\/\t"}"#), plain("C:\\w\"x\"/\t"));
+        assert_eq!(get(r#"{"ParentBaseFileName":"a\u0041"}"#), Raw::Unsure);
+        assert_eq!(get(r#"{"ParentBaseFileName":"a\q"}"#), Raw::Unsure);
+        assert_eq!(get(r#"{"ParentBaseFileName":7}"#), Raw::Unsure);
+        assert_eq!(get(r#"{"ParentBaseFileName":null}"#), Raw::Unsure);
+        assert_eq!(get("{\"ParentBaseFileName\":\"a\tb\"}"), Raw::Unsure);
+        assert_eq!(get(r#"{"ParentBaseFileName":"unterminated"#), Raw::Unsure);
+    }
+
+    #[test]
+    fn the_event_type_as_normalised() {
+        let plain = |s: &'static str| Raw::Plain(Cow::Borrowed(s));
+        assert_eq!(event_type(br#"{"event_simpleName":"A"}"#), plain("A"));
+        assert_eq!(event_type(br##"{"event_simpleName":"A","#event_simpleName":"B"}"##), plain("B"));
+        assert_eq!(event_type(br#"{"x":"\"event_simpleName\":1","event_simpleName":"A"}"#), plain("A"));
+        assert_eq!(event_type(br#"{"Parentevent_simpleName":"A"}"#), Raw::Absent);
+        assert_eq!(event_type(br#"{"a":"b"}"#), Raw::Absent);
+        assert_eq!(event_type(br#"{"a":"\u0062"}"#), Raw::Unsure);
+        assert_eq!(event_type(br#"{"event_simpleName":3}"#), Raw::Unsure);
+    }
+
+    #[test]
+    fn flat_objects_only() {
+        assert!(is_flat_object(br#" {"a":"b"}"#));
+        assert!(!is_flat_object(br#"{"a":{"b":"c"}}"#));
+        assert!(!is_flat_object(br#"{"a":["b"]}"#));
+        assert!(!is_flat_object(br#"{"a": [ "b"]}"#));
+        // Braces and brackets inside strings are text.
+        assert!(is_flat_object(br#"{"a":"x{y}","b":"[priv]","c":"{1-2}"}"#));
+        // `":{` inside a string is taken as nested, to be safe.
+        assert!(!is_flat_object(br#"{"a":"x\":{y"}"#));
+        assert!(!is_flat_object(br#"["a"]"#));
+        assert!(!is_flat_object(br#"{"a":"b","#));
+    }
+}
