@@ -1,7 +1,10 @@
-//! `run -j N`: the reader cuts the input into chunks of lines; N workers parse them and run
-//! the front of the query (each worker its own executor); a collector takes the results in
-//! input order, merging partial aggregates or writing rows. Memory is bounded by the number
-//! of chunks in flight (2 per worker) and the aggregates' groups.
+//! `run -j N`: the reader cuts the input into blocks of whole lines; N workers split them into
+//! lines, drop the lines that cannot pass (`LineSkip`, the probe), parse the others, and either
+//! run the front of the query (each worker its own executor: the collector merges the partial
+//! aggregates in input order) or, when lineage enrichment can change the result, hand the
+//! events over in order: the collector then enriches them and runs the query, so the process
+//! tree sees every process event in input order (dropped ones too, as lineage items). Memory is
+//! bounded by the blocks in flight (2 per worker) and the aggregates' groups.
 
 use super::run::{print_summary, warn, RunError, RunOptions, Summary};
 use crate::eval::parallel::Chunk;
@@ -16,19 +19,35 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 
-/// Lines per chunk.
-const CHUNK_LINES: usize = 4096;
+/// Bytes per block (whole lines; a longer line makes a longer block).
+const BLOCK: usize = 1 << 20;
 
 struct Job {
     seq: u64,
     file: usize,
-    lines: Vec<(u64, Vec<u8>)>,
+    /// The number of the block's first line.
+    first_line: u64,
+    data: Vec<u8>,
+}
+
+/// What a worker made of a block.
+enum Output {
+    /// The front of the query ran on the worker.
+    Chunk(Chunk),
+    /// In order, for the collector to enrich and run: events, and process events that cannot
+    /// pass but feed the tree.
+    Ordered(Vec<Item>),
+}
+
+enum Item {
+    Event(Event),
+    Lineage(Event),
 }
 
 struct Done {
     seq: u64,
     file: usize,
-    chunk: Chunk,
+    out: Output,
     events: u64,
     problems: Vec<Problem>,
     error: Option<String>,
@@ -46,7 +65,9 @@ pub fn run(ir: &ir::Pipeline, opts: &RunOptions) -> Option<Result<Summary, RunEr
         Ok(e) => e,
         Err(e) => return Some(Err(RunError::Query(e))),
     };
-    if !master.parallel_ok() || master.passes() > 1 || (opts.enrich && opts.enrich_matters) {
+    // With lineage the query runs in order on the collector; without, it must split.
+    let ordered = opts.enrich && opts.enrich_matters;
+    if master.passes() > 1 || (!ordered && !master.parallel_ok()) {
         return None;
     }
     // Only line-delimited Falcon input is cut into chunks; EVTX and XML read on one thread.
@@ -56,10 +77,16 @@ pub fn run(ir: &ir::Pipeline, opts: &RunOptions) -> Option<Result<Summary, RunEr
     if !forced_json && inputs.iter().any(|p| !matches!(read::sniff_path(p), Ok(Some(read::Format::FalconNdjson)))) {
         return None;
     }
-    Some(run_split(ir, opts, &mut master, now_ms))
+    Some(run_split(ir, opts, &mut master, now_ms, ordered))
 }
 
-fn run_split(ir: &ir::Pipeline, opts: &RunOptions, master: &mut Executor, now_ms: f64) -> Result<Summary, RunError> {
+fn run_split(
+    ir: &ir::Pipeline,
+    opts: &RunOptions,
+    master: &mut Executor,
+    now_ms: f64,
+    ordered: bool,
+) -> Result<Summary, RunError> {
     let fopts = Arc::new(super::run::line_options(opts)?);
     let inputs = if opts.inputs.is_empty() { vec![PathBuf::from("-")] } else { opts.inputs.clone() };
     let inputs = read::expand_inputs(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
@@ -79,11 +106,11 @@ fn run_split(ir: &ir::Pipeline, opts: &RunOptions, master: &mut Executor, now_ms
             let fopts = Arc::clone(&fopts);
             let stop = Arc::clone(&stop);
             let names = names.clone();
-            scope.spawn(move || worker(ir, opts, now_ms, &job_rx, &done_tx, &fopts, &stop, &names));
+            scope.spawn(move || worker(ir, opts, now_ms, &job_rx, &done_tx, &fopts, &stop, &names, ordered));
         }
         drop(done_tx);
         // The reader runs here; the collector in its own thread.
-        let collector = scope.spawn(|| collect(master, done_rx, &names, opts, &stop));
+        let collector = scope.spawn(|| collect(master, done_rx, &names, opts, &stop, ordered));
         let read_result = read_all(&inputs, &names, opts, &job_tx, &stop);
         drop(job_tx);
         let collected = collector.join().map_err(|_| RunError::Query("a worker thread panicked".to_string()))?;
@@ -111,25 +138,16 @@ fn read_all(
     let mut ended = BTreeMap::new();
     for (fi, path) in inputs.iter().enumerate() {
         let mut reader = read::open(path).map_err(|e| RunError::Input(format!("{}: {e}", names[fi])))?;
-        let mut lines = Vec::with_capacity(CHUNK_LINES);
-        let res = read::for_each_line(&mut *reader, |n, bytes| {
-            lines.push((n, bytes.to_vec()));
-            if lines.len() >= CHUNK_LINES {
-                let job = Job { seq, file: fi, lines: std::mem::take(&mut lines) };
-                seq += 1;
-                if job_tx.send(job).is_err() || stop.load(Ordering::Relaxed) {
-                    return false;
-                }
-            }
-            true
-        });
-        if !lines.is_empty() {
-            let _ = job_tx.send(Job { seq, file: fi, lines });
+        let mut sent_any = false;
+        let res = read::for_each_block(&mut *reader, BLOCK, |first_line, data| {
+            let job = Job { seq, file: fi, first_line, data };
             seq += 1;
-        }
-        // Every input gets at least one chunk, so that its summary line exists.
-        if seq == 0 || stop.load(Ordering::Relaxed) {
-            let _ = job_tx.send(Job { seq, file: fi, lines: Vec::new() });
+            sent_any = true;
+            job_tx.send(job).is_ok() && !stop.load(Ordering::Relaxed)
+        });
+        // Every input gets at least one block, so that its summary line exists.
+        if !sent_any {
+            let _ = job_tx.send(Job { seq, file: fi, first_line: 1, data: Vec::new() });
             seq += 1;
         }
         if let Err((line, e)) = res {
@@ -158,6 +176,7 @@ fn worker(
     fopts: &LineOptions,
     stop: &AtomicBool,
     names: &[String],
+    ordered: bool,
 ) {
     let mut ex = match Executor::new(ir, ctx(opts, now_ms)) {
         Ok(e) => e,
@@ -166,7 +185,7 @@ fn worker(
             let _ = done.send(Done {
                 seq: 0,
                 file: 0,
-                chunk: Chunk::Rows(Vec::new()),
+                out: Output::Chunk(Chunk::Rows(Vec::new())),
                 events: 0,
                 problems: Vec::new(),
                 error: Some(e),
@@ -174,29 +193,55 @@ fn worker(
             return;
         }
     };
+    // Lineage items only when the collector keeps a tree.
+    let mut probe = super::run::ReadState::probe_for(opts, ordered);
     loop {
         let job = {
             let rx = crate::eval::lock(jobs);
             rx.recv()
         };
         let Ok(job) = job else { return };
-        let mut events: Vec<Event> = Vec::with_capacity(job.lines.len());
+        let mut items: Vec<Item> = Vec::new();
         let mut problems = Vec::new();
-        let mut skipped_lines = 0u64;
-        for (n, bytes) in &job.lines {
+        let mut count = 0u64;
+        read::for_each_line_in(&job.data, job.first_line, |n, bytes| {
+            count += 1;
             if opts.skip.as_ref().is_some_and(|s| s.skippable(bytes)) {
-                skipped_lines += 1;
-                continue;
+                return true;
+            }
+            if let Some(p) = probe.as_mut() {
+                match p.check(bytes) {
+                    super::probe::Verdict::Keep => {}
+                    super::probe::Verdict::Drop => return true,
+                    super::probe::Verdict::Lineage(ev) => {
+                        items.push(Item::Lineage(ev));
+                        return true;
+                    }
+                }
             }
             match read::json::parse_line(bytes, fopts) {
-                Ok(e) => events.push(e),
-                Err(reason) => problems.push(Problem { file: names[job.file].clone(), line: Some(*n), reason }),
+                Ok(e) => items.push(Item::Event(e)),
+                Err(reason) => {
+                    count -= 1;
+                    problems.push(Problem { file: names[job.file].clone(), line: Some(n), reason });
+                }
             }
-        }
-        let count = events.len() as u64 + skipped_lines;
-        let chunk = ex.run_chunk(events);
+            true
+        });
+        let out = if ordered {
+            Output::Ordered(items)
+        } else {
+            let events = items
+                .into_iter()
+                .filter_map(|i| match i {
+                    Item::Event(e) => Some(e),
+                    Item::Lineage(_) => None,
+                })
+                .collect();
+            Output::Chunk(ex.run_chunk(events))
+        };
         let error = ex.ctx.error();
-        if done.send(Done { seq: job.seq, file: job.file, chunk, events: count, problems, error }).is_err() {
+        if done.send(Done { seq: job.seq, file: job.file, out, events: count, problems, error }).is_err() {
             return;
         }
     }
@@ -210,7 +255,9 @@ fn collect(
     names: &[String],
     opts: &RunOptions,
     stop: &AtomicBool,
+    ordered: bool,
 ) -> Collected {
+    let mut tree = (ordered && opts.enrich).then(read::tree::ProcessTree::new);
     let mut out = super::run::open_output(opts);
     let mut stats: Vec<FileStats> =
         names.iter().map(|n| FileStats { name: n.clone(), ..FileStats::default() }).collect();
@@ -243,7 +290,31 @@ fn collect(
             if failure.is_some() {
                 continue;
             }
-            master.absorb(d.chunk, &mut rows);
+            match d.out {
+                Output::Chunk(c) => master.absorb(c, &mut rows),
+                Output::Ordered(items) => {
+                    for item in items {
+                        match item {
+                            Item::Lineage(mut ev) => {
+                                if let Some(t) = tree.as_mut() {
+                                    t.enrich(&mut ev);
+                                }
+                            }
+                            Item::Event(mut ev) => {
+                                if let Some(t) = tree.as_mut() {
+                                    t.enrich(&mut ev);
+                                }
+                                master.push(ev, &mut rows);
+                            }
+                        }
+                    }
+                    if let Some(e) = master.ctx.error() {
+                        stop.store(true, Ordering::Relaxed);
+                        failure = Some(RunError::Query(e));
+                        continue;
+                    }
+                }
+            }
             for r in rows.drain(..) {
                 if let Err(e) = out.row(r) {
                     stop.store(true, Ordering::Relaxed);

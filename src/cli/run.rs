@@ -58,13 +58,15 @@ impl ReadState {
     /// The tree when enrichment is on; the probe when the options give one (and its queries
     /// build: a lookup file that does not load leaves the lines to the query, which says so).
     pub fn new(opts: &RunOptions) -> ReadState {
-        let tree = opts.enrich.then(read::tree::ProcessTree::new);
-        let probe = opts.probe.as_ref().and_then(|ps| {
-            let ctx = || Ctx { lookup_dir: opts.lookup_dir.clone(), ..Ctx::default() };
-            let execs: Result<Vec<Executor>, String> = ps.iter().map(|p| Executor::new(p, ctx())).collect();
-            execs.ok().map(|e| super::probe::Probe::new(e, opts.enrich))
-        });
-        ReadState { tree, probe }
+        ReadState { tree: opts.enrich.then(read::tree::ProcessTree::new), probe: Self::probe_for(opts, true) }
+    }
+
+    /// The probe alone, for a worker thread (lineage items only when `lineage`).
+    pub fn probe_for(opts: &RunOptions, lineage: bool) -> Option<super::probe::Probe> {
+        let ps = opts.probe.as_ref()?;
+        let ctx = || Ctx { lookup_dir: opts.lookup_dir.clone(), ..Ctx::default() };
+        let execs: Result<Vec<Executor>, String> = ps.iter().map(|p| Executor::new(p, ctx())).collect();
+        execs.ok().map(|e| super::probe::Probe::new(e, lineage && opts.enrich))
     }
 
     /// No probe (the passes before the main one read everything their subqueries use).
@@ -450,7 +452,7 @@ fn read_stream(
     }
     let mut strict_fail: Option<Problem> = None;
     let skip = opts.skip.clone();
-    let res = read::for_each_line(reader, |line_no, bytes| {
+    let mut on_line = |line_no: u64, bytes: &[u8]| -> bool {
         if skip.as_ref().is_some_and(|s| s.skippable(bytes)) {
             stats.events += 1;
             return true;
@@ -480,7 +482,9 @@ fn read_stream(
                 record_or_stop(opts, &mut stats, p, &mut strict_fail)
             }
         }
-    });
+    };
+    // Blocks of whole lines, split in place (no copy per line).
+    let res = read::for_each_block(reader, 1 << 20, |first, data| read::for_each_line_in(&data, first, &mut on_line));
     if let Some(p) = strict_fail {
         return Err(RunError::Input(format!("{p} (--strict-input)")));
     }

@@ -284,6 +284,104 @@ pub fn for_each_line(
     }
 }
 
+/// Read `r` in blocks of whole lines of about `size` bytes (a longer line makes a longer
+/// block; the last block may lack its newline), handing each with the number of its first line
+/// to `on_block` (which returns false to stop). On a read error, the whole lines read before it
+/// are handed over and the error comes back with the number of lines handed over.
+pub fn for_each_block(
+    r: &mut dyn Read,
+    size: usize,
+    mut on_block: impl FnMut(u64, Vec<u8>) -> bool,
+) -> Result<u64, (u64, io::Error)> {
+    let mut lines = 0u64;
+    let mut buf: Vec<u8> = Vec::with_capacity(size + size / 4);
+    let mut emit = |data: Vec<u8>, lines: &mut u64| -> bool {
+        let first = *lines + 1;
+        *lines += memchr::memchr_iter(b'\n', &data).count() as u64;
+        if data.last().is_some_and(|&b| b != b'\n') {
+            *lines += 1;
+        }
+        on_block(first, data)
+    };
+    let mut eof = false;
+    // Read until `want` bytes are buffered or the input ends (read_to_end keeps what it read
+    // before an error).
+    let fill = |buf: &mut Vec<u8>, want: usize, eof: &mut bool| -> io::Result<()> {
+        if buf.len() >= want || *eof {
+            return Ok(());
+        }
+        let before = buf.len();
+        (&mut *r).take((want - before) as u64).read_to_end(buf)?;
+        if buf.len() < want {
+            *eof = true;
+        }
+        Ok(())
+    };
+    let mut fill = fill;
+    loop {
+        if let Err(e) = fill(&mut buf, size, &mut eof) {
+            if let Some(nl) = memchr::memrchr(b'\n', &buf) {
+                buf.truncate(nl + 1);
+                emit(buf, &mut lines);
+            }
+            return Err((lines, e));
+        }
+        if buf.is_empty() {
+            return Ok(lines);
+        }
+        let cut = if eof {
+            buf.len()
+        } else {
+            match memchr::memrchr(b'\n', &buf) {
+                Some(nl) => nl + 1,
+                // One line longer than the block: read on until it ends.
+                None => {
+                    let want = buf.len() + size;
+                    if let Err(e) = fill(&mut buf, want, &mut eof) {
+                        return Err((lines, e));
+                    }
+                    continue;
+                }
+            }
+        };
+        let rest = buf[cut..].to_vec();
+        buf.truncate(cut);
+        let block = std::mem::replace(&mut buf, Vec::with_capacity(size + size / 4));
+        buf.extend_from_slice(&rest);
+        if !emit(block, &mut lines) {
+            return Ok(lines);
+        }
+        if eof && buf.is_empty() {
+            return Ok(lines);
+        }
+    }
+}
+
+/// The lines of a block from [`for_each_block`], numbered from `first_line`, as
+/// [`for_each_line`] gives them (line ends stripped, blank lines left out); `on_line` returns
+/// false to stop (and so does this).
+pub fn for_each_line_in(data: &[u8], first_line: u64, mut on_line: impl FnMut(u64, &[u8]) -> bool) -> bool {
+    let mut n = first_line;
+    let mut start = 0;
+    while start < data.len() {
+        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+        let mut line = &data[start..end];
+        while let Some((&last, rest)) = line.split_last() {
+            if last == b'\r' {
+                line = rest;
+            } else {
+                break;
+            }
+        }
+        if !line.iter().all(u8::is_ascii_whitespace) && !on_line(n, line) {
+            return false;
+        }
+        n += 1;
+        start = end + 1;
+    }
+    true
+}
+
 /// Set an event's fields from a flat list, keeping the first of duplicate names.
 pub fn event_from(fields: Vec<(String, Value)>) -> Event {
     let mut e = Event::with_capacity(fields.len() + 4);
@@ -298,6 +396,31 @@ pub fn event_from(fields: Vec<(String, Value)>) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_of_whole_lines_give_the_lines_of_for_each_line() {
+        let text = "a\r\n\nbb\n   \nccc\r\n".repeat(50) + &"x".repeat(300) + "\nlast";
+        let mut want = Vec::new();
+        for_each_line(&mut text.as_bytes(), |n, l| {
+            want.push((n, l.to_vec()));
+            true
+        })
+        .unwrap();
+        for size in [1, 7, 64, 1000, 1 << 20] {
+            let mut got = Vec::new();
+            let mut src = text.as_bytes();
+            let total = for_each_block(&mut src, size, |first, data| {
+                assert!(data.ends_with(b"\n") || data.ends_with(b"last"), "{size}: a block of whole lines");
+                for_each_line_in(&data, first, |n, l| {
+                    got.push((n, l.to_vec()));
+                    true
+                })
+            })
+            .unwrap();
+            assert_eq!(got, want, "block size {size}");
+            assert_eq!(total, 252, "block size {size}");
+        }
+    }
 
     #[test]
     fn threaded_reader_hands_over_everything_then_the_error() {
