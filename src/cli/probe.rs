@@ -31,6 +31,8 @@ pub struct Probe {
     execs: Vec<Executor>,
     lineage: bool,
     keys: Vec<Key>,
+    /// Per line: the keys asked for (index into `keys`) and whether their value is known.
+    asked: Vec<(usize, bool)>,
     tree_keys: Vec<Key>,
 }
 
@@ -56,7 +58,13 @@ fn derived(name: &str, lineage: bool) -> bool {
 impl Probe {
     /// A probe over the executors (an event is kept when any may pass), with lineage on or off.
     pub fn new(execs: Vec<Executor>, lineage: bool) -> Probe {
-        Probe { execs, lineage, keys: Vec::new(), tree_keys: TREE_FIELDS.iter().map(|f| Key::new(f)).collect() }
+        Probe {
+            execs,
+            lineage,
+            keys: Vec::new(),
+            asked: Vec::new(),
+            tree_keys: TREE_FIELDS.iter().map(|f| Key::new(f)).collect(),
+        }
     }
 
     fn key(&mut self, name: &str) -> usize {
@@ -81,29 +89,35 @@ impl Probe {
         let event_type: &str = &event_type;
         let mut ev = Event::with_capacity(4);
         ev.push("#event_simpleName".to_string(), Value::Str(event_type.to_string()));
-        let mut asked: Vec<(String, bool)> = vec![("#event_simpleName".to_string(), true)];
+        // Per key index: whether its value is known (asked once per line).
+        self.asked.clear();
+        let mut u_escape: Option<bool> = None;
         let lineage = self.lineage;
         let mut pass = false;
         let execs = std::mem::take(&mut self.execs);
         for ex in &execs {
             let mut known = |name: &str, ev: &mut Event| -> bool {
-                if let Some((_, k)) = asked.iter().find(|(n, _)| n == name) {
+                if name == "#event_simpleName" {
+                    return true;
+                }
+                if name.starts_with(['@', '#']) {
+                    return false;
+                }
+                let i = self.key(name);
+                if let Some((_, k)) = self.asked.iter().find(|(n, _)| *n == i) {
                     return *k;
                 }
-                let k = if name.starts_with(['@', '#']) {
-                    false
-                } else {
-                    let i = self.key(name);
-                    match self.keys[i].get(line) {
-                        Raw::Plain(v) => {
-                            ev.push(name.to_string(), Value::Str(v.into_owned()));
-                            true
-                        }
-                        Raw::Absent => !derived(name, lineage) && !rawline::has_u_escape(line),
-                        Raw::Unsure => false,
+                let k = match self.keys[i].get(line) {
+                    Raw::Plain(v) => {
+                        ev.push(name.to_string(), Value::Str(v.into_owned()));
+                        true
                     }
+                    Raw::Absent => {
+                        !derived(name, lineage) && !*u_escape.get_or_insert_with(|| rawline::has_u_escape(line))
+                    }
+                    Raw::Unsure => false,
                 };
-                asked.push((name.to_string(), k));
+                self.asked.push((i, k));
                 k
             };
             if ex.may_pass_lazy(&mut ev, &mut known) {
@@ -123,7 +137,7 @@ impl Probe {
         for k in &self.tree_keys {
             match k.get(line) {
                 Raw::Plain(v) => t.push(k.name().to_string(), Value::Str(v.into_owned())),
-                Raw::Absent if rawline::has_u_escape(line) => return Verdict::Keep,
+                Raw::Absent if *u_escape.get_or_insert_with(|| rawline::has_u_escape(line)) => return Verdict::Keep,
                 Raw::Absent => {}
                 // Parse it: the tree must see the same values as from a parsed line.
                 Raw::Unsure => return Verdict::Keep,
