@@ -33,7 +33,6 @@ pub struct Probe {
     keys: Vec<Key>,
     /// Per line: the keys asked for (index into `keys`) and whether their value is known.
     asked: Vec<(usize, bool)>,
-    tree_keys: Vec<Key>,
 }
 
 /// The fields the process tree reads from a process event.
@@ -58,13 +57,7 @@ fn derived(name: &str, lineage: bool) -> bool {
 impl Probe {
     /// A probe over the executors (an event is kept when any may pass), with lineage on or off.
     pub fn new(execs: Vec<Executor>, lineage: bool) -> Probe {
-        Probe {
-            execs,
-            lineage,
-            keys: Vec::new(),
-            asked: Vec::new(),
-            tree_keys: TREE_FIELDS.iter().map(|f| Key::new(f)).collect(),
-        }
+        Probe { execs, lineage, keys: Vec::new(), asked: Vec::new() }
     }
 
     fn key(&mut self, name: &str) -> usize {
@@ -92,6 +85,8 @@ impl Probe {
         // Per key index: whether its value is known (asked once per line).
         self.asked.clear();
         let mut u_escape: Option<bool> = None;
+        // Tree fields the filters fetched (not searched for again).
+        let mut seen: Vec<(usize, Raw<'_>)> = Vec::new();
         let lineage = self.lineage;
         let mut pass = false;
         let execs = std::mem::take(&mut self.execs);
@@ -107,7 +102,11 @@ impl Probe {
                 if let Some((_, k)) = self.asked.iter().find(|(n, _)| *n == i) {
                     return *k;
                 }
-                let k = match self.keys[i].get(line) {
+                let raw = self.keys[i].get(line);
+                if lineage && TREE_FIELDS.contains(&name) {
+                    seen.push((i, raw.clone()));
+                }
+                let k = match raw {
                     Raw::Plain(v) => {
                         ev.push(name.to_string(), Value::Str(v.into_owned()));
                         true
@@ -134,9 +133,18 @@ impl Probe {
         }
         let mut t = Event::with_capacity(TREE_FIELDS.len() + 1);
         t.push("#event_simpleName".to_string(), Value::Str(event_type.to_string()));
-        for k in &self.tree_keys {
-            match k.get(line) {
-                Raw::Plain(v) => t.push(k.name().to_string(), Value::Str(v.into_owned())),
+        for name in TREE_FIELDS {
+            // The tree names a host by `aid`, else `ComputerName`.
+            if *name == "ComputerName" && t.has("aid") {
+                continue;
+            }
+            let i = self.key(name);
+            let raw = match seen.iter().find(|(k, _)| *k == i) {
+                Some((_, r)) => r.clone(),
+                None => self.keys[i].get(line),
+            };
+            match raw {
+                Raw::Plain(v) => t.push(name.to_string(), Value::Str(v.into_owned())),
                 Raw::Absent if *u_escape.get_or_insert_with(|| rawline::has_u_escape(line)) => return Verdict::Keep,
                 Raw::Absent => {}
                 // Parse it: the tree must see the same values as from a parsed line.

@@ -276,23 +276,24 @@ impl Pred {
         }
     }
 
-    /// The fields it reads, or `None` when it may read others too (free text, expressions,
-    /// sub-pipelines, arrays).
-    pub fn fields(&self) -> Option<Vec<&str>> {
+    /// Call `f` on each field it reads, stopping at the first `false`; `None` when it may read
+    /// fields it cannot name (free text, expressions, sub-pipelines, arrays).
+    pub fn visit_fields(&self, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
         match self {
             Pred::And(v) | Pred::Or(v) => {
-                let mut out = Vec::new();
                 for p in v {
-                    out.extend(p.fields()?);
+                    if !p.visit_fields(f)? {
+                        return Some(false);
+                    }
                 }
-                Some(out)
+                Some(true)
             }
-            Pred::Not(p) => p.fields(),
-            Pred::Field(f, _) | Pred::Num(f, ..) | Pred::In { field: f, .. } | Pred::Cidr { field: f, .. } => {
-                Some(vec![f.as_str()])
+            Pred::Not(p) => p.visit_fields(f),
+            Pred::Field(x, _) | Pred::Num(x, ..) | Pred::In { field: x, .. } | Pred::Cidr { field: x, .. } => {
+                Some(f(x))
             }
-            Pred::Wildcard { fields, .. } if !fields.is_empty() => Some(fields.iter().map(String::as_str).collect()),
-            Pred::Bool(_) => Some(Vec::new()),
+            Pred::Wildcard { fields, .. } if !fields.is_empty() => Some(fields.iter().all(|x| f(x))),
+            Pred::Bool(_) => Some(true),
             _ => None,
         }
     }

@@ -304,8 +304,8 @@ fn may_pass(chain: &[Node], ev: &mut Event, ctx: &Ctx) -> bool {
 fn may_pass_lazy(chain: &[Node], ev: &mut Event, ctx: &Ctx, known: &mut dyn FnMut(&str, &mut Event) -> bool) -> bool {
     match chain.first() {
         Some(Node::Filter(p)) if !p.may_modify() => {
-            let Some(fields) = p.fields() else { return true };
-            if !fields.into_iter().all(|f| known(f, ev)) {
+            // Every field known (an unknown one, or fields it cannot name: it may pass).
+            if p.visit_fields(&mut |f| known(f, ev)) != Some(true) {
                 return true;
             }
             p.test(ev, ctx) && may_pass_lazy(&chain[1..], ev, ctx, known)

@@ -78,7 +78,7 @@ fn string(v: &[u8]) -> Option<Cow<'_, str>> {
                 }
             };
         }
-        let o = out.get_or_insert_with(Vec::new);
+        let o = out.get_or_insert_with(|| Vec::with_capacity(v.len().min(512)));
         o.extend_from_slice(seg);
         o.push(match v.get(e + 1)? {
             b'"' => b'"',
@@ -143,6 +143,8 @@ pub fn has_u_escape(line: &[u8]) -> bool {
 /// The event type as normalisation gives it: `#event_simpleName`, else `event_simpleName`
 /// (both found in one pass).
 pub fn event_type(line: &[u8]) -> Raw<'_> {
+    // Without a `#` in the line there is no `#event_simpleName`: the first key is the one.
+    let hash_possible = memchr::memchr(b'#', line).is_some();
     let mut plain: Option<usize> = None;
     let mut from = 0;
     while let Some(i) = EVENT_TYPE.find(&line[from..]) {
@@ -157,7 +159,7 @@ pub fn event_type(line: &[u8]) -> Raw<'_> {
         if line.get(j) != Some(&b':') {
             continue;
         }
-        if hashed {
+        if hashed || !hash_possible {
             return value_at(line, j + 1);
         }
         plain.get_or_insert(j + 1);

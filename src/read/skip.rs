@@ -2,8 +2,8 @@
 //! filter requires one of a few event types (`Plan::event_names`), a Falcon line (one with an
 //! `event_simpleName` key) that names none of them is counted and dropped.
 
+use crate::hash::FastSet as HashSet;
 use memchr::memmem;
-use std::collections::HashSet;
 
 /// A set of event types: names, and regexes (`/body/flags`, as `Plan::event_names` writes a
 /// regex filter on `#event_simpleName`).
@@ -17,7 +17,7 @@ impl EventTypes {
     /// `None` when an entry cannot be tested safely here: a name that would need JSON escaping,
     /// or a regex the `regex` crate does not take (lookaround): then nothing is skipped.
     pub fn new(entries: &[String]) -> Option<EventTypes> {
-        let mut names = HashSet::new();
+        let mut names = HashSet::default();
         let mut regexes = Vec::new();
         for e in entries {
             if let Some(rest) = e.strip_prefix('/') {
