@@ -41,7 +41,7 @@ enum Output {
 
 enum Item {
     Event(Event),
-    Lineage(Event),
+    Lineage(read::tree::ProcRecord),
 }
 
 struct Done {
@@ -65,9 +65,10 @@ pub fn run(ir: &ir::Pipeline, opts: &RunOptions) -> Option<Result<Summary, RunEr
         Ok(e) => e,
         Err(e) => return Some(Err(RunError::Query(e))),
     };
-    // With lineage the query runs in order on the collector; without, it must split.
+    // With lineage the query runs in order (`read_ordered`, through `run::read_all`); without,
+    // it must split.
     let ordered = opts.enrich && opts.enrich_matters;
-    if master.passes() > 1 || (!ordered && !master.parallel_ok()) {
+    if master.passes() > 1 || ordered || !master.parallel_ok() {
         return None;
     }
     // Only line-delimited Falcon input is cut into chunks; EVTX and XML read on one thread.
@@ -77,16 +78,10 @@ pub fn run(ir: &ir::Pipeline, opts: &RunOptions) -> Option<Result<Summary, RunEr
     if !forced_json && inputs.iter().any(|p| !matches!(read::sniff_path(p), Ok(Some(read::Format::FalconNdjson)))) {
         return None;
     }
-    Some(run_split(ir, opts, &mut master, now_ms, ordered))
+    Some(run_split(ir, opts, &mut master, now_ms))
 }
 
-fn run_split(
-    ir: &ir::Pipeline,
-    opts: &RunOptions,
-    master: &mut Executor,
-    now_ms: f64,
-    ordered: bool,
-) -> Result<Summary, RunError> {
+fn run_split(ir: &ir::Pipeline, opts: &RunOptions, master: &mut Executor, now_ms: f64) -> Result<Summary, RunError> {
     let fopts = Arc::new(super::run::line_options(opts)?);
     let inputs = if opts.inputs.is_empty() { vec![PathBuf::from("-")] } else { opts.inputs.clone() };
     let inputs = read::expand_inputs(&inputs).map_err(|e| RunError::Input(e.to_string()))?;
@@ -106,11 +101,13 @@ fn run_split(
             let fopts = Arc::clone(&fopts);
             let stop = Arc::clone(&stop);
             let names = names.clone();
-            scope.spawn(move || worker(ir, opts, now_ms, &job_rx, &done_tx, &fopts, &stop, &names, ordered));
+            scope.spawn(move || worker(ir, opts, now_ms, &job_rx, &done_tx, &fopts, &stop, &names));
         }
+        // Only the workers hold the jobs' receiver: when they stop, the reader's sends fail.
+        drop(job_rx);
         drop(done_tx);
         // The reader runs here; the collector in its own thread.
-        let collector = scope.spawn(|| collect(master, done_rx, &names, opts, &stop, ordered));
+        let collector = scope.spawn(|| collect(master, done_rx, &names, opts, &stop));
         let read_result = read_all(&inputs, &names, opts, &job_tx, &stop);
         drop(job_tx);
         let collected = collector.join().map_err(|_| RunError::Query("a worker thread panicked".to_string()))?;
@@ -124,6 +121,155 @@ fn run_split(
         }
         Ok(summary)
     })
+}
+
+/// Read NDJSON inputs on worker threads (split into lines, skipped, probed, parsed) and hand
+/// the events to `sink` in input order on this thread, enriched by `state`'s tree (fed by the
+/// process events the probe dropped, too). `None` when an input is not NDJSON.
+pub(crate) fn read_ordered(
+    inputs: &[PathBuf],
+    fopts: &LineOptions,
+    opts: &RunOptions,
+    state: &mut super::run::ReadState,
+    sink: &mut dyn FnMut(Event) -> bool,
+) -> Option<Result<Vec<FileStats>, RunError>> {
+    let forced_json = opts.format == Some(read::Format::FalconNdjson);
+    if inputs.is_empty()
+        || (!forced_json && inputs.iter().any(|p| !matches!(read::sniff_path(p), Ok(Some(read::Format::FalconNdjson)))))
+    {
+        return None;
+    }
+    let names: Vec<String> = inputs
+        .iter()
+        .map(|p| if p.as_os_str() == "-" { "<stdin>".to_string() } else { p.display().to_string() })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (job_tx, job_rx) = sync_channel::<Job>(opts.threads * 2);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = sync_channel::<Done>(opts.threads * 8);
+    let lineage = state.tree.is_some();
+    Some(std::thread::scope(|scope| -> Result<Vec<FileStats>, RunError> {
+        for _ in 0..opts.threads {
+            let job_rx = Arc::clone(&job_rx);
+            let done_tx = done_tx.clone();
+            let stop = Arc::clone(&stop);
+            let names = &names;
+            scope.spawn(move || item_worker(opts, &job_rx, &done_tx, fopts, &stop, names, lineage));
+        }
+        // Only the workers hold the jobs' receiver: when they stop, the reader's sends fail.
+        drop(job_rx);
+        drop(done_tx);
+        let reader = {
+            let stop = Arc::clone(&stop);
+            let names = &names;
+            scope.spawn(move || read_all(inputs, names, opts, &job_tx, &stop))
+        };
+        let mut stats: Vec<FileStats> =
+            names.iter().map(|n| FileStats { name: n.clone(), ..FileStats::default() }).collect();
+        let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut failure: Option<RunError> = None;
+        'all: for d in done_rx.iter() {
+            pending.insert(d.seq, d);
+            while let Some(d) = pending.remove(&next) {
+                next += 1;
+                let fs = &mut stats[d.file];
+                fs.events += d.events;
+                for p in d.problems {
+                    if let Err(p) = super::run::bad_record(opts, fs, p) {
+                        failure = Some(RunError::Input(format!("{p} (--strict-input)")));
+                        break 'all;
+                    }
+                }
+                let Output::Ordered(items) = d.out else { continue };
+                for item in items {
+                    match item {
+                        Item::Lineage(rec) => state.note(&rec),
+                        Item::Event(mut ev) => {
+                            state.enrich(&mut ev);
+                            if !sink(ev) {
+                                break 'all;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        // Unblock the workers and the reader, then collect what the reader says.
+        drop(done_rx);
+        let ended = reader.join().unwrap_or_else(|_| Err(RunError::Input("the reading thread failed".to_string())));
+        if let Some(f) = failure {
+            return Err(f);
+        }
+        for (i, e) in ended? {
+            stats[i].truncated = e;
+        }
+        Ok(stats)
+    }))
+}
+
+fn item_worker(
+    opts: &RunOptions,
+    jobs: &Mutex<Receiver<Job>>,
+    done: &std::sync::mpsc::SyncSender<Done>,
+    fopts: &LineOptions,
+    stop: &AtomicBool,
+    names: &[String],
+    lineage: bool,
+) {
+    let mut probe = super::run::ReadState::probe_for(opts, lineage);
+    loop {
+        let job = {
+            let rx = crate::eval::lock(jobs);
+            rx.recv()
+        };
+        let Ok(job) = job else { return };
+        let (items, count, problems) = parse_block(&job, opts, fopts, probe.as_mut(), names);
+        let d =
+            Done { seq: job.seq, file: job.file, out: Output::Ordered(items), events: count, problems, error: None };
+        if done.send(d).is_err() || stop.load(Ordering::Relaxed) {
+            return;
+        }
+    }
+}
+
+/// One block's lines: skipped, probed, parsed, in order.
+fn parse_block(
+    job: &Job,
+    opts: &RunOptions,
+    fopts: &LineOptions,
+    mut probe: Option<&mut super::probe::Probe>,
+    names: &[String],
+) -> (Vec<Item>, u64, Vec<Problem>) {
+    let mut items: Vec<Item> = Vec::new();
+    let mut problems = Vec::new();
+    let mut count = 0u64;
+    read::for_each_line_in(&job.data, job.first_line, |n, bytes| {
+        count += 1;
+        if opts.skip.as_ref().is_some_and(|s| s.skippable(bytes)) {
+            return true;
+        }
+        if let Some(p) = probe.as_deref_mut() {
+            match p.check(bytes) {
+                super::probe::Verdict::Keep => {}
+                super::probe::Verdict::Drop => return true,
+                super::probe::Verdict::Lineage(ev) => {
+                    items.push(Item::Lineage(ev));
+                    return true;
+                }
+            }
+        }
+        match read::json::parse_line(bytes, fopts) {
+            Ok(e) => items.push(Item::Event(e)),
+            Err(reason) => {
+                count -= 1;
+                problems.push(Problem { file: names[job.file].clone(), line: Some(n), reason });
+            }
+        }
+        true
+    });
+    (items, count, problems)
 }
 
 /// Read every input into chunks; returns which inputs ended early.
@@ -176,7 +322,6 @@ fn worker(
     fopts: &LineOptions,
     stop: &AtomicBool,
     names: &[String],
-    ordered: bool,
 ) {
     let mut ex = match Executor::new(ir, ctx(opts, now_ms)) {
         Ok(e) => e,
@@ -193,44 +338,16 @@ fn worker(
             return;
         }
     };
-    // Lineage items only when the collector keeps a tree.
-    let mut probe = super::run::ReadState::probe_for(opts, ordered);
+    // No lineage here: the query's result does not depend on it.
+    let mut probe = super::run::ReadState::probe_for(opts, false);
     loop {
         let job = {
             let rx = crate::eval::lock(jobs);
             rx.recv()
         };
         let Ok(job) = job else { return };
-        let mut items: Vec<Item> = Vec::new();
-        let mut problems = Vec::new();
-        let mut count = 0u64;
-        read::for_each_line_in(&job.data, job.first_line, |n, bytes| {
-            count += 1;
-            if opts.skip.as_ref().is_some_and(|s| s.skippable(bytes)) {
-                return true;
-            }
-            if let Some(p) = probe.as_mut() {
-                match p.check(bytes) {
-                    super::probe::Verdict::Keep => {}
-                    super::probe::Verdict::Drop => return true,
-                    super::probe::Verdict::Lineage(ev) => {
-                        items.push(Item::Lineage(ev));
-                        return true;
-                    }
-                }
-            }
-            match read::json::parse_line(bytes, fopts) {
-                Ok(e) => items.push(Item::Event(e)),
-                Err(reason) => {
-                    count -= 1;
-                    problems.push(Problem { file: names[job.file].clone(), line: Some(n), reason });
-                }
-            }
-            true
-        });
-        let out = if ordered {
-            Output::Ordered(items)
-        } else {
+        let (items, count, problems) = parse_block(&job, opts, fopts, probe.as_mut(), names);
+        let out = {
             let events = items
                 .into_iter()
                 .filter_map(|i| match i {
@@ -255,9 +372,7 @@ fn collect(
     names: &[String],
     opts: &RunOptions,
     stop: &AtomicBool,
-    ordered: bool,
 ) -> Collected {
-    let mut tree = (ordered && opts.enrich).then(read::tree::ProcessTree::new);
     let mut out = super::run::open_output(opts);
     let mut stats: Vec<FileStats> =
         names.iter().map(|n| FileStats { name: n.clone(), ..FileStats::default() }).collect();
@@ -292,28 +407,8 @@ fn collect(
             }
             match d.out {
                 Output::Chunk(c) => master.absorb(c, &mut rows),
-                Output::Ordered(items) => {
-                    for item in items {
-                        match item {
-                            Item::Lineage(mut ev) => {
-                                if let Some(t) = tree.as_mut() {
-                                    t.enrich(&mut ev);
-                                }
-                            }
-                            Item::Event(mut ev) => {
-                                if let Some(t) = tree.as_mut() {
-                                    t.enrich(&mut ev);
-                                }
-                                master.push(ev, &mut rows);
-                            }
-                        }
-                    }
-                    if let Some(e) = master.ctx.error() {
-                        stop.store(true, Ordering::Relaxed);
-                        failure = Some(RunError::Query(e));
-                        continue;
-                    }
-                }
+                // Ordered items go to `read_ordered`, never here.
+                Output::Ordered(_) => {}
             }
             for r in rows.drain(..) {
                 if let Err(e) = out.row(r) {

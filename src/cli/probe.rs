@@ -12,7 +12,7 @@
 use crate::eval::Executor;
 use crate::event::{Event, Value};
 use crate::read::rawline::{self, Key, Raw};
-use crate::read::tree::ENRICHED_FIELDS;
+use crate::read::tree::{ProcRecord, ENRICHED_FIELDS};
 
 /// What to do with a line.
 #[derive(Debug)]
@@ -21,8 +21,8 @@ pub enum Verdict {
     Keep,
     /// It cannot pass: count it and go on.
     Drop,
-    /// It cannot pass, but it is a process event: these are the fields lineage reads.
-    Lineage(Event),
+    /// It cannot pass, but it is a process event: what lineage reads of it.
+    Lineage(ProcRecord),
 }
 
 /// The probe of one reader (each thread has its own).
@@ -36,7 +36,7 @@ pub struct Probe {
 }
 
 /// The fields the process tree reads from a process event.
-const TREE_FIELDS: &[&str] = &[
+const TREE_FIELDS: [&str; 7] = [
     "aid",
     "ComputerName",
     "TargetProcessId",
@@ -87,6 +87,7 @@ impl Probe {
         let mut u_escape: Option<bool> = None;
         // Tree fields the filters fetched (not searched for again).
         let mut seen: Vec<(usize, Raw<'_>)> = Vec::new();
+        let mut seen_aid = false;
         let lineage = self.lineage;
         let mut pass = false;
         let execs = std::mem::take(&mut self.execs);
@@ -131,11 +132,10 @@ impl Probe {
         if !self.lineage || !matches!(event_type, "ProcessRollup2" | "SyntheticProcessRollup2") {
             return Verdict::Drop;
         }
-        let mut t = Event::with_capacity(TREE_FIELDS.len() + 1);
-        t.push("#event_simpleName".to_string(), Value::Str(event_type.to_string()));
-        for name in TREE_FIELDS {
+        let mut vals: [Option<std::borrow::Cow<'_, str>>; TREE_FIELDS.len()] = Default::default();
+        for (slot, name) in vals.iter_mut().zip(TREE_FIELDS) {
             // The tree names a host by `aid`, else `ComputerName`.
-            if *name == "ComputerName" && t.has("aid") {
+            if name == "ComputerName" && seen_aid {
                 continue;
             }
             let i = self.key(name);
@@ -144,13 +144,26 @@ impl Probe {
                 None => self.keys[i].get(line),
             };
             match raw {
-                Raw::Plain(v) => t.push(name.to_string(), Value::Str(v.into_owned())),
+                Raw::Plain(v) => {
+                    if name == "aid" {
+                        seen_aid = true;
+                    }
+                    *slot = Some(v);
+                }
                 Raw::Absent if *u_escape.get_or_insert_with(|| rawline::has_u_escape(line)) => return Verdict::Keep,
                 Raw::Absent => {}
                 // Parse it: the tree must see the same values as from a parsed line.
                 Raw::Unsure => return Verdict::Keep,
             }
         }
-        Verdict::Lineage(t)
+        let [aid, computer, target, ppid, pguid, image, pname] = vals;
+        let Some(host) = aid.or(computer) else { return Verdict::Drop };
+        Verdict::Lineage(ProcRecord::new(
+            &host,
+            pguid.as_deref().or(ppid.as_deref()),
+            target.as_deref(),
+            image.as_deref(),
+            pname.as_deref(),
+        ))
     }
 }

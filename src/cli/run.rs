@@ -74,7 +74,14 @@ impl ReadState {
         ReadState { tree: opts.enrich.then(read::tree::ProcessTree::new), probe: None }
     }
 
-    fn enrich(&mut self, ev: &mut Event) {
+    /// A process event that cannot pass the query: the tree remembers it.
+    pub(crate) fn note(&mut self, rec: &read::tree::ProcRecord) {
+        if let Some(t) = self.tree.as_mut() {
+            t.process(rec.view());
+        }
+    }
+
+    pub(crate) fn enrich(&mut self, ev: &mut Event) {
         if let Some(t) = self.tree.as_mut() {
             t.enrich(ev);
         }
@@ -290,6 +297,10 @@ pub(crate) fn read_all(
         }
         return Ok(all);
     }
+    // NDJSON: blocks split, probed and parsed on worker threads, events back in order.
+    if let Some(r) = super::parallel::read_ordered(inputs, fopts, opts, state, sink) {
+        return r;
+    }
     const BATCH: usize = 512;
     // The reading thread is the second thread: EVTX chunks are rendered on it alone.
     let one = RunOptions { threads: 1, ..opts.clone() };
@@ -464,9 +475,9 @@ fn read_stream(
                     stats.events += 1;
                     return true;
                 }
-                super::probe::Verdict::Lineage(mut ev) => {
+                super::probe::Verdict::Lineage(rec) => {
                     stats.events += 1;
-                    state.enrich(&mut ev);
+                    state.note(&rec);
                     return true;
                 }
             }

@@ -69,6 +69,73 @@ impl HostCache {
     }
 }
 
+/// What the tree reads from a process event (`ProcessRollup2`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ProcView<'a> {
+    /// `aid`, else `ComputerName`.
+    pub host: &'a str,
+    /// `ParentProcessGuid` (Sysmon), else `ParentProcessId`.
+    pub parent: Option<&'a str>,
+    /// `TargetProcessId`.
+    pub target: Option<&'a str>,
+    /// `ImageFileName`.
+    pub image: Option<&'a str>,
+    /// `ParentBaseFileName` as the event has it.
+    pub parent_name: Option<&'a str>,
+    /// Whether the event has `GrandParentBaseFileName`.
+    pub has_grandparent: bool,
+}
+
+/// What the tree fills on a process event.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Fill {
+    pub parent: Option<String>,
+    pub grandparent: Option<String>,
+}
+
+/// A process event's [`ProcView`], owned in one allocation: what a reader hands over for a
+/// process event that cannot pass the query but still feeds the tree.
+#[derive(Debug, Clone)]
+pub struct ProcRecord {
+    buf: String,
+    /// host, parent, target, image, parent name: (start, end) in `buf`, or `None`.
+    spans: [Option<(u32, u32)>; 5],
+}
+
+impl ProcRecord {
+    pub fn new(
+        host: &str,
+        parent: Option<&str>,
+        target: Option<&str>,
+        image: Option<&str>,
+        parent_name: Option<&str>,
+    ) -> ProcRecord {
+        let parts = [Some(host), parent, target, image, parent_name];
+        let mut buf = String::with_capacity(parts.iter().flatten().map(|p| p.len()).sum());
+        let mut spans = [None; 5];
+        for (i, p) in parts.iter().enumerate() {
+            if let Some(p) = p {
+                let start = buf.len() as u32;
+                buf.push_str(p);
+                spans[i] = Some((start, buf.len() as u32));
+            }
+        }
+        ProcRecord { buf, spans }
+    }
+
+    pub fn view(&self) -> ProcView<'_> {
+        let get = |i: usize| self.spans[i].map(|(a, b)| &self.buf[a as usize..b as usize]);
+        ProcView {
+            host: get(0).unwrap_or_default(),
+            parent: get(1),
+            target: get(2),
+            image: get(3),
+            parent_name: get(4),
+            has_grandparent: false,
+        }
+    }
+}
+
 /// The process trees of the hosts seen so far.
 #[derive(Debug, Default)]
 pub struct ProcessTree {
@@ -155,19 +222,73 @@ impl ProcessTree {
             }
             return;
         }
-        let name = name.to_string();
+        let process = is_process_event(name);
         drop(name_v);
+        if process {
+            let fill = {
+                let get = |k: &str| ev.get_str(k);
+                let (host, pguid, ppid, target, image, pname) = (
+                    get("aid").or_else(|| get("ComputerName")),
+                    get("ParentProcessGuid"),
+                    get("ParentProcessId"),
+                    get("TargetProcessId"),
+                    get("ImageFileName"),
+                    get("ParentBaseFileName"),
+                );
+                let Some(host) = host else { return };
+                self.process(ProcView {
+                    host: &host,
+                    // Sysmon keeps its own ParentProcessId (the OS pid); its ParentProcessGuid is
+                    // the unique id that TargetProcessId (= ProcessGuid) is matched against.
+                    parent: pguid.as_deref().or(ppid.as_deref()),
+                    target: target.as_deref(),
+                    image: image.as_deref(),
+                    parent_name: pname.as_deref(),
+                    has_grandparent: ev.has("GrandParentBaseFileName"),
+                })
+            };
+            if let Some(p) = fill.parent {
+                ev.set("ParentBaseFileName", Value::Str(p));
+            }
+            if let Some(g) = fill.grandparent {
+                ev.set("GrandParentBaseFileName", Value::Str(g));
+            }
+            return;
+        }
+        // auditd records (no event name).
         let host = match ev.get_str("aid").or_else(|| ev.get_str("ComputerName")) {
             Some(h) => h.into_owned(),
             None => return,
         };
+        let generation = self.touch(&host);
+        let Some(cache) = self.hosts.get_mut(host.as_str()) else { return };
+        // A successful fork/clone makes the child a copy of its parent's image, so a pre-forked
+        // worker (apache2, php-fpm) that never execs still names its children's parent.
+        if let Some((child, image, parent)) = forked(ev) {
+            let image: Arc<str> = Arc::from(image.as_str());
+            cache.insert(key(&child), Proc { image, parent: Some(key(&parent)), parent_name: None }, generation);
+        } else if let Some((pid, image, parent)) = failed_exec(ev) {
+            // The exec failed, so `exe` is still the image the process was forked with: its
+            // own, and (when nothing is known of it) its parent's, which forked it.
+            let image: Arc<str> = Arc::from(image.as_str());
+            let (pk, ppk) = (key(&pid), key(&parent));
+            if cache.get(ppk).is_none() {
+                cache.insert(ppk, Proc { image: Arc::clone(&image), parent: None, parent_name: None }, generation);
+            }
+            cache.insert(pk, Proc { image, parent: Some(ppk), parent_name: None }, generation);
+        }
+    }
+
+    /// A host's activity: the clock advances, the host is made (dropping the one whose last
+    /// activity is the oldest when there are [`HOSTS`]), and hosts over today's share give
+    /// back their excess. Returns the size of a generation.
+    fn touch(&mut self, host: &str) -> usize {
         self.clock += 1;
-        if !self.hosts.contains_key(&host) && self.hosts.len() >= HOSTS {
+        if !self.hosts.contains_key(host) && self.hosts.len() >= HOSTS {
             if let Some(oldest) = self.hosts.iter().min_by_key(|(_, c)| c.last_seen).map(|(k, _)| k.clone()) {
                 self.hosts.remove(&oldest);
             }
         }
-        let host_key = host.clone();
         // Each host's share of the budget, in two generations.
         let generation = (BUDGET / (self.hosts.len() + 1)).clamp(MIN_PER_HOST, PER_HOST) / 2;
         // Hosts that filled up while there were fewer hosts give back what exceeds today's
@@ -182,57 +303,42 @@ impl ProcessTree {
                 }
             }
         }
-        let cache = self.hosts.entry(host).or_default();
-        cache.last_seen = self.clock;
-        if name.is_empty() {
-            // auditd: a successful fork/clone makes the child a copy of its parent's image, so
-            // a pre-forked worker (apache2, php-fpm) that never execs still names its children's
-            // parent.
-            if let Some((child, image, parent)) = forked(ev) {
-                let image: Arc<str> = Arc::from(image.as_str());
-                cache.insert(key(&child), Proc { image, parent: Some(key(&parent)), parent_name: None }, generation);
-            } else if let Some((pid, image, parent)) = failed_exec(ev) {
-                // The exec failed, so `exe` is still the image the process was forked with: its
-                // own, and (when nothing is known of it) its parent's, which forked it.
-                let image: Arc<str> = Arc::from(image.as_str());
-                let (pk, ppk) = (key(&pid), key(&parent));
-                if cache.get(ppk).is_none() {
-                    cache.insert(ppk, Proc { image: Arc::clone(&image), parent: None, parent_name: None }, generation);
-                }
-                cache.insert(pk, Proc { image, parent: Some(ppk), parent_name: None }, generation);
-            }
-            return;
-        }
-        if is_process_event(&name) {
-            // Sysmon keeps its own ParentProcessId (the OS pid); its ParentProcessGuid is the
-            // unique id that TargetProcessId (= ProcessGuid) is matched against.
-            let parent = ev.get_str("ParentProcessGuid").or_else(|| ev.get_str("ParentProcessId")).map(|s| key(&s));
-            if let Some(pid) = parent {
-                let pp = cache.get(pid).cloned();
-                if let Some(pp) = pp {
-                    if !ev.has("ParentBaseFileName") {
-                        ev.set("ParentBaseFileName", Value::Str(basename(&pp.image).to_string()));
-                    }
-                    if !ev.has("GrandParentBaseFileName") {
-                        let gp = match pp.parent.and_then(|g| cache.get(g)) {
-                            Some(gp) => Some(basename(&gp.image).to_string()),
-                            None => pp.parent_name.as_deref().map(str::to_string),
-                        };
-                        if let Some(gp) = gp {
-                            ev.set("GrandParentBaseFileName", Value::Str(gp));
-                        }
-                    }
-                }
-            }
-            if let (Some(id), Some(image)) = (ev.get_str("TargetProcessId"), ev.get_str("ImageFileName")) {
-                let image = self.intern(&image);
-                let parent_name = ev.get_str("ParentBaseFileName").map(|p| self.intern(&p));
-                let k = key(&id);
-                if let Some(c) = self.hosts.get_mut(host_key.as_str()) {
-                    c.insert(k, Proc { image, parent, parent_name }, generation);
-                }
+        let clock = self.clock;
+        match self.hosts.get_mut(host) {
+            Some(c) => c.last_seen = clock,
+            None => {
+                self.hosts.insert(host.to_string(), HostCache { last_seen: clock, ..HostCache::default() });
             }
         }
+        generation
+    }
+
+    /// Remember a process event, and say what it lacks that the tree knows: its parent's and
+    /// grandparent's names (the parent's is remembered with it, given or filled).
+    pub fn process(&mut self, v: ProcView<'_>) -> Fill {
+        let generation = self.touch(v.host);
+        let mut fill = Fill::default();
+        let parent = v.parent.map(key);
+        let Some(cache) = self.hosts.get(v.host) else { return fill };
+        if let Some(pp) = parent.and_then(|pid| cache.get(pid)) {
+            if v.parent_name.is_none() {
+                fill.parent = Some(basename(&pp.image).to_string());
+            }
+            if !v.has_grandparent {
+                fill.grandparent = match pp.parent.and_then(|g| cache.get(g)) {
+                    Some(gp) => Some(basename(&gp.image).to_string()),
+                    None => pp.parent_name.as_deref().map(str::to_string),
+                };
+            }
+        }
+        if let (Some(id), Some(image)) = (v.target, v.image) {
+            let image = self.intern(image);
+            let parent_name = v.parent_name.or(fill.parent.as_deref()).map(|p| self.intern(p));
+            if let Some(c) = self.hosts.get_mut(v.host) {
+                c.insert(key(id), Proc { image, parent, parent_name }, generation);
+            }
+        }
+        fill
     }
 
     /// Processes remembered (for tests and `--stats`).
