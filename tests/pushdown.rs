@@ -125,5 +125,21 @@ fn fast_paths_give_the_same_rows() {
     }
     // The comparison means something only if the queries find things.
     assert!(nonempty >= 30, "only {nonempty} runs returned rows");
+    // The whole pack in one scan: the same alerts.
+    for extra in [&[][..], &["-j", "2"][..]] {
+        let detect = |pushdown: bool| {
+            let mut args = vec!["detect", "-o", "ndjson"];
+            args.extend(extra);
+            if !pushdown {
+                args.push("--no-pushdown");
+            }
+            let ev = events.display().to_string();
+            let o = Command::new(BIN).args(&args).arg(&ev).output().expect("detect");
+            (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+        };
+        let (fast, slow) = (detect(true), detect(false));
+        assert_eq!(fast, slow, "detect {extra:?}: alerts differ");
+        assert!(fast.1.lines().count() >= 5, "detect found only {}", fast.1);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -452,7 +452,17 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if ast {
                 print_out(&format!("{q:#?}\n"))?;
             } else if let Some(p) = plan_result {
-                print_out(&crate::cli::explain::plan_text(&q, &p))?;
+                let mut text = crate::cli::explain::plan_text(&q, &p);
+                if let Ok(ir) = plan::compile::compile(&q, &opts) {
+                    text.push_str(&match plan::project::projection(&ir) {
+                        Some(f) => format!(
+                            "projection: Falcon lines keep only {} (and what ingest and lineage read)\n",
+                            f.into_iter().collect::<Vec<_>>().join(", ")
+                        ),
+                        None => "projection: none (the result may depend on any field)\n".to_string(),
+                    });
+                }
+                print_out(&text)?;
             }
             Ok(ExitCode::from(u8::from(diags.iter().any(Diagnostic::is_error))))
         }
@@ -601,7 +611,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 projection: None,
                 probe: None,
             };
-            packtest::detect(&rules, tuning.as_deref(), ropts)
+            packtest::detect(&rules, tuning.as_deref(), ropts, !input.no_pushdown)
         }
         Cmd::Test { dirs, junit, verbose } => {
             let dirs = if dirs.is_empty() { vec![crate::pack::default_path("rules/t1505")] } else { dirs };

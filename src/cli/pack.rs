@@ -15,6 +15,8 @@ use std::path::PathBuf;
 pub struct Compiled {
     pub rule: Rule,
     ex: Executor,
+    /// The compiled query (for the line probe).
+    ir: plan::ir::Pipeline,
     /// The event types the rule can use (`None`: any).
     names: Option<crate::read::skip::EventTypes>,
     /// The same as the plan states them (names, `/regex/flags`).
@@ -33,7 +35,11 @@ fn now_ms() -> f64 {
 
 /// Compile a query text into an executor and its plan; errors are rendered one per line,
 /// naming `name`.
-pub fn compile_text(name: &str, text: &str, lenient: bool) -> Result<(Executor, plan::Plan), String> {
+pub fn compile_text(
+    name: &str,
+    text: &str,
+    lenient: bool,
+) -> Result<(Executor, plan::Plan, plan::ir::Pipeline), String> {
     let popts = PlanOptions { require_params: true, lenient, ..PlanOptions::default() };
     let diags = super::check_source(text, lenient, &popts);
     if diags.iter().any(crate::diag::Diagnostic::is_error) {
@@ -46,7 +52,7 @@ pub fn compile_text(name: &str, text: &str, lenient: bool) -> Result<(Executor, 
         .map_err(|d| crate::diag::render_short(name, text, &d).trim_end().to_string())?;
     let ctx = Ctx { lookup_dir: PathBuf::from("."), now_ms: now_ms(), ..Ctx::default() };
     let ex = Executor::new(&ir, ctx).map_err(|e| format!("{name}: {e}"))?;
-    Ok((ex, p))
+    Ok((ex, p, ir))
 }
 
 impl Compiled {
@@ -59,10 +65,11 @@ impl Compiled {
     }
 
     fn build(rule: Rule, name: &str, text: &str, lenient: bool) -> Result<Compiled, String> {
-        let (ex, p) = compile_text(name, text, lenient)?;
+        let (ex, p, ir) = compile_text(name, text, lenient)?;
         Ok(Compiled {
             rule,
             ex,
+            ir,
             names: p.event_names.as_deref().and_then(crate::read::skip::EventTypes::new),
             event_names: p.event_names.unwrap_or_default(),
             prepass_names: p.prepass_event_names,
@@ -103,6 +110,21 @@ impl Compiled {
                 (Some(_), None) => false,
             }
     }
+}
+
+/// The line probe of a scan: a line is parsed when some rule may use it.
+pub fn probe_for(rules: &[Compiled]) -> std::sync::Arc<Vec<plan::ir::Pipeline>> {
+    std::sync::Arc::new(rules.iter().map(|r| r.ir.clone()).collect())
+}
+
+/// The fields a scan keeps: those any rule's result can depend on (`None` when a rule's
+/// cannot be known, see `plan::project`).
+pub fn projection_for(rules: &[Compiled]) -> Option<std::sync::Arc<crate::read::fastjson::Projection>> {
+    let mut all: BTreeSet<String> = BTreeSet::new();
+    for r in rules {
+        all.extend(plan::project::projection(&r.ir)?);
+    }
+    Some(std::sync::Arc::new(crate::read::fastjson::Projection::new(all)))
 }
 
 /// The line-skipping set for a scan: the union of the rules' event types (plus process events

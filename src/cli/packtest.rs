@@ -35,7 +35,13 @@ fn rule_ids(pack: &Pack) -> Vec<String> {
 }
 
 /// `cqlhunt detect`.
-pub fn detect(rules_dir: &Path, tuning_file: Option<&Path>, mut opts: RunOptions) -> Result<ExitCode, String> {
+/// `detect`; `pushdown` drops lines no rule can use before parsing them (`--no-pushdown` not given).
+pub fn detect(
+    rules_dir: &Path,
+    tuning_file: Option<&Path>,
+    mut opts: RunOptions,
+    pushdown: bool,
+) -> Result<ExitCode, String> {
     let pack = pk::load(rules_dir).map_err(|e| errors_text(&e))?;
     let tuning = match tuning_file {
         Some(f) => Some(tuning::load(f, Some(&rule_ids(&pack))).map_err(|e| errors_text(&e))?),
@@ -49,6 +55,10 @@ pub fn detect(rules_dir: &Path, tuning_file: Option<&Path>, mut opts: RunOptions
         }
     };
     opts.skip = pack::skip_for(&rules, opts.enrich);
+    if pushdown {
+        opts.probe = Some(pack::probe_for(&rules));
+        opts.projection = pack::projection_for(&rules);
+    }
     let summary = match pack::scan(&mut rules, &opts) {
         Ok(s) => s,
         Err(RunError::Query(e)) => {

@@ -33,6 +33,11 @@ pub struct Probe {
     keys: Vec<Key>,
     /// Per line: the keys asked for (index into `keys`) and whether their value is known.
     asked: Vec<(usize, bool)>,
+    /// Lines checked and dropped: a probe that drops too few (the queries use most lines, as a
+    /// whole pack does) costs more than it saves, and stops checking.
+    checked: u64,
+    dropped: u64,
+    off: bool,
 }
 
 /// The fields the process tree reads from a process event.
@@ -57,7 +62,7 @@ fn derived(name: &str, lineage: bool) -> bool {
 impl Probe {
     /// A probe over the executors (an event is kept when any may pass), with lineage on or off.
     pub fn new(execs: Vec<Executor>, lineage: bool) -> Probe {
-        Probe { execs, lineage, keys: Vec::new(), asked: Vec::new() }
+        Probe { execs, lineage, keys: Vec::new(), asked: Vec::new(), checked: 0, dropped: 0, off: false }
     }
 
     fn key(&mut self, name: &str) -> usize {
@@ -70,8 +75,26 @@ impl Probe {
         }
     }
 
+    /// Lines checked before deciding whether checking pays.
+    const TRIAL: u64 = 16_384;
+
     /// The verdict on one line.
     pub fn check(&mut self, line: &[u8]) -> Verdict {
+        if self.off {
+            return Verdict::Keep;
+        }
+        let v = self.verdict(line);
+        self.checked += 1;
+        if !matches!(v, Verdict::Keep) {
+            self.dropped += 1;
+        }
+        if self.checked == Self::TRIAL && self.dropped * 4 < self.checked {
+            self.off = true;
+        }
+        v
+    }
+
+    fn verdict(&mut self, line: &[u8]) -> Verdict {
         if !rawline::is_flat_object(line) {
             return Verdict::Keep;
         }

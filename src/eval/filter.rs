@@ -298,6 +298,48 @@ impl Pred {
         }
     }
 
+    /// Three-valued test on an event of which only some fields are known (`known` as in
+    /// `eval::may_pass_lazy`): `None` when the answer depends on what is not known.
+    pub fn test_known(
+        &self,
+        ev: &mut Event,
+        ctx: &Ctx,
+        known: &mut dyn FnMut(&str, &mut Event) -> bool,
+    ) -> Option<bool> {
+        match self {
+            Pred::And(v) => {
+                let mut all = Some(true);
+                for p in v {
+                    match p.test_known(ev, ctx, known) {
+                        Some(false) => return Some(false),
+                        Some(true) => {}
+                        None => all = None,
+                    }
+                }
+                all
+            }
+            Pred::Or(v) => {
+                let mut any = Some(false);
+                for p in v {
+                    match p.test_known(ev, ctx, known) {
+                        Some(true) => return Some(true),
+                        Some(false) => {}
+                        None => any = None,
+                    }
+                }
+                any
+            }
+            Pred::Not(p) => p.test_known(ev, ctx, known).map(|b| !b),
+            _ => {
+                if self.visit_fields(&mut |f| known(f, ev)) == Some(true) {
+                    Some(self.test(ev, ctx))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
     /// Whether it searches free text (which reads the event as it entered the query).
     pub fn has_free_text(&self) -> bool {
         match self {

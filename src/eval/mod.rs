@@ -142,7 +142,8 @@ pub trait Expand: Send {
 
 /// One stage.
 pub enum Node {
-    Filter(filter::Pred),
+    /// A filter, and whether it is pure (cannot change the event: `Pred::may_modify`).
+    Filter(filter::Pred, bool),
     Assign(String, expr::X),
     Transform(Box<dyn Transform>),
     Expand(Box<dyn Expand>),
@@ -155,7 +156,7 @@ pub enum Node {
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Node::Filter(_) => "Filter",
+            Node::Filter(..) => "Filter",
             Node::Assign(..) => "Assign",
             Node::Transform(_) => "Transform",
             Node::Expand(_) => "Expand",
@@ -183,7 +184,7 @@ fn build_step(s: &ir::Step, ctx: &Arc<Ctx>) -> Result<Node, String> {
     Ok(match s {
         // `x =~ f(…)` as a step: the call itself (joins and lookups enrich as well as filter).
         ir::Step::Filter(ir::Filter::Call(c)) if !c.negated => build_call(c, ctx)?,
-        ir::Step::Filter(f) => Node::Filter(filter::build(f, ctx)?),
+        ir::Step::Filter(f) => filter_node(filter::build(f, ctx)?),
         ir::Step::Assign(name, e) => Node::Assign(name.clone(), expr::build(e, ctx)?),
         ir::Step::Call(c) => build_call(c, ctx)?,
         ir::Step::Case(bs) => Node::Case(bs.iter().map(|b| build(b, ctx)).collect::<Result<_, _>>()?),
@@ -205,7 +206,7 @@ fn build_call(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Node, String> {
         Category::Filter if c.name == "regex" && c.arg("repeat").and_then(ir::Expr::text) == Some("true") => {
             funcs::build(c, ctx)
         }
-        Category::Filter => Ok(Node::Filter(filter::build(&ir::Filter::Call(c.clone()), ctx)?)),
+        Category::Filter => Ok(filter_node(filter::build(&ir::Filter::Call(c.clone()), ctx)?)),
         Category::Aggregate => Ok(Node::Agg(agg::build(c, ctx)?)),
         _ => funcs::build(c, ctx),
     }
@@ -219,7 +220,7 @@ pub fn push(chain: &mut [Node], ev: Event, ctx: &Ctx, out: &mut Vec<Event>) {
     };
     let mut ev = ev;
     match first {
-        Node::Filter(p) => {
+        Node::Filter(p, _) => {
             if p.test(&mut ev, ctx) {
                 push(rest, ev, ctx, out);
             }
@@ -291,24 +292,31 @@ pub fn push(chain: &mut [Node], ev: Event, ctx: &Ctx, out: &mut Vec<Event>) {
 /// `false` is certain; `true` means "run it".
 fn may_pass(chain: &[Node], ev: &mut Event, ctx: &Ctx) -> bool {
     match chain.first() {
-        Some(Node::Filter(p)) if !p.may_modify() => p.test(ev, ctx) && may_pass(&chain[1..], ev, ctx),
+        Some(Node::Filter(p, true)) => p.test(ev, ctx) && may_pass(&chain[1..], ev, ctx),
         Some(Node::Case(branches)) | Some(Node::Union(branches)) => branches.iter().any(|b| may_pass(b, ev, ctx)),
         _ => true,
     }
 }
 
+fn filter_node(p: filter::Pred) -> Node {
+    let pure = !p.may_modify();
+    Node::Filter(p, pure)
+}
+
 /// [`may_pass`] knowing only some of the event's fields: before a filter is tested, `known`
 /// is asked for each field it reads; it puts the field into the event when its value is known
 /// (or leaves it out when it is known to be absent) and says whether it knows. A filter on a
-/// field it does not know, or one that reads fields it cannot name, ends the test: "may pass".
+/// field it does not know, or one that reads fields it cannot name, may pass; the test goes on
+/// with the next filter, and ends ("may pass") at the first step that is not a pure filter.
 fn may_pass_lazy(chain: &[Node], ev: &mut Event, ctx: &Ctx, known: &mut dyn FnMut(&str, &mut Event) -> bool) -> bool {
     match chain.first() {
-        Some(Node::Filter(p)) if !p.may_modify() => {
-            // Every field known (an unknown one, or fields it cannot name: it may pass).
-            if p.visit_fields(&mut |f| known(f, ev)) != Some(true) {
-                return true;
+        Some(Node::Filter(p, true)) => {
+            // A filter on a field that is not known may pass; the ones after it are still
+            // tested (they are ANDed with it, and a pure filter changes nothing they read).
+            if p.test_known(ev, ctx, known) == Some(false) {
+                return false;
             }
-            p.test(ev, ctx) && may_pass_lazy(&chain[1..], ev, ctx, known)
+            may_pass_lazy(&chain[1..], ev, ctx, known)
         }
         Some(Node::Case(branches)) | Some(Node::Union(branches)) => {
             branches.iter().any(|b| may_pass_lazy(b, ev, ctx, known))
@@ -321,8 +329,8 @@ fn may_pass_lazy(chain: &[Node], ev: &mut Event, ctx: &Ctx, known: &mut dyn FnMu
 /// one fails, else how many passed.
 fn pure_prefix_passes(chain: &[Node], ev: &mut Event, ctx: &Ctx) -> Option<usize> {
     let mut k = 0;
-    while let Some(Node::Filter(p)) = chain.get(k) {
-        if p.may_modify() {
+    while let Some(Node::Filter(p, pure)) = chain.get(k) {
+        if !pure {
             break;
         }
         if !p.test(ev, ctx) {
@@ -367,7 +375,7 @@ pub fn finish(chain: &mut [Node], ctx: &Ctx, out: &mut Vec<Event>) {
 /// Whether a chain (or a branch in it) has a free-text filter.
 pub fn has_free_text(chain: &[Node]) -> bool {
     chain.iter().any(|n| match n {
-        Node::Filter(p) => p.has_free_text(),
+        Node::Filter(p, _) => p.has_free_text(),
         Node::Case(bs) | Node::Union(bs) => bs.iter().any(|b| has_free_text(b)),
         Node::Match(_, arms) => {
             arms.iter().any(|(g, b)| matches!(g, filter::GuardX::Call(p) if p.has_free_text()) || has_free_text(b))
@@ -379,7 +387,7 @@ pub fn has_free_text(chain: &[Node]) -> bool {
 /// Whether free text in the chain can see a changed event: a free-text filter after the
 /// leading run of plain filters.
 pub fn needs_original(chain: &[Node]) -> bool {
-    let lead = chain.iter().take_while(|n| matches!(n, Node::Filter(_))).count();
+    let lead = chain.iter().take_while(|n| matches!(n, Node::Filter(..))).count();
     has_free_text(&chain[lead..])
 }
 

@@ -28,7 +28,7 @@ fn stateless(n: &Node) -> bool {
         Node::Agg(_) => false,
         Node::Case(bs) | Node::Union(bs) => !bs.iter().any(|b| aggregates(b)),
         Node::Match(_, arms) => !arms.iter().any(|(_, b)| aggregates(b)),
-        Node::Filter(super::filter::Pred::Sub(_)) => false,
+        Node::Filter(super::filter::Pred::Sub(_), _) => false,
         _ => true,
     }
 }

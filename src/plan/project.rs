@@ -184,6 +184,18 @@ fn call(c: &Call, aggregate: bool, out: &mut BTreeSet<String>) -> Option<()> {
                     }
                 }
             }
+            // Text that is not a field name (a regex, a format string, a number).
+            (
+                Some(
+                    ParamType::String
+                    | ParamType::Regex
+                    | ParamType::Number
+                    | ParamType::Integer
+                    | ParamType::Boolean
+                    | ParamType::RelativeTime,
+                ),
+                Expr::Str(_) | Expr::Word(_) | Expr::Regex(..),
+            ) => {}
             _ => expr(e, out)?,
         }
     }
@@ -268,6 +280,9 @@ mod tests {
         assert!(p.contains(&"@rawstring".to_string()) && p.contains(&"@timestamp".to_string()), "{p:?}");
         let p = proj("x := lower(CommandLine) | case { x=/a/ | s := \"1\"; * } | groupBy(s)").unwrap();
         assert!(p.contains(&"CommandLine".to_string()), "{p:?}");
+        // A regex argument is not a field name, whatever its brackets.
+        let p = proj("regex(\"^(?<H>[^.]+)\", field=ComputerName) | groupBy(H)").unwrap();
+        assert!(p.contains(&"ComputerName".to_string()) && !p.iter().any(|f| f.contains('[')), "{p:?}");
     }
 
     #[test]
