@@ -10,6 +10,7 @@ Peers come from this machine's registries: DuckDB (pip install duckdb-cli), ripg
 (apt-get install ripgrep). A peer that is not installed is reported as absent.
 """
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -141,6 +142,25 @@ def main():
         evtx_cmds["evtx_dump -t 1 -o jsonl"] = ["sh", "-c", f'"{dump}" -t 1 -o jsonl "{big}" > /dev/null']
     cmds.update(evtx_cmds)
 
+    # Rows: cqlhunt (1 and 2 threads) against DuckDB on the same file, as sets of canonical rows.
+    def rows_of(cmd):
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+        if not out:
+            return []
+        try:
+            items = json.loads(out)
+            items = items if isinstance(items, list) else [items]
+        except json.JSONDecodeError:
+            items = [json.loads(l) for l in out.splitlines() if l.strip()]
+        return sorted(json.dumps({k: v for k, v in r.items() if v is not None}, sort_keys=True) for r in items)
+
+    same_rows = None
+    if duck:
+        want = rows_of(cmds["duckdb seed-intent.sql, 1 thread"])
+        got1 = rows_of(cmds["cqlhunt seed (lenient), 1 thread"])
+        got2 = rows_of(cmds["cqlhunt seed (lenient), 2 threads"])
+        same_rows = (got1 == want and got2 == want, len(want))
+
     seed1_name = "cqlhunt seed (lenient), 1 thread"
     results = {k: [] for k in cmds}
     for _ in range(args.runs):
@@ -200,6 +220,7 @@ def main():
         ("stdin ÷ file", ratio("cqlhunt seed from stdin (cat FILE |), 1 thread", seed1), 1.3),
         (".zst ÷ zstd -dc", ratio("cqlhunt seed over FILE.zst, 1 thread (+ decompression thread)", "zstd -dc FILE.zst"), 1.5),
         ("EVTX seed, 1 thread ÷ evtx_dump", ratio("cqlhunt seed over the EVTX file, 1 thread", "evtx_dump -t 1 -o jsonl"), 1.3),
+        ("EVTX seed, 2 threads ÷ 1 thread", ratio("cqlhunt seed over the EVTX file, 2 threads", "cqlhunt seed over the EVTX file, 1 thread"), 1.0),
     ]
     lines += ["", "## Against the targets of issue 6", "", "| ratio | measured | target | met |", "|---|---:|---:|---|"]
     targets.append(("peak RSS, 4 GB ÷ 1 GB", rss4 / rss1 if rss1 else None, 1.1))
@@ -211,6 +232,10 @@ def main():
             lines.append(f"| {name} | {r:.2f} | ≥ 1.70 | {'yes' if r >= 1.7 else 'no'} |")
         else:
             lines.append(f"| {name} | {r:.2f} | ≤ {limit:.2f} | {'yes' if r <= limit else 'no'} |")
+    if same_rows is not None:
+        ok, n_rows = same_rows
+        lines += ["", f"Rows: the seed's {n_rows} rows from cqlhunt (1 and 2 threads) and from DuckDB are "
+                  + ("identical (as sets of rows)." if ok else "NOT identical.")]
     lines += mem_lines
     lines += [
         "",

@@ -105,10 +105,15 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Open an input (a path or `-` for stdin), decompressing gzip or zstd by content.
+/// Open an input (a path or `-` for stdin), decompressing gzip or zstd by content. Standard
+/// input is read on a thread of its own (a pipe's reads cost as much as a file's parse), so
+/// that reading and parsing overlap.
 pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
-    let raw: Box<dyn Read + Send> =
-        if path.as_os_str() == "-" { Box::new(io::stdin()) } else { Box::new(std::fs::File::open(path)?) };
+    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(Threaded::spawn(Box::new(io::stdin())))
+    } else {
+        Box::new(std::fs::File::open(path)?)
+    };
     decompress(raw)
 }
 
