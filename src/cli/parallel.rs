@@ -245,13 +245,14 @@ fn parse_block(
     let mut items: Vec<Item> = Vec::new();
     let mut problems = Vec::new();
     let mut count = 0u64;
-    read::for_each_line_in(&job.data, job.first_line, |n, bytes| {
+    let _ = read::for_each_line_in(&job.data, job.first_line, |n, bytes| {
         count += 1;
-        if opts.skip.as_ref().is_some_and(|s| s.skippable(bytes)) {
+        let (skipped, first_type) = opts.skip.as_ref().map_or((false, None), |s| s.check(bytes));
+        if skipped {
             return true;
         }
         if let Some(p) = probe.as_deref_mut() {
-            match p.check(bytes) {
+            match p.check_typed(bytes, first_type) {
                 super::probe::Verdict::Keep => {}
                 super::probe::Verdict::Drop => return true,
                 super::probe::Verdict::Lineage(ev) => {
@@ -285,7 +286,7 @@ fn read_all(
     for (fi, path) in inputs.iter().enumerate() {
         let mut reader = read::open(path).map_err(|e| RunError::Input(format!("{}: {e}", names[fi])))?;
         let mut sent_any = false;
-        let res = read::for_each_block(&mut *reader, BLOCK, |first_line, data| {
+        let res = read::for_each_block(&mut *reader, BLOCK, true, |first_line, data| {
             let job = Job { seq, file: fi, first_line, data };
             seq += 1;
             sent_any = true;

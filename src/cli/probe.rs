@@ -80,10 +80,16 @@ impl Probe {
 
     /// The verdict on one line.
     pub fn check(&mut self, line: &[u8]) -> Verdict {
+        self.check_typed(line, None)
+    }
+
+    /// [`Probe::check`], with the event type the line skip read (the first type key's plain
+    /// value), which is the type when the line has no `#` (so no `#event_simpleName`).
+    pub fn check_typed(&mut self, line: &[u8], first_type: Option<&[u8]>) -> Verdict {
         if self.off {
             return Verdict::Keep;
         }
-        let v = self.verdict(line);
+        let v = self.verdict(line, first_type);
         self.checked += 1;
         if !matches!(v, Verdict::Keep) {
             self.dropped += 1;
@@ -94,11 +100,15 @@ impl Probe {
         v
     }
 
-    fn verdict(&mut self, line: &[u8]) -> Verdict {
+    fn verdict(&mut self, line: &[u8], first_type: Option<&[u8]>) -> Verdict {
         if !rawline::is_flat_object(line) {
             return Verdict::Keep;
         }
-        let event_type = match rawline::event_type(line) {
+        let hinted = first_type
+            .filter(|_| memchr::memchr(b'#', line).is_none())
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .map(|t| Raw::Plain(std::borrow::Cow::Borrowed(t)));
+        let event_type = match hinted.unwrap_or_else(|| rawline::event_type(line)) {
             Raw::Plain(t) => t,
             _ => return Verdict::Keep,
         };

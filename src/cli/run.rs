@@ -464,12 +464,13 @@ fn read_stream(
     let mut strict_fail: Option<Problem> = None;
     let skip = opts.skip.clone();
     let mut on_line = |line_no: u64, bytes: &[u8]| -> bool {
-        if skip.as_ref().is_some_and(|s| s.skippable(bytes)) {
+        let (skipped, first_type) = skip.as_ref().map_or((false, None), |s| s.check(bytes));
+        if skipped {
             stats.events += 1;
             return true;
         }
         if let Some(p) = state.probe.as_mut() {
-            match p.check(bytes) {
+            match p.check_typed(bytes, first_type) {
                 super::probe::Verdict::Keep => {}
                 super::probe::Verdict::Drop => {
                     stats.events += 1;
@@ -495,13 +496,23 @@ fn read_stream(
         }
     };
     // Blocks of whole lines, split in place (no copy per line).
-    let res = read::for_each_block(reader, 1 << 20, |first, data| read::for_each_line_in(&data, first, &mut on_line));
+    // The lines are numbered here, as they go by (no counting pass).
+    let mut next_line = 1u64;
+    let res = read::for_each_block(reader, 1 << 20, false, |_, data| {
+        match read::for_each_line_in(&data, next_line, &mut on_line) {
+            Some(n) => {
+                next_line += n;
+                true
+            }
+            None => false,
+        }
+    });
     if let Some(p) = strict_fail {
         return Err(RunError::Input(format!("{p} (--strict-input)")));
     }
-    if let Err((line, e)) = res {
+    if let Err((_, e)) = res {
         stats.truncated = true;
-        let msg = format!("{name}: input ends early after line {line}: {e}");
+        let msg = format!("{name}: input ends early after line {}: {e}", next_line - 1);
         if opts.strict_input {
             return Err(RunError::Input(format!("{msg} (--strict-input)")));
         }

@@ -296,11 +296,16 @@ pub fn for_each_line(
 pub fn for_each_block(
     r: &mut dyn Read,
     size: usize,
+    count: bool,
     mut on_block: impl FnMut(u64, Vec<u8>) -> bool,
 ) -> Result<u64, (u64, io::Error)> {
     let mut lines = 0u64;
     let mut buf: Vec<u8> = Vec::with_capacity(size + size / 4);
+    // Without `count`, blocks are numbered 0 and the caller numbers the lines itself.
     let mut emit = |data: Vec<u8>, lines: &mut u64| -> bool {
+        if !count {
+            return on_block(0, data);
+        }
         let first = *lines + 1;
         *lines += memchr::memchr_iter(b'\n', &data).count() as u64;
         if data.last().is_some_and(|&b| b != b'\n') {
@@ -364,8 +369,8 @@ pub fn for_each_block(
 
 /// The lines of a block from [`for_each_block`], numbered from `first_line`, as
 /// [`for_each_line`] gives them (line ends stripped, blank lines left out); `on_line` returns
-/// false to stop (and so does this).
-pub fn for_each_line_in(data: &[u8], first_line: u64, mut on_line: impl FnMut(u64, &[u8]) -> bool) -> bool {
+/// false to stop. The number of lines in the block, or `None` when stopped.
+pub fn for_each_line_in(data: &[u8], first_line: u64, mut on_line: impl FnMut(u64, &[u8]) -> bool) -> Option<u64> {
     let mut n = first_line;
     let mut start = 0;
     while start < data.len() {
@@ -379,12 +384,12 @@ pub fn for_each_line_in(data: &[u8], first_line: u64, mut on_line: impl FnMut(u6
             }
         }
         if !line.iter().all(u8::is_ascii_whitespace) && !on_line(n, line) {
-            return false;
+            return None;
         }
         n += 1;
         start = end + 1;
     }
-    true
+    Some(n - first_line)
 }
 
 /// Set an event's fields from a flat list, keeping the first of duplicate names.
@@ -414,16 +419,31 @@ mod tests {
         for size in [1, 7, 64, 1000, 1 << 20] {
             let mut got = Vec::new();
             let mut src = text.as_bytes();
-            let total = for_each_block(&mut src, size, |first, data| {
+            let total = for_each_block(&mut src, size, true, |first, data| {
                 assert!(data.ends_with(b"\n") || data.ends_with(b"last"), "{size}: a block of whole lines");
                 for_each_line_in(&data, first, |n, l| {
                     got.push((n, l.to_vec()));
                     true
                 })
+                .is_some()
             })
             .unwrap();
             assert_eq!(got, want, "block size {size}");
             assert_eq!(total, 252, "block size {size}");
+            // Numbered by the caller: the same lines.
+            let (mut got2, mut next) = (Vec::new(), 1);
+            let mut src = text.as_bytes();
+            for_each_block(&mut src, size, false, |_, data| {
+                let n = for_each_line_in(&data, next, |n, l| {
+                    got2.push((n, l.to_vec()));
+                    true
+                });
+                next += n.unwrap_or(0);
+                n.is_some()
+            })
+            .unwrap();
+            assert_eq!(got2, want, "block size {size}, numbered by the caller");
+            assert_eq!(next, 253);
         }
     }
 

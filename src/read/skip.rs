@@ -76,6 +76,12 @@ impl LineSkip {
     /// name). Anything unusual (an escaped value, another key ending the same way, a value that
     /// is not a string) keeps the line.
     pub fn skippable(&self, line: &[u8]) -> bool {
+        self.check(line).0
+    }
+
+    /// [`LineSkip::skippable`], and the event type it read (a plain string value of the first
+    /// `event_simpleName` or `#event_simpleName` key), for the line probe to reuse.
+    pub fn check<'a>(&self, line: &'a [u8]) -> (bool, Option<&'a [u8]>) {
         let mut from = 0;
         while let Some(i) = self.marker.find(&line[from..]) {
             let at = from + i;
@@ -90,15 +96,16 @@ impl LineSkip {
             }
             let rest = &line[at + b"event_simpleName\"".len()..];
             let rest = trim_ws(rest);
-            let Some(rest) = rest.strip_prefix(b":") else { return false };
-            let Some(rest) = trim_ws(rest).strip_prefix(b"\"") else { return false };
-            let Some(end) = memchr::memchr2(b'"', b'\\', rest) else { return false };
+            let Some(rest) = rest.strip_prefix(b":") else { return (false, None) };
+            let Some(rest) = trim_ws(rest).strip_prefix(b"\"") else { return (false, None) };
+            let Some(end) = memchr::memchr2(b'"', b'\\', rest) else { return (false, None) };
             if rest[end] == b'\\' {
-                return false;
+                return (false, None);
             }
-            return !self.types.contains(&rest[..end]);
+            let t = &rest[..end];
+            return (!self.types.contains(t), Some(t));
         }
-        false
+        (false, None)
     }
 }
 
