@@ -92,6 +92,8 @@ fn run_split(ir: &ir::Pipeline, opts: &RunOptions, master: &mut Executor, now_ms
     let stop = Arc::new(AtomicBool::new(false));
     let (job_tx, job_rx) = sync_channel::<Job>(opts.threads * 2);
     let job_rx = Arc::new(Mutex::new(job_rx));
+    // Block buffers handed back by the workers for the reader to fill again.
+    let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(opts.threads * 2 + 2);
     let (done_tx, done_rx) = channel::<Done>();
 
     std::thread::scope(|scope| -> Result<Summary, RunError> {
@@ -101,14 +103,16 @@ fn run_split(ir: &ir::Pipeline, opts: &RunOptions, master: &mut Executor, now_ms
             let fopts = Arc::clone(&fopts);
             let stop = Arc::clone(&stop);
             let names = names.clone();
-            scope.spawn(move || worker(ir, opts, now_ms, &job_rx, &done_tx, &fopts, &stop, &names));
+            let recycle = recycle_tx.clone();
+            scope.spawn(move || worker(&recycle, ir, opts, now_ms, &job_rx, &done_tx, &fopts, &stop, &names));
         }
         // Only the workers hold the jobs' receiver: when they stop, the reader's sends fail.
         drop(job_rx);
         drop(done_tx);
         // The reader runs here; the collector in its own thread.
         let collector = scope.spawn(|| collect(master, done_rx, &names, opts, &stop));
-        let read_result = read_all(&inputs, &names, opts, &job_tx, &stop);
+        drop(recycle_tx);
+        let read_result = read_all(&inputs, &names, opts, &job_tx, &stop, &recycle_rx);
         drop(job_tx);
         let collected = collector.join().map_err(|_| RunError::Query("a worker thread panicked".to_string()))?;
         let (mut summary, truncated) = collected?;
@@ -146,6 +150,8 @@ pub(crate) fn read_ordered(
     let stop = Arc::new(AtomicBool::new(false));
     let (job_tx, job_rx) = sync_channel::<Job>(opts.threads * 2);
     let job_rx = Arc::new(Mutex::new(job_rx));
+    // Block buffers handed back by the workers for the reader to fill again.
+    let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(opts.threads * 2 + 2);
     let (done_tx, done_rx) = sync_channel::<Done>(opts.threads * 8);
     let lineage = state.tree.is_some();
     Some(std::thread::scope(|scope| -> Result<Vec<FileStats>, RunError> {
@@ -154,15 +160,17 @@ pub(crate) fn read_ordered(
             let done_tx = done_tx.clone();
             let stop = Arc::clone(&stop);
             let names = &names;
-            scope.spawn(move || item_worker(opts, &job_rx, &done_tx, fopts, &stop, names, lineage));
+            let recycle = recycle_tx.clone();
+            scope.spawn(move || item_worker(&recycle, opts, &job_rx, &done_tx, fopts, &stop, names, lineage));
         }
+        drop(recycle_tx);
         // Only the workers hold the jobs' receiver: when they stop, the reader's sends fail.
         drop(job_rx);
         drop(done_tx);
         let reader = {
             let stop = Arc::clone(&stop);
             let names = &names;
-            scope.spawn(move || read_all(inputs, names, opts, &job_tx, &stop))
+            scope.spawn(move || read_all(inputs, names, opts, &job_tx, &stop, &recycle_rx))
         };
         let mut stats: Vec<FileStats> =
             names.iter().map(|n| FileStats { name: n.clone(), ..FileStats::default() }).collect();
@@ -209,7 +217,9 @@ pub(crate) fn read_ordered(
     }))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn item_worker(
+    recycle: &std::sync::mpsc::SyncSender<Vec<u8>>,
     opts: &RunOptions,
     jobs: &Mutex<Receiver<Job>>,
     done: &std::sync::mpsc::SyncSender<Done>,
@@ -226,6 +236,8 @@ fn item_worker(
         };
         let Ok(job) = job else { return };
         let (items, count, problems) = parse_block(&job, opts, fopts, probe.as_mut(), names);
+        // The block's buffer goes back to the reader.
+        let _ = recycle.try_send(job.data);
         let d =
             Done { seq: job.seq, file: job.file, out: Output::Ordered(items), events: count, problems, error: None };
         if done.send(d).is_err() || stop.load(Ordering::Relaxed) {
@@ -280,18 +292,20 @@ fn read_all(
     opts: &RunOptions,
     job_tx: &std::sync::mpsc::SyncSender<Job>,
     stop: &AtomicBool,
+    recycled: &Receiver<Vec<u8>>,
 ) -> Result<BTreeMap<usize, bool>, RunError> {
     let mut seq = 0u64;
     let mut ended = BTreeMap::new();
     for (fi, path) in inputs.iter().enumerate() {
         let mut reader = read::open(path).map_err(|e| RunError::Input(format!("{}: {e}", names[fi])))?;
         let mut sent_any = false;
-        let res = read::for_each_block(&mut *reader, BLOCK, true, |first_line, data| {
-            let job = Job { seq, file: fi, first_line, data };
-            seq += 1;
-            sent_any = true;
-            job_tx.send(job).is_ok() && !stop.load(Ordering::Relaxed)
-        });
+        let res =
+            read::for_each_block(&mut *reader, BLOCK, true, &mut || recycled.try_recv().ok(), |first_line, data| {
+                let job = Job { seq, file: fi, first_line, data };
+                seq += 1;
+                sent_any = true;
+                job_tx.send(job).is_ok() && !stop.load(Ordering::Relaxed)
+            });
         // Every input gets at least one block, so that its summary line exists.
         if !sent_any {
             let _ = job_tx.send(Job { seq, file: fi, first_line: 1, data: Vec::new() });
@@ -315,6 +329,7 @@ fn read_all(
 
 #[allow(clippy::too_many_arguments)]
 fn worker(
+    recycle: &std::sync::mpsc::SyncSender<Vec<u8>>,
     ir: &ir::Pipeline,
     opts: &RunOptions,
     now_ms: f64,
@@ -348,6 +363,7 @@ fn worker(
         };
         let Ok(job) = job else { return };
         let (items, count, problems) = parse_block(&job, opts, fopts, probe.as_mut(), names);
+        let _ = recycle.try_send(job.data);
         let out = {
             let events = items
                 .into_iter()

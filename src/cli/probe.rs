@@ -101,11 +101,9 @@ impl Probe {
     }
 
     fn verdict(&mut self, line: &[u8], first_type: Option<&[u8]>) -> Verdict {
-        if !rawline::is_flat_object(line) {
-            return Verdict::Keep;
-        }
+        let Some(has_hash) = rawline::flat_shape(line) else { return Verdict::Keep };
         let hinted = first_type
-            .filter(|_| memchr::memchr(b'#', line).is_none())
+            .filter(|_| !has_hash)
             .and_then(|t| std::str::from_utf8(t).ok())
             .map(|t| Raw::Plain(std::borrow::Cow::Borrowed(t)));
         let event_type = match hinted.unwrap_or_else(|| rawline::event_type(line)) {

@@ -498,8 +498,12 @@ fn read_stream(
     // Blocks of whole lines, split in place (no copy per line).
     // The lines are numbered here, as they go by (no counting pass).
     let mut next_line = 1u64;
-    let res = read::for_each_block(reader, 1 << 20, false, |_, data| {
-        match read::for_each_line_in(&data, next_line, &mut on_line) {
+    // One block buffer, handed back after each block.
+    let spare: std::cell::Cell<Option<Vec<u8>>> = std::cell::Cell::new(None);
+    let res = read::for_each_block(reader, 1 << 20, false, &mut || spare.take(), |_, data| {
+        let r = read::for_each_line_in(&data, next_line, &mut on_line);
+        spare.set(Some(data));
+        match r {
             Some(n) => {
                 next_line += n;
                 true

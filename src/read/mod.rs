@@ -297,6 +297,7 @@ pub fn for_each_block(
     r: &mut dyn Read,
     size: usize,
     count: bool,
+    spare: &mut dyn FnMut() -> Option<Vec<u8>>,
     mut on_block: impl FnMut(u64, Vec<u8>) -> bool,
 ) -> Result<u64, (u64, io::Error)> {
     let mut lines = 0u64;
@@ -356,7 +357,16 @@ pub fn for_each_block(
         };
         let rest = buf[cut..].to_vec();
         buf.truncate(cut);
-        let block = std::mem::replace(&mut buf, Vec::with_capacity(size + size / 4));
+        // A block handed back by the caller, else a new one (fresh pages cost the kernel a
+        // zeroing each).
+        let next = match spare() {
+            Some(mut v) => {
+                v.clear();
+                v
+            }
+            None => Vec::with_capacity(size + size / 4),
+        };
+        let block = std::mem::replace(&mut buf, next);
         buf.extend_from_slice(&rest);
         if !emit(block, &mut lines) {
             return Ok(lines);
@@ -419,7 +429,7 @@ mod tests {
         for size in [1, 7, 64, 1000, 1 << 20] {
             let mut got = Vec::new();
             let mut src = text.as_bytes();
-            let total = for_each_block(&mut src, size, true, |first, data| {
+            let total = for_each_block(&mut src, size, true, &mut || None, |first, data| {
                 assert!(data.ends_with(b"\n") || data.ends_with(b"last"), "{size}: a block of whole lines");
                 for_each_line_in(&data, first, |n, l| {
                     got.push((n, l.to_vec()));
@@ -433,7 +443,7 @@ mod tests {
             // Numbered by the caller: the same lines.
             let (mut got2, mut next) = (Vec::new(), 1);
             let mut src = text.as_bytes();
-            for_each_block(&mut src, size, false, |_, data| {
+            for_each_block(&mut src, size, false, &mut || None, |_, data| {
                 let n = for_each_line_in(&data, next, |n, l| {
                     got2.push((n, l.to_vec()));
                     true

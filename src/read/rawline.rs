@@ -111,22 +111,31 @@ static EVENT_TYPE: std::sync::LazyLock<Finder<'static>> =
 /// right after a key's `":` is a nested value; one after `\":` may be inside a string, and is
 /// taken as nested too, to be safe).
 pub fn is_flat_object(line: &[u8]) -> bool {
+    flat_shape(line).is_some()
+}
+
+/// [`is_flat_object`], and whether the line has a `#` (without one, it has no
+/// `#event_simpleName` key): `None` when not flat; one pass.
+pub fn flat_shape(line: &[u8]) -> Option<bool> {
     let i = ws(line, 0);
     if line.get(i) != Some(&b'{') || !trim_end(line).ends_with(b"}") {
-        return false;
+        return None;
     }
-    let mut from = i + 1;
-    while let Some(k) = memchr::memchr2(b'{', b'[', &line[from..]) {
-        let at = from + k;
-        from = at + 1;
+    let mut hash = false;
+    for at in memchr::memchr3_iter(b'{', b'[', b'#', &line[i + 1..]) {
+        let at = i + 1 + at;
+        if line[at] == b'#' {
+            hash = true;
+            continue;
+        }
         let before = trim_end(&line[..at]);
         if let Some(b) = before.strip_suffix(b":") {
             if trim_end(b).ends_with(b"\"") {
-                return false;
+                return None;
             }
         }
     }
-    true
+    Some(hash)
 }
 
 fn trim_end(b: &[u8]) -> &[u8] {
@@ -217,6 +226,13 @@ mod tests {
         assert_eq!(event_type(br#"{"a":"b"}"#), Raw::Absent);
         assert_eq!(event_type(br#"{"a":"\u0062"}"#), Raw::Unsure);
         assert_eq!(event_type(br#"{"event_simpleName":3}"#), Raw::Unsure);
+    }
+
+    #[test]
+    fn flat_shape_sees_the_hash() {
+        assert_eq!(flat_shape(br##"{"#event_simpleName":"A"}"##), Some(true));
+        assert_eq!(flat_shape(br#"{"event_simpleName":"A","b":"{x}"}"#), Some(false));
+        assert_eq!(flat_shape(br##"{"a":{"b":"#"}}"##), None);
     }
 
     #[test]

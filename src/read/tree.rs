@@ -284,7 +284,7 @@ impl ProcessTree {
     /// back their excess. Returns the size of a generation.
     fn touch(&mut self, host: &str) -> usize {
         self.clock += 1;
-        if !self.hosts.contains_key(host) && self.hosts.len() >= HOSTS {
+        if self.hosts.len() >= HOSTS && !self.hosts.contains_key(host) {
             if let Some(oldest) = self.hosts.iter().min_by_key(|(_, c)| c.last_seen).map(|(k, _)| k.clone()) {
                 self.hosts.remove(&oldest);
             }
