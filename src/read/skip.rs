@@ -38,9 +38,15 @@ impl EventTypes {
         Some(EventTypes { names, regexes })
     }
 
-    /// The event type is one of the set.
+    /// The event type is one of the set (a few names are compared directly: cheaper than
+    /// hashing every line's type).
     pub fn contains(&self, name: &[u8]) -> bool {
-        self.names.contains(name) || self.regexes.iter().any(|r| r.is_match(name))
+        let listed = if self.names.len() <= 16 {
+            self.names.iter().any(|n| n.len() == name.len() && n.as_slice() == name)
+        } else {
+            self.names.contains(name)
+        };
+        listed || self.regexes.iter().any(|r| r.is_match(name))
     }
 }
 
