@@ -559,7 +559,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 projection: plan::project::projection(&ir)
                     .filter(|_| !no_pushdown)
                     .map(|f| std::sync::Arc::new(crate::read::fastjson::Projection::new(f))),
-                probe: (!no_pushdown).then(|| std::sync::Arc::new(vec![ir.clone()])),
+                probe: (!no_pushdown).then(|| {
+                    std::sync::Arc::new(vec![probe::ProbeQuery {
+                        ir: ir.clone(),
+                        event_names: described.event_names.clone(),
+                    }])
+                }),
             };
             match run::run(&ir, &ropts) {
                 Ok(_) => Ok(ExitCode::SUCCESS),

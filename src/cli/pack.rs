@@ -113,8 +113,16 @@ impl Compiled {
 }
 
 /// The line probe of a scan: a line is parsed when some rule may use it.
-pub fn probe_for(rules: &[Compiled]) -> std::sync::Arc<Vec<plan::ir::Pipeline>> {
-    std::sync::Arc::new(rules.iter().map(|r| r.ir.clone()).collect())
+pub fn probe_for(rules: &[Compiled]) -> std::sync::Arc<Vec<super::probe::ProbeQuery>> {
+    std::sync::Arc::new(
+        rules
+            .iter()
+            .map(|r| super::probe::ProbeQuery {
+                ir: r.ir.clone(),
+                event_names: r.names.as_ref().map(|_| r.event_names.clone()),
+            })
+            .collect(),
+    )
 }
 
 /// The fields a scan keeps: those any rule's result can depend on (`None` when a rule's

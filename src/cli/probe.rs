@@ -12,7 +12,15 @@
 use crate::eval::Executor;
 use crate::event::{Event, Value};
 use crate::read::rawline::{self, Key, Raw};
+use crate::read::skip::EventTypes;
 use crate::read::tree::{ProcRecord, ENRICHED_FIELDS};
+
+/// A query the probe tests lines against, with the event types it can use (`None`: any).
+#[derive(Debug, Clone)]
+pub struct ProbeQuery {
+    pub ir: crate::plan::ir::Pipeline,
+    pub event_names: Option<Vec<String>>,
+}
 
 /// What to do with a line.
 #[derive(Debug)]
@@ -28,11 +36,15 @@ pub enum Verdict {
 /// The probe of one reader (each thread has its own).
 #[derive(Debug)]
 pub struct Probe {
-    execs: Vec<Executor>,
+    /// The queries, each with the event types it can use (a line of another type is not
+    /// tested against it).
+    execs: Vec<(Executor, Option<EventTypes>)>,
     lineage: bool,
     keys: Vec<Key>,
     /// Per line: the keys asked for (index into `keys`) and whether their value is known.
     asked: Vec<(usize, bool)>,
+    /// Field-name strings of the filters (address, length) → index into `keys`.
+    by_addr: Vec<((usize, usize), usize)>,
     /// Lines checked and dropped: a probe that drops too few (the queries use most lines, as a
     /// whole pack does) costs more than it saves, and stops checking.
     checked: u64,
@@ -61,11 +73,32 @@ fn derived(name: &str, lineage: bool) -> bool {
 
 impl Probe {
     /// A probe over the executors (an event is kept when any may pass), with lineage on or off.
-    pub fn new(execs: Vec<Executor>, lineage: bool) -> Probe {
-        Probe { execs, lineage, keys: Vec::new(), asked: Vec::new(), checked: 0, dropped: 0, off: false }
+    pub fn new(execs: Vec<(Executor, Option<EventTypes>)>, lineage: bool) -> Probe {
+        Probe {
+            execs,
+            lineage,
+            keys: Vec::new(),
+            asked: Vec::new(),
+            by_addr: Vec::new(),
+            checked: 0,
+            dropped: 0,
+            off: false,
+        }
     }
 
+    /// The index of a field's key. The filters ask with the same strings line after line: their
+    /// addresses are looked up first (a plain integer compare), the text only the first time.
     fn key(&mut self, name: &str) -> usize {
+        let addr = (name.as_ptr() as usize, name.len());
+        if let Some(&(_, i)) = self.by_addr.iter().find(|(a, _)| *a == addr) {
+            return i;
+        }
+        let i = self.key_by_name(name);
+        self.by_addr.push((addr, i));
+        i
+    }
+
+    fn key_by_name(&mut self, name: &str) -> usize {
         match self.keys.iter().position(|k| k.name() == name) {
             Some(i) => i,
             None => {
@@ -122,13 +155,13 @@ impl Probe {
         let lineage = self.lineage;
         let mut pass = false;
         let execs = std::mem::take(&mut self.execs);
-        for ex in &execs {
+        for (ex, types) in &execs {
+            if types.as_ref().is_some_and(|t| !t.contains(event_type.as_bytes())) {
+                continue;
+            }
             let mut known = |name: &str, ev: &mut Event| -> bool {
-                if name == "#event_simpleName" {
-                    return true;
-                }
                 if name.starts_with(['@', '#']) {
-                    return false;
+                    return name == "#event_simpleName";
                 }
                 let i = self.key(name);
                 if let Some((_, k)) = self.asked.iter().find(|(n, _)| *n == i) {

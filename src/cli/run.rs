@@ -43,7 +43,7 @@ pub struct RunOptions {
     pub projection: Option<std::sync::Arc<read::fastjson::Projection>>,
     /// Drop Falcon lines that no query of these can use before parsing them
     /// ([`super::probe`]); the main pass only.
-    pub probe: Option<std::sync::Arc<Vec<crate::plan::ir::Pipeline>>>,
+    pub probe: Option<std::sync::Arc<Vec<super::probe::ProbeQuery>>>,
 }
 
 /// What reading carries from one input to the next: the process tree (lineage enrichment is
@@ -65,7 +65,13 @@ impl ReadState {
     pub fn probe_for(opts: &RunOptions, lineage: bool) -> Option<super::probe::Probe> {
         let ps = opts.probe.as_ref()?;
         let ctx = || Ctx { lookup_dir: opts.lookup_dir.clone(), ..Ctx::default() };
-        let execs: Result<Vec<Executor>, String> = ps.iter().map(|p| Executor::new(p, ctx())).collect();
+        let execs: Result<Vec<(Executor, Option<read::skip::EventTypes>)>, String> = ps
+            .iter()
+            .map(|q| {
+                let types = q.event_names.as_deref().and_then(read::skip::EventTypes::new);
+                Executor::new(&q.ir, ctx()).map(|e| (e, types))
+            })
+            .collect();
         execs.ok().map(|e| super::probe::Probe::new(e, lineage && opts.enrich))
     }
 
