@@ -41,10 +41,14 @@ pub struct Probe {
     execs: Vec<(Executor, Option<EventTypes>)>,
     lineage: bool,
     keys: Vec<Key>,
-    /// Per line: the keys asked for (index into `keys`) and whether their value is known.
-    asked: Vec<(usize, bool)>,
+    /// Per line, per key index: not asked yet (0), known (1), not known (2); `touched` lists
+    /// the indices to reset for the next line.
+    asked: Vec<u8>,
+    touched: Vec<usize>,
+    /// Per event type: the queries that can use it (indices into `execs`).
+    routes: crate::hash::FastMap<Box<[u8]>, Vec<usize>>,
     /// Field-name strings of the filters (address, length) → index into `keys`.
-    by_addr: Vec<((usize, usize), usize)>,
+    by_addr: crate::hash::FastMap<(usize, usize), usize>,
     /// Lines checked and dropped: a probe that drops too few (the queries use most lines, as a
     /// whole pack does) costs more than it saves, and stops checking.
     checked: u64,
@@ -79,7 +83,9 @@ impl Probe {
             lineage,
             keys: Vec::new(),
             asked: Vec::new(),
-            by_addr: Vec::new(),
+            touched: Vec::new(),
+            routes: Default::default(),
+            by_addr: Default::default(),
             checked: 0,
             dropped: 0,
             off: false,
@@ -90,11 +96,11 @@ impl Probe {
     /// addresses are looked up first (a plain integer compare), the text only the first time.
     fn key(&mut self, name: &str) -> usize {
         let addr = (name.as_ptr() as usize, name.len());
-        if let Some(&(_, i)) = self.by_addr.iter().find(|(a, _)| *a == addr) {
+        if let Some(&i) = self.by_addr.get(&addr) {
             return i;
         }
         let i = self.key_by_name(name);
-        self.by_addr.push((addr, i));
+        self.by_addr.insert(addr, i);
         i
     }
 
@@ -147,7 +153,9 @@ impl Probe {
         let mut ev = Event::with_capacity(4);
         ev.push("#event_simpleName".to_string(), Value::Str(event_type.to_string()));
         // Per key index: whether its value is known (asked once per line).
-        self.asked.clear();
+        for i in self.touched.drain(..) {
+            self.asked[i] = 0;
+        }
         let mut u_escape: Option<bool> = None;
         // Tree fields the filters fetched (not searched for again).
         let mut seen: Vec<(usize, Raw<'_>)> = Vec::new();
@@ -155,17 +163,38 @@ impl Probe {
         let lineage = self.lineage;
         let mut pass = false;
         let execs = std::mem::take(&mut self.execs);
-        for (ex, types) in &execs {
-            if types.as_ref().is_some_and(|t| !t.contains(event_type.as_bytes())) {
-                continue;
+        let wants = |i: usize| execs[i].1.as_ref().is_none_or(|t| t.contains(event_type.as_bytes()));
+        // A pack's rules are routed by event type through a table; one or two queries directly.
+        let mut few = [0usize; 2];
+        let mut n_few = 0;
+        let route: Vec<usize> = if execs.len() <= 2 {
+            for i in (0..execs.len()).filter(|&i| wants(i)) {
+                few[n_few] = i;
+                n_few += 1;
             }
+            Vec::new()
+        } else {
+            if !self.routes.contains_key(event_type.as_bytes()) {
+                let list = (0..execs.len()).filter(|&i| wants(i)).collect();
+                self.routes.insert(event_type.as_bytes().into(), list);
+            }
+            std::mem::take(self.routes.get_mut(event_type.as_bytes()).expect("just made"))
+        };
+        let list: &[usize] = if execs.len() <= 2 { &few[..n_few] } else { &route };
+        for &r in list {
+            let ex = &execs[r].0;
             let mut known = |name: &str, ev: &mut Event| -> bool {
                 if name.starts_with(['@', '#']) {
                     return name == "#event_simpleName";
                 }
                 let i = self.key(name);
-                if let Some((_, k)) = self.asked.iter().find(|(n, _)| *n == i) {
-                    return *k;
+                if self.asked.len() <= i {
+                    self.asked.resize(i + 1, 0);
+                }
+                match self.asked[i] {
+                    1 => return true,
+                    2 => return false,
+                    _ => {}
                 }
                 let raw = self.keys[i].get(line);
                 if lineage && TREE_FIELDS.contains(&name) {
@@ -181,13 +210,17 @@ impl Probe {
                     }
                     Raw::Unsure => false,
                 };
-                self.asked.push((i, k));
+                self.asked[i] = if k { 1 } else { 2 };
+                self.touched.push(i);
                 k
             };
             if ex.may_pass_lazy(&mut ev, &mut known) {
                 pass = true;
                 break;
             }
+        }
+        if let Some(slot) = self.routes.get_mut(event_type.as_bytes()) {
+            *slot = route;
         }
         self.execs = execs;
         if pass {
