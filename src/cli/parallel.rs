@@ -90,33 +90,27 @@ fn run_split(ir: &ir::Pipeline, opts: &RunOptions, master: &mut Executor, now_ms
         .map(|p| if p.as_os_str() == "-" { "<stdin>".to_string() } else { p.display().to_string() })
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let (job_tx, job_rx) = sync_channel::<Job>(opts.threads * 2);
-    let job_rx = Arc::new(Mutex::new(job_rx));
-    // Block buffers handed back by the workers for the reader to fill again.
-    let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(opts.threads * 2 + 2);
+    let source = Mutex::new(Source::new(&inputs, &names, opts));
     let (done_tx, done_rx) = channel::<Done>();
 
     std::thread::scope(|scope| -> Result<Summary, RunError> {
         for _ in 0..opts.threads {
-            let job_rx = Arc::clone(&job_rx);
             let done_tx = done_tx.clone();
             let fopts = Arc::clone(&fopts);
             let stop = Arc::clone(&stop);
             let names = names.clone();
-            let recycle = recycle_tx.clone();
-            scope.spawn(move || worker(&recycle, ir, opts, now_ms, &job_rx, &done_tx, &fopts, &stop, &names));
+            let source = &source;
+            scope.spawn(move || worker(ir, opts, now_ms, source, &done_tx, &fopts, &stop, &names));
         }
-        // Only the workers hold the jobs' receiver: when they stop, the reader's sends fail.
-        drop(job_rx);
         drop(done_tx);
-        // The reader runs here; the collector in its own thread.
-        let collector = scope.spawn(|| collect(master, done_rx, &names, opts, &stop));
-        drop(recycle_tx);
-        let read_result = read_all(&inputs, &names, opts, &job_tx, &stop, &recycle_rx);
-        drop(job_tx);
-        let collected = collector.join().map_err(|_| RunError::Query("a worker thread panicked".to_string()))?;
+        // The collector runs here, merging in input order.
+        let collected = collect(master, done_rx, &names, opts, &stop);
         let (mut summary, truncated) = collected?;
-        let ends = read_result?;
+        let src = crate::eval::lock(&source);
+        if let Some(f) = &src.failure {
+            return Err(RunError::Input(f.clone_message()));
+        }
+        let ends = src.ended.clone();
         for (i, f) in summary.files.iter_mut().enumerate() {
             f.truncated = truncated.get(&i).copied().unwrap_or(false) || ends.get(&i).copied().unwrap_or(false);
         }
@@ -148,30 +142,18 @@ pub(crate) fn read_ordered(
         .map(|p| if p.as_os_str() == "-" { "<stdin>".to_string() } else { p.display().to_string() })
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let (job_tx, job_rx) = sync_channel::<Job>(opts.threads * 2);
-    let job_rx = Arc::new(Mutex::new(job_rx));
-    // Block buffers handed back by the workers for the reader to fill again.
-    let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(opts.threads * 2 + 2);
+    let source = Mutex::new(Source::new(inputs, &names, opts));
     let (done_tx, done_rx) = sync_channel::<Done>(opts.threads * 8);
     let lineage = state.tree.is_some();
     Some(std::thread::scope(|scope| -> Result<Vec<FileStats>, RunError> {
         for _ in 0..opts.threads {
-            let job_rx = Arc::clone(&job_rx);
             let done_tx = done_tx.clone();
             let stop = Arc::clone(&stop);
             let names = &names;
-            let recycle = recycle_tx.clone();
-            scope.spawn(move || item_worker(&recycle, opts, &job_rx, &done_tx, fopts, &stop, names, lineage));
+            let source = &source;
+            scope.spawn(move || item_worker(opts, source, &done_tx, fopts, &stop, names, lineage));
         }
-        drop(recycle_tx);
-        // Only the workers hold the jobs' receiver: when they stop, the reader's sends fail.
-        drop(job_rx);
         drop(done_tx);
-        let reader = {
-            let stop = Arc::clone(&stop);
-            let names = &names;
-            scope.spawn(move || read_all(inputs, names, opts, &job_tx, &stop, &recycle_rx))
-        };
         let mut stats: Vec<FileStats> =
             names.iter().map(|n| FileStats { name: n.clone(), ..FileStats::default() }).collect();
         let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
@@ -204,13 +186,16 @@ pub(crate) fn read_ordered(
             }
         }
         stop.store(true, Ordering::Relaxed);
-        // Unblock the workers and the reader, then collect what the reader says.
+        // Unblock the workers (a send fails), then see what reading said.
         drop(done_rx);
-        let ended = reader.join().unwrap_or_else(|_| Err(RunError::Input("the reading thread failed".to_string())));
         if let Some(f) = failure {
             return Err(f);
         }
-        for (i, e) in ended? {
+        let src = crate::eval::lock(&source);
+        if let Some(f) = &src.failure {
+            return Err(RunError::Input(f.clone_message()));
+        }
+        for (&i, &e) in &src.ended {
             stats[i].truncated = e;
         }
         Ok(stats)
@@ -219,9 +204,8 @@ pub(crate) fn read_ordered(
 
 #[allow(clippy::too_many_arguments)]
 fn item_worker(
-    recycle: &std::sync::mpsc::SyncSender<Vec<u8>>,
     opts: &RunOptions,
-    jobs: &Mutex<Receiver<Job>>,
+    source: &Mutex<Source<'_>>,
     done: &std::sync::mpsc::SyncSender<Done>,
     fopts: &LineOptions,
     stop: &AtomicBool,
@@ -230,14 +214,10 @@ fn item_worker(
 ) {
     let mut probe = super::run::ReadState::probe_for(opts, lineage);
     loop {
-        let job = {
-            let rx = crate::eval::lock(jobs);
-            rx.recv()
-        };
-        let Ok(job) = job else { return };
+        let Some(job) = crate::eval::lock(source).next_job(stop) else { return };
         let (items, count, problems) = parse_block(&job, opts, fopts, probe.as_mut(), names);
-        // The block's buffer goes back to the reader.
-        let _ = recycle.try_send(job.data);
+        // The block's buffer goes back to be filled again.
+        crate::eval::lock(source).give_back(job.data);
         let d =
             Done { seq: job.seq, file: job.file, out: Output::Ordered(items), events: count, problems, error: None };
         if done.send(d).is_err() || stop.load(Ordering::Relaxed) {
@@ -285,55 +265,113 @@ fn parse_block(
     (items, count, problems)
 }
 
-/// Read every input into chunks; returns which inputs ended early.
-fn read_all(
-    inputs: &[PathBuf],
-    names: &[String],
-    opts: &RunOptions,
-    job_tx: &std::sync::mpsc::SyncSender<Job>,
-    stop: &AtomicBool,
-    recycled: &Receiver<Vec<u8>>,
-) -> Result<BTreeMap<usize, bool>, RunError> {
-    let mut seq = 0u64;
-    let mut ended = BTreeMap::new();
-    for (fi, path) in inputs.iter().enumerate() {
-        let mut reader = read::open(path).map_err(|e| RunError::Input(format!("{}: {e}", names[fi])))?;
-        let mut sent_any = false;
-        let res =
-            read::for_each_block(&mut *reader, BLOCK, true, &mut || recycled.try_recv().ok(), |first_line, data| {
-                let job = Job { seq, file: fi, first_line, data };
-                seq += 1;
-                sent_any = true;
-                job_tx.send(job).is_ok() && !stop.load(Ordering::Relaxed)
-            });
-        // Every input gets at least one block, so that its summary line exists.
-        if !sent_any {
-            let _ = job_tx.send(Job { seq, file: fi, first_line: 1, data: Vec::new() });
-            seq += 1;
-        }
-        if let Err((line, e)) = res {
-            let msg = format!("{}: input ends early after line {line}: {e}", names[fi]);
-            if opts.strict_input {
-                stop.store(true, Ordering::Relaxed);
-                return Err(RunError::Input(format!("{msg} (--strict-input)")));
-            }
-            warn(&format!("{msg}; the events before it were read"));
-            ended.insert(fi, true);
-        }
-        if stop.load(Ordering::Relaxed) {
-            break;
+/// The inputs, read block by block by whichever worker asks next (under a lock): no reading
+/// thread of its own, so on N cores N workers do all the work.
+struct Source<'a> {
+    inputs: &'a [PathBuf],
+    names: &'a [String],
+    opts: &'a RunOptions,
+    /// The input being read, and whether it has given a block yet.
+    file: usize,
+    cur: Option<read::Blocks<Box<dyn std::io::BufRead + Send>>>,
+    sent: bool,
+    seq: u64,
+    /// Inputs that ended early.
+    ended: BTreeMap<usize, bool>,
+    failure: Option<RunError>,
+    /// Used blocks handed back, to fill again.
+    spare: Vec<Vec<u8>>,
+}
+
+impl<'a> Source<'a> {
+    fn new(inputs: &'a [PathBuf], names: &'a [String], opts: &'a RunOptions) -> Source<'a> {
+        Source {
+            inputs,
+            names,
+            opts,
+            file: 0,
+            cur: None,
+            sent: false,
+            seq: 0,
+            ended: BTreeMap::new(),
+            failure: None,
+            spare: Vec::new(),
         }
     }
-    Ok(ended)
+
+    fn job(&mut self, first_line: u64, data: Vec<u8>) -> Job {
+        let job = Job { seq: self.seq, file: self.file, first_line, data };
+        self.seq += 1;
+        job
+    }
+
+    /// The next block of lines, or `None` when every input is read, reading failed, or the
+    /// run stops. Every input gives at least one block (an empty one), so that its summary
+    /// line exists.
+    fn next_job(&mut self, stop: &AtomicBool) -> Option<Job> {
+        loop {
+            if stop.load(Ordering::Relaxed) || self.failure.is_some() || self.file >= self.inputs.len() {
+                return None;
+            }
+            if self.cur.is_none() {
+                match read::open(&self.inputs[self.file]) {
+                    Ok(r) => {
+                        self.cur = Some(read::Blocks::new(r, BLOCK, true));
+                        self.sent = false;
+                    }
+                    Err(e) => {
+                        self.failure = Some(RunError::Input(format!("{}: {e}", self.names[self.file])));
+                        stop.store(true, Ordering::Relaxed);
+                        return None;
+                    }
+                }
+            }
+            let spare = self.spare.pop();
+            let res = self.cur.as_mut().map(|b| b.next_block(spare)).unwrap_or(Ok(None));
+            match res {
+                Ok(Some((first, data))) => {
+                    self.sent = true;
+                    return Some(self.job(first, data));
+                }
+                Ok(None) => {}
+                Err((line, e)) => {
+                    let msg = format!("{}: input ends early after line {line}: {e}", self.names[self.file]);
+                    if self.opts.strict_input {
+                        self.failure = Some(RunError::Input(format!("{msg} (--strict-input)")));
+                        stop.store(true, Ordering::Relaxed);
+                        return None;
+                    }
+                    warn(&format!("{msg}; the events before it were read"));
+                    self.ended.insert(self.file, true);
+                }
+            }
+            // This input is done.
+            self.cur = None;
+            let empty = !self.sent;
+            if empty {
+                let job = self.job(1, Vec::new());
+                self.file += 1;
+                return Some(job);
+            }
+            self.file += 1;
+        }
+    }
+
+    /// A used block, to fill again (a few are kept).
+    fn give_back(&mut self, mut data: Vec<u8>) {
+        if self.spare.len() < 4 && data.capacity() > 0 {
+            data.clear();
+            self.spare.push(data);
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn worker(
-    recycle: &std::sync::mpsc::SyncSender<Vec<u8>>,
     ir: &ir::Pipeline,
     opts: &RunOptions,
     now_ms: f64,
-    jobs: &Mutex<Receiver<Job>>,
+    source: &Mutex<Source<'_>>,
     done: &std::sync::mpsc::Sender<Done>,
     fopts: &LineOptions,
     stop: &AtomicBool,
@@ -357,13 +395,9 @@ fn worker(
     // No lineage here: the query's result does not depend on it.
     let mut probe = super::run::ReadState::probe_for(opts, false);
     loop {
-        let job = {
-            let rx = crate::eval::lock(jobs);
-            rx.recv()
-        };
-        let Ok(job) = job else { return };
+        let Some(job) = crate::eval::lock(source).next_job(stop) else { return };
         let (items, count, problems) = parse_block(&job, opts, fopts, probe.as_mut(), names);
-        let _ = recycle.try_send(job.data);
+        crate::eval::lock(source).give_back(job.data);
         let out = {
             let events = items
                 .into_iter()

@@ -292,7 +292,9 @@ pub fn for_each_line(
 /// Read `r` in blocks of whole lines of about `size` bytes (a longer line makes a longer
 /// block; the last block may lack its newline), handing each with the number of its first line
 /// to `on_block` (which returns false to stop). On a read error, the whole lines read before it
-/// are handed over and the error comes back with the number of lines handed over.
+/// are handed over and the error comes back with the number of lines handed over. Without
+/// `count`, blocks are numbered 0 and the caller numbers the lines itself. `spare` may hand
+/// back a used block to fill again.
 pub fn for_each_block(
     r: &mut dyn Read,
     size: usize,
@@ -300,80 +302,115 @@ pub fn for_each_block(
     spare: &mut dyn FnMut() -> Option<Vec<u8>>,
     mut on_block: impl FnMut(u64, Vec<u8>) -> bool,
 ) -> Result<u64, (u64, io::Error)> {
-    let mut lines = 0u64;
-    let mut buf: Vec<u8> = Vec::with_capacity(size + size / 4);
-    // Without `count`, blocks are numbered 0 and the caller numbers the lines itself.
-    let mut emit = |data: Vec<u8>, lines: &mut u64| -> bool {
-        if !count {
-            return on_block(0, data);
-        }
-        let first = *lines + 1;
-        *lines += memchr::memchr_iter(b'\n', &data).count() as u64;
-        if data.last().is_some_and(|&b| b != b'\n') {
-            *lines += 1;
-        }
-        on_block(first, data)
-    };
-    let mut eof = false;
-    // Read until `want` bytes are buffered or the input ends (read_to_end keeps what it read
-    // before an error).
-    let fill = |buf: &mut Vec<u8>, want: usize, eof: &mut bool| -> io::Result<()> {
-        if buf.len() >= want || *eof {
-            return Ok(());
-        }
-        let before = buf.len();
-        (&mut *r).take((want - before) as u64).read_to_end(buf)?;
-        if buf.len() < want {
-            *eof = true;
-        }
-        Ok(())
-    };
-    let mut fill = fill;
+    let mut blocks = Blocks::new(r, size, count);
     loop {
-        if let Err(e) = fill(&mut buf, size, &mut eof) {
-            if let Some(nl) = memchr::memrchr(b'\n', &buf) {
-                buf.truncate(nl + 1);
-                emit(buf, &mut lines);
-            }
-            return Err((lines, e));
-        }
-        if buf.is_empty() {
-            return Ok(lines);
-        }
-        let cut = if eof {
-            buf.len()
-        } else {
-            match memchr::memrchr(b'\n', &buf) {
-                Some(nl) => nl + 1,
-                // One line longer than the block: read on until it ends.
-                None => {
-                    let want = buf.len() + size;
-                    if let Err(e) = fill(&mut buf, want, &mut eof) {
-                        return Err((lines, e));
-                    }
-                    continue;
+        match blocks.next_block(spare()) {
+            Ok(Some((first, data))) => {
+                if !on_block(first, data) {
+                    return Ok(blocks.lines());
                 }
             }
+            Ok(None) => return Ok(blocks.lines()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The blocks of [`for_each_block`], one at a time (for readers shared between threads).
+#[derive(Debug)]
+pub struct Blocks<R: Read> {
+    r: R,
+    size: usize,
+    count: bool,
+    buf: Vec<u8>,
+    eof: bool,
+    lines: u64,
+    /// A read error, reported after the lines read before it.
+    failed: Option<io::Error>,
+}
+
+impl<R: Read> Blocks<R> {
+    pub fn new(r: R, size: usize, count: bool) -> Blocks<R> {
+        Blocks { r, size, count, buf: Vec::with_capacity(size + size / 4), eof: false, lines: 0, failed: None }
+    }
+
+    /// Lines handed over so far (when counting).
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// Read until `want` bytes are buffered or the input ends (read_to_end keeps what it read
+    /// before an error).
+    fn fill(&mut self, want: usize) -> io::Result<()> {
+        if self.buf.len() >= want || self.eof {
+            return Ok(());
+        }
+        let before = self.buf.len();
+        (&mut self.r).take((want - before) as u64).read_to_end(&mut self.buf)?;
+        if self.buf.len() < want {
+            self.eof = true;
+        }
+        Ok(())
+    }
+
+    fn number(&mut self, data: &[u8]) -> u64 {
+        if !self.count {
+            return 0;
+        }
+        let first = self.lines + 1;
+        self.lines += memchr::memchr_iter(b'\n', data).count() as u64;
+        if data.last().is_some_and(|&b| b != b'\n') {
+            self.lines += 1;
+        }
+        first
+    }
+
+    /// The next block and the number of its first line; `Ok(None)` at the end; the error
+    /// (with the lines handed over before it) once the whole lines read before it were handed.
+    /// `spare` is a used block to fill again (fresh pages cost the kernel a zeroing each).
+    #[allow(clippy::type_complexity)]
+    pub fn next_block(&mut self, spare: Option<Vec<u8>>) -> Result<Option<(u64, Vec<u8>)>, (u64, io::Error)> {
+        if let Some(e) = self.failed.take() {
+            return Err((self.lines, e));
+        }
+        let mut want = self.size;
+        let cut = loop {
+            if let Err(e) = self.fill(want) {
+                self.eof = true;
+                match memchr::memrchr(b'\n', &self.buf) {
+                    Some(nl) => {
+                        self.failed = Some(e);
+                        break nl + 1;
+                    }
+                    None => return Err((self.lines, e)),
+                }
+            }
+            if self.buf.is_empty() {
+                return Ok(None);
+            }
+            if self.eof && self.failed.is_none() {
+                break self.buf.len();
+            }
+            match memchr::memrchr(b'\n', &self.buf) {
+                Some(nl) => break nl + 1,
+                // One line longer than the block: read on until it ends.
+                None => want = self.buf.len() + self.size,
+            }
         };
-        let rest = buf[cut..].to_vec();
-        buf.truncate(cut);
-        // A block handed back by the caller, else a new one (fresh pages cost the kernel a
-        // zeroing each).
-        let next = match spare() {
+        let next = match spare {
             Some(mut v) => {
                 v.clear();
                 v
             }
-            None => Vec::with_capacity(size + size / 4),
+            None => Vec::with_capacity(self.size + self.size / 4),
         };
-        let block = std::mem::replace(&mut buf, next);
-        buf.extend_from_slice(&rest);
-        if !emit(block, &mut lines) {
-            return Ok(lines);
+        let mut block = std::mem::replace(&mut self.buf, next);
+        if self.failed.is_none() {
+            self.buf.extend_from_slice(&block[cut..]);
         }
-        if eof && buf.is_empty() {
-            return Ok(lines);
-        }
+        block.truncate(cut);
+        let first = self.number(&block);
+        Ok(Some((first, block)))
     }
 }
 
