@@ -62,6 +62,10 @@ fn lookahead_leaves_no_diagnostics() {
     // Found by the fuzzer: the lenient regex repair must not depend on what the printer
     // changes after the literal (whitespace).
     assert_eq!(roundtrip("a=/x(y=/ b (c=/d/i)", false), Ok(true));
+    // Found by proptest: a free-text word spelled like an operator stays a word.
+    for q in ["( not ) *", "(NOT) x", "(or) *", "x | (not)", "y (OR) z"] {
+        assert_eq!(roundtrip(q, false), Ok(true), "{q}");
+    }
 }
 
 #[test]

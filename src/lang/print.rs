@@ -194,6 +194,15 @@ impl Printer {
                 self.push(" ");
                 self.pattern(value);
             }
+            // A free-text word spelled like an operator (`not`, `OR`) reads as the word only
+            // before `)`: in parentheses it stays a word.
+            Filter::FreeText(p @ Pattern::Word(w, _))
+                if ["not", "or"].iter().any(|k| w == k || *w == k.to_ascii_uppercase()) =>
+            {
+                self.push("(");
+                self.pattern(p);
+                self.push(")");
+            }
             Filter::FreeText(p) => self.pattern(p),
             Filter::Bool(b, _) => self.push(if *b { "true" } else { "false" }),
             Filter::Call(c) => self.call(c),
