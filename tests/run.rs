@@ -113,9 +113,15 @@ fn strict_input_makes_the_first_bad_record_fatal() {
     let cut = gz(good_lines(3000).as_bytes());
     let g = d.join("cut.gz");
     write(&g, &cut[..cut.len() / 2]);
-    let (code, _, err) = run(&["run", "--strict-input", "-e", "count()", g.to_str().unwrap()], None);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("input ends early"), "{err}");
+    // One thread or two: exit 2, the reason, and no rows.
+    for j in ["1", "2"] {
+        let (code, out, err) = run(&["run", "-j", j, "--strict-input", "-e", "count()", g.to_str().unwrap()], None);
+        assert_eq!(code, 2, "-j {j}: {err}");
+        assert!(err.contains("input ends early"), "-j {j}: {err}");
+        assert!(out.trim().is_empty(), "-j {j}: {out}");
+        let (code, out, err) = run(&["run", "-j", j, "--strict-input", "-e", "count()", f.to_str().unwrap()], None);
+        assert_eq!((code, out.trim()), (2, ""), "-j {j}: {err}");
+    }
 }
 
 #[test]

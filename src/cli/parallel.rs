@@ -104,7 +104,7 @@ fn run_split(ir: &ir::Pipeline, opts: &RunOptions, master: &mut Executor, now_ms
         }
         drop(done_tx);
         // The collector runs here, merging in input order.
-        let collected = collect(master, done_rx, &names, opts, &stop);
+        let collected = collect(master, done_rx, &names, opts, &stop, &source);
         let (mut summary, truncated) = collected?;
         let src = crate::eval::lock(&source);
         if let Some(f) = &src.failure {
@@ -423,6 +423,7 @@ fn collect(
     names: &[String],
     opts: &RunOptions,
     stop: &AtomicBool,
+    source: &Mutex<Source<'_>>,
 ) -> Collected {
     let mut out = super::run::open_output(opts);
     let mut stats: Vec<FileStats> =
@@ -472,6 +473,10 @@ fn collect(
     }
     if let Some(f) = failure {
         return Err(f);
+    }
+    // Reading failed (`--strict-input`, an unreadable input): no final rows, as on one thread.
+    if let Some(f) = &crate::eval::lock(source).failure {
+        return Err(RunError::Input(f.clone_message()));
     }
     master.finish(&mut rows);
     if let Some(e) = master.ctx.error() {
