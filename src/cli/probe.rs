@@ -47,6 +47,8 @@ pub struct Probe {
     touched: Vec<usize>,
     /// Per event type: the queries that can use it (indices into `execs`).
     routes: crate::hash::FastMap<Box<[u8]>, Vec<usize>>,
+    /// The keys of [`TREE_FIELDS`], in order (indices into `keys`).
+    tree_keys: [usize; TREE_FIELDS.len()],
     /// Field-name strings of the filters (address, length) → index into `keys`.
     by_addr: crate::hash::FastMap<(usize, usize), usize>,
     /// Lines checked and dropped: a probe that drops too few (the queries use most lines, as a
@@ -78,10 +80,12 @@ fn derived(name: &str, lineage: bool) -> bool {
 impl Probe {
     /// A probe over the executors (an event is kept when any may pass), with lineage on or off.
     pub fn new(execs: Vec<(Executor, Option<EventTypes>)>, lineage: bool) -> Probe {
+        let keys: Vec<Key> = TREE_FIELDS.iter().map(|f| Key::new(f)).collect();
         Probe {
             execs,
             lineage,
-            keys: Vec::new(),
+            keys,
+            tree_keys: std::array::from_fn(|i| i),
             asked: Vec::new(),
             touched: Vec::new(),
             routes: Default::default(),
@@ -230,12 +234,12 @@ impl Probe {
             return Verdict::Drop;
         }
         let mut vals: [Option<std::borrow::Cow<'_, str>>; TREE_FIELDS.len()] = Default::default();
-        for (slot, name) in vals.iter_mut().zip(TREE_FIELDS) {
+        for (t, (slot, name)) in vals.iter_mut().zip(TREE_FIELDS).enumerate() {
             // The tree names a host by `aid`, else `ComputerName`.
             if name == "ComputerName" && seen_aid {
                 continue;
             }
-            let i = self.key(name);
+            let i = self.tree_keys[t];
             let raw = match seen.iter().find(|(k, _)| *k == i) {
                 Some((_, r)) => r.clone(),
                 None => self.keys[i].get(line),
