@@ -42,11 +42,15 @@ const TRICKY: &[&str] = &[
     r#"["ProcessRollup2"]"#,
 ];
 
-fn data(dir: &Path) -> PathBuf {
+fn generated() -> String {
     let out =
         Command::new(BIN).args(["gen", "--events", "30000", "--seed", "7", "--hosts", "20"]).output().expect("gen");
     assert!(out.status.success());
-    let mut text = String::from_utf8(out.stdout).expect("utf-8");
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn data(dir: &Path) -> PathBuf {
+    let mut text = generated();
     for t in TRICKY {
         text.push_str(t);
         text.push('\n');
@@ -54,6 +58,48 @@ fn data(dir: &Path) -> PathBuf {
     let p = dir.join("events.ndjson");
     std::fs::write(&p, text).expect("write");
     p
+}
+
+/// Without the tricky lines, every process event names its parent: the run without the
+/// process tree stands (and must give what the run with it gives); a bad record is reported
+/// once, whether the first run stands or is done again.
+#[test]
+fn a_run_without_lineage_stands_only_when_nothing_lacks_it() {
+    let dir = std::env::temp_dir().join(format!("cqlhunt-speculate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let mut text = generated();
+    text.push_str("{\"event_simpleName\":\"ProcessRollup2\",\"aid\":\n");
+    let complete = dir.join("complete.ndjson");
+    std::fs::write(&complete, &text).expect("write");
+    // The same, and a process event without its parent's name (lineage can fill it).
+    text.push_str(TRICKY[7]);
+    text.push('\n');
+    text.push_str(TRICKY[8]);
+    text.push('\n');
+    let lacking = dir.join("lacking.ndjson");
+    std::fs::write(&lacking, &text).expect("write");
+    let seed = root().join("tests/seed/seed.cql");
+    let q = dir.join("q.cql");
+    std::fs::write(&q, "#event_simpleName=ProcessRollup2 | groupBy([ParentBaseFileName], function=count())")
+        .expect("q");
+    for file in [&complete, &lacking] {
+        for query in [&seed, &q] {
+            for extra in [&[][..], &["-j", "2"][..]] {
+                let fast = run(query, file, extra, true);
+                let slow = run(query, file, extra, false);
+                assert_eq!(fast.1, slow.1, "{} {} {extra:?}", file.display(), query.display());
+                assert!(!fast.1.trim().is_empty());
+                let bad = |e: &str| e.lines().filter(|l| l.contains("not JSON")).count();
+                assert_eq!((bad(&fast.2), bad(&slow.2)), (1, 1), "{}\n{}", fast.2, slow.2);
+            }
+        }
+    }
+    // The lacking file's extra events count: cmd.exe's parent is named by lineage only.
+    let with = run(&q, &lacking, &[], true).1;
+    let without = run(&q, &complete, &[], true).1;
+    assert_ne!(with, without);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn run(query: &Path, data: &Path, extra: &[&str], pushdown: bool) -> (i32, String, String) {

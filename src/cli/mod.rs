@@ -536,6 +536,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     return Ok(ExitCode::from(1));
                 }
             };
+            let projected = plan::project::projection(&ir);
             let ropts = run::RunOptions {
                 inputs,
                 output,
@@ -556,9 +557,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     .event_names
                     .clone()
                     .and_then(|names| crate::read::skip::LineSkip::for_query(names, !no_enrich && enrich_matters)),
-                projection: plan::project::projection(&ir)
+                projection: projected
+                    .clone()
                     .filter(|_| !no_pushdown)
                     .map(|f| std::sync::Arc::new(crate::read::fastjson::Projection::new(f))),
+                // The lineage fields the result depends on (only when it depends on named fields).
+                speculate: projected
+                    .iter()
+                    .flatten()
+                    .filter(|f| crate::read::tree::ENRICHED_FIELDS.contains(&f.as_str()))
+                    .filter(|_| !no_pushdown)
+                    .cloned()
+                    .collect(),
+                capture: None,
                 probe: (!no_pushdown).then(|| {
                     std::sync::Arc::new(vec![probe::ProbeQuery {
                         ir: ir.clone(),
@@ -615,6 +626,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 skip: None,
                 projection: None,
                 probe: None,
+                speculate: Vec::new(),
+                capture: None,
             };
             packtest::detect(&rules, tuning.as_deref(), ropts, !input.no_pushdown)
         }

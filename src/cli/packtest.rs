@@ -130,6 +130,8 @@ fn fixture_opts(inputs: Vec<PathBuf>) -> RunOptions {
         enrich_matters: true,
         projection: None,
         probe: None,
+        speculate: Vec::new(),
+        capture: None,
     }
 }
 

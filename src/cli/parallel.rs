@@ -341,7 +341,7 @@ impl<'a> Source<'a> {
                         stop.store(true, Ordering::Relaxed);
                         return None;
                     }
-                    warn(&format!("{msg}; the events before it were read"));
+                    super::run::warn_record(self.opts, &format!("{msg}; the events before it were read"));
                     self.ended.insert(self.file, true);
                 }
             }

@@ -40,6 +40,7 @@ pub struct Probe {
     /// tested against it).
     execs: Vec<(Executor, Option<EventTypes>)>,
     lineage: bool,
+    derive: bool,
     keys: Vec<Key>,
     /// Per line, per key index: not asked yet (0), known (1), not known (2); `touched` lists
     /// the indices to reset for the next line.
@@ -79,11 +80,14 @@ fn derived(name: &str, lineage: bool) -> bool {
 
 impl Probe {
     /// A probe over the executors (an event is kept when any may pass), with lineage on or off.
-    pub fn new(execs: Vec<(Executor, Option<EventTypes>)>, lineage: bool) -> Probe {
+    /// `derive`: lineage may fill its fields later (so their absence says nothing), even when
+    /// `lineage` (handing process events to the tree) is off.
+    pub fn new(execs: Vec<(Executor, Option<EventTypes>)>, lineage: bool, derive: bool) -> Probe {
         let keys: Vec<Key> = TREE_FIELDS.iter().map(|f| Key::new(f)).collect();
         Probe {
             execs,
             lineage,
+            derive,
             keys,
             tree_keys: std::array::from_fn(|i| i),
             asked: Vec::new(),
@@ -164,7 +168,7 @@ impl Probe {
         // Tree fields the filters fetched (not searched for again).
         let mut seen: Vec<(usize, Raw<'_>)> = Vec::new();
         let mut seen_aid = false;
-        let lineage = self.lineage;
+        let lineage = self.lineage || self.derive;
         let mut pass = false;
         let execs = std::mem::take(&mut self.execs);
         let wants = |i: usize| execs[i].1.as_ref().is_none_or(|t| t.contains(event_type.as_bytes()));

@@ -44,6 +44,13 @@ pub struct RunOptions {
     /// Drop Falcon lines that no query of these can use before parsing them
     /// ([`super::probe`]); the main pass only.
     pub probe: Option<std::sync::Arc<Vec<super::probe::ProbeQuery>>>,
+    /// The lineage fields an aggregating query's result depends on (its projection, see
+    /// `plan::project`): the run is first tried without the process tree, and tried again with
+    /// it only if an event turns up that lacks one of them where the tree could fill it.
+    pub speculate: Vec<String>,
+    /// Bad-record warnings kept here instead of printed (a speculative run's, printed only if it
+    /// stands).
+    pub capture: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
 /// What reading carries from one input to the next: the process tree (lineage enrichment is
@@ -72,7 +79,7 @@ impl ReadState {
                 Executor::new(&q.ir, ctx()).map(|e| (e, types))
             })
             .collect();
-        execs.ok().map(|e| super::probe::Probe::new(e, lineage && opts.enrich))
+        execs.ok().map(|e| super::probe::Probe::new(e, lineage && opts.enrich, !opts.speculate.is_empty()))
     }
 
     /// No probe (the passes before the main one read everything their subqueries use).
@@ -155,9 +162,13 @@ fn record_or_stop(opts: &RunOptions, stats: &mut FileStats, p: Problem, strict_f
     }
 }
 
-fn warn_record(opts: &RunOptions, msg: &str) {
-    if !opts.mute {
-        warn(msg);
+pub(crate) fn warn_record(opts: &RunOptions, msg: &str) {
+    if opts.mute {
+        return;
+    }
+    match &opts.capture {
+        Some(c) => crate::eval::lock(c).push(msg.to_string()),
+        None => warn(msg),
     }
 }
 
@@ -208,9 +219,31 @@ pub(crate) fn line_options(opts: &RunOptions) -> Result<LineOptions, RunError> {
 
 /// Run a compiled query over the inputs.
 pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary, RunError> {
-    if opts.threads > 1 {
+    // Lineage costs a third of a Falcon run and changes nothing when every event already has
+    // the lineage fields the query reads (FDR's process events name their parent): try without
+    // the tree first, on inputs that can be read again.
+    let rereadable = !opts.inputs.is_empty() && opts.inputs.iter().all(|p| p.as_os_str() != "-");
+    if opts.enrich && !opts.speculate.is_empty() && rereadable {
+        let captured = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let spec = RunOptions { enrich: false, capture: Some(captured.clone()), ..opts.clone() };
+        if let Some(summary) = run_main(ir, &spec, Some(&opts.speculate))? {
+            return Ok(summary);
+        }
+    }
+    let plain = RunOptions { speculate: Vec::new(), ..opts.clone() };
+    run_main(ir, &plain, None).map(|s| s.expect("a run that does not speculate finishes"))
+}
+
+/// One run; with `watch`, it gives up (`None`, nothing printed) at the first event that lacks
+/// one of those lineage fields where the tree could fill it.
+fn run_main(
+    ir: &crate::plan::ir::Pipeline,
+    opts: &RunOptions,
+    watch: Option<&[String]>,
+) -> Result<Option<Summary>, RunError> {
+    if opts.threads > 1 && watch.is_none() {
         if let Some(r) = super::parallel::run(ir, opts) {
-            return r;
+            return r.map(Some);
         }
         // The query cannot be split (an aggregate inside a branch, a composite function=,
         // a join's second pass): one thread gives the right answer.
@@ -252,18 +285,36 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
     let mut summary = Summary::default();
     let mut rows: Vec<Event> = Vec::new();
     let mut state = if ex.passes() > 1 { ReadState::without_probe(opts) } else { ReadState::new(opts) };
+    let mut gave_up = false;
     let stats = read_all(&inputs, &fopts, opts, &mut state, &mut |ev| {
+        if let Some(w) = watch {
+            if read::tree::could_fill(&ev, w) {
+                gave_up = true;
+                return false;
+            }
+        }
         ex.push(ev, &mut rows);
         if ex.ctx.failed() {
             return false;
         }
-        for r in rows.drain(..) {
-            if out.row(r).is_err() {
-                return false;
+        // While speculating, rows wait for the end (an aggregating query has none before).
+        if watch.is_none() {
+            for r in rows.drain(..) {
+                if out.row(r).is_err() {
+                    return false;
+                }
             }
         }
         true
     })?;
+    if gave_up {
+        return Ok(None);
+    }
+    if let Some(c) = &opts.capture {
+        for w in crate::eval::lock(c).drain(..) {
+            warn(&w);
+        }
+    }
     summary.files.extend(stats);
     if let Some(e) = ex.ctx.error() {
         return Err(RunError::Query(e));
@@ -287,7 +338,7 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
     if !opts.quiet {
         print_summary(&summary);
     }
-    Ok(summary)
+    Ok(Some(summary))
 }
 
 /// Read every input in order into `sink`. With more than one thread (`-j`), reading and parsing

@@ -351,6 +351,18 @@ impl ProcessTree {
     }
 }
 
+/// Whether enrichment could add one of `fields` to this event: it lacks it, and is an event the
+/// tree fills it on (or one the tree reads in its own way, such as an auditd record).
+pub fn could_fill(ev: &Event, fields: &[String]) -> bool {
+    let name = ev.get_str("#event_simpleName");
+    let lacks = |f: &str| fields.iter().any(|x| x == f) && !ev.has(f);
+    match name.as_deref() {
+        None | Some("") => true,
+        Some(n) if is_process_event(n) => lacks("ParentBaseFileName") || lacks("GrandParentBaseFileName"),
+        Some(_) => ev.has("ContextProcessId") && (lacks("ContextBaseFileName") || lacks("ContextImageFileName")),
+    }
+}
+
 /// Fields that enrichment fills: a query that reads none of them does not need it.
 pub const ENRICHED_FIELDS: &[&str] =
     &["ParentBaseFileName", "GrandParentBaseFileName", "ContextBaseFileName", "ContextImageFileName"];
@@ -405,6 +417,21 @@ mod tests {
             t.enrich(&mut x);
             assert!(!x.has("ParentBaseFileName"), "{p}");
         }
+    }
+
+    #[test]
+    fn what_the_tree_could_fill() {
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let pr2 = ev(&[("#event_simpleName", "ProcessRollup2"), ("aid", "h"), ("ParentBaseFileName", "x.exe")]);
+        assert!(!could_fill(&pr2, &f(&["ParentBaseFileName"])));
+        assert!(could_fill(&pr2, &f(&["GrandParentBaseFileName"])));
+        let file = ev(&[("#event_simpleName", "NewScriptWritten"), ("aid", "h")]);
+        assert!(!could_fill(&file, &f(&["ContextBaseFileName", "ParentBaseFileName"])));
+        let file = ev(&[("#event_simpleName", "NewScriptWritten"), ("aid", "h"), ("ContextProcessId", "1")]);
+        assert!(could_fill(&file, &f(&["ContextBaseFileName"])));
+        assert!(!could_fill(&file, &f(&["ParentBaseFileName"])));
+        // An auditd record: the tree reads it in its own way.
+        assert!(could_fill(&ev(&[("EventID", "59")]), &f(&["ParentBaseFileName"])));
     }
 
     #[test]
