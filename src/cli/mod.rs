@@ -197,8 +197,9 @@ struct InputArgs {
     /// Host name for inputs that carry none (auditd logs without `node=`).
     #[arg(long, value_name = "NAME")]
     hostname: Option<String>,
-    /// Worker threads (line-delimited input is cut into chunks; a query that needs lineage, and
-    /// `detect`, read and parse beside the query).
+    /// Worker threads: line-delimited input is cut into blocks that N workers read, probe and
+    /// parse (a query that needs lineage, and `detect`, then runs in input order on one thread);
+    /// EVTX chunks are rendered on N threads.
     #[arg(short = 'j', long = "threads", default_value_t = 1)]
     threads: usize,
     /// Parse every line whole, with every field (turns off dropping lines that cannot pass
