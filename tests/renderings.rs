@@ -88,3 +88,32 @@ fn evtx_xml_and_json_give_the_same_rows() {
     assert!(compared >= 10, "{compared}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The EVTX reader's light JSON tree gives, record for record, the event the general JSON
+/// reader gives, over every corpus EVTX file, and over edge shapes written here.
+#[test]
+fn the_light_tree_agrees_with_the_general_reader() {
+    let mut n = 0;
+    for f in files() {
+        let Ok(mut parser) = evtx::EvtxParser::from_path(&f) else { continue };
+        for rec in parser.records_json().flatten() {
+            let fast = cqlhunt::read::json::windows_json(rec.data.clone());
+            let general = cqlhunt::read::json::windows_json_general(rec.data.clone());
+            assert_eq!(fast, general, "{} record {}", f.display(), rec.event_record_id);
+            n += 1;
+        }
+    }
+    assert!(n > 250, "only {n} records");
+    for text in [
+        r##"{"Event":{"System":{"EventID":1,"EventID":2,"Computer":"a"},"EventData":{"Data":{"#text":["x","y"]},"Image":null}}}"##,
+        r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"P","Name":"Q"}}},"EventData":{"Data":"one","Data":["a","b"]}}}"##,
+        r##"{"Event":{"System":{"TimeCreated":{"#attributes":{"SystemTime":"2021-04-13T21:56:36.1888803Z"}}},"UserData":{"Inner":{"A":"1","#attributes":{}},"Other":{"B":"2"}}}}"##,
+        r##"{"Event":{"System":{"Level":4.5,"Task":true,"Keywords":{"#text":"0x8"}},"EventData":{"A":"\u00e9\"q"}}}"##,
+        r##"{"Event":{"System":{}},"Event":{"System":{"EventID":7}}}"##,
+        r##"{"Event":{"System":{"EventID":3}},"event_simpleName":"X"}"##,
+    ] {
+        let fast = cqlhunt::read::json::windows_json(text.to_string());
+        let general = cqlhunt::read::json::windows_json_general(text.to_string());
+        assert_eq!(fast, general, "{text}");
+    }
+}

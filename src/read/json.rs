@@ -266,13 +266,227 @@ fn attr<'a>(v: &'a J, name: &str) -> Option<&'a J> {
 }
 
 /// A record as the `evtx` crate renders it to JSON (`{"Event":{"System":…}}`, what
-/// `evtx_dump -o json` prints), with `@rawstring` that text.
+/// `evtx_dump -o json` prints), with `@rawstring` that text. The text is read into a light
+/// borrowed tree ([`Node`]) and the event made from it as [`windows`] makes it from a
+/// `serde_json` value (`tests/renderings.rs` holds the two to the XML reader).
 pub fn windows_json(text: String) -> Result<Event, String> {
+    let node: Node<'_> = serde_json::from_str(&text).map_err(|e| format!("JSON: {e}"))?;
+    let mut ev = match evtx_event(&node) {
+        Some(ev) => ev,
+        None => {
+            // Another shape: the general reader.
+            let v: J = serde_json::from_str(&text).map_err(|e| format!("JSON: {e}"))?;
+            let o = v.as_object().ok_or("not a JSON object")?;
+            windows(o).ok_or("not a Windows event")?
+        }
+    };
+    ev.set("@rawstring", Value::Str(text));
+    Ok(ev)
+}
+
+/// [`windows_json`] through the general reader only (`serde_json` values): what the light
+/// tree must agree with (`tests/renderings.rs`).
+#[doc(hidden)]
+pub fn windows_json_general(text: String) -> Result<Event, String> {
     let v: J = serde_json::from_str(&text).map_err(|e| format!("JSON: {e}"))?;
     let o = v.as_object().ok_or("not a JSON object")?;
     let mut ev = windows(o).ok_or("not a Windows event")?;
     ev.set("@rawstring", Value::Str(text));
     Ok(ev)
+}
+
+/// A JSON value with borrowed strings and maps kept as lists. A key looked up gives its last
+/// value, as `serde_json`'s map does; walking a list sets each value in turn, which leaves
+/// what the map's walk leaves (the last value, at the first key's place).
+#[derive(Debug)]
+enum Node<'a> {
+    Text(std::borrow::Cow<'a, str>),
+    Other(String),
+    Null,
+    Obj(Vec<(std::borrow::Cow<'a, str>, Node<'a>)>),
+    Arr(Vec<Node<'a>>),
+}
+
+impl<'de> serde::Deserialize<'de> for Node<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Node<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Node<'de>, E> {
+                Ok(Node::Text(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Node<'de>, E> {
+                Ok(Node::Text(std::borrow::Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Node<'de>, E> {
+                Ok(Node::Text(std::borrow::Cow::Owned(v)))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Node<'de>, E> {
+                Ok(Node::Other(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Node<'de>, E> {
+                Ok(Node::Other(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Node<'de>, E> {
+                Ok(Node::Other(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Node<'de>, E> {
+                Ok(Node::Other(serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string())))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Node<'de>, E> {
+                Ok(Node::Null)
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Node<'de>, E> {
+                Ok(Node::Null)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Node<'de>, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = a.next_element()? {
+                    v.push(x);
+                }
+                Ok(Node::Arr(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Node<'de>, A::Error> {
+                let mut v = Vec::new();
+                while let Some((k, x)) = m.next_entry::<std::borrow::Cow<'de, str>, Node<'de>>()? {
+                    v.push((k, x));
+                }
+                Ok(Node::Obj(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'a> Node<'a> {
+    fn get(&self, k: &str) -> Option<&Node<'a>> {
+        match self {
+            Node::Obj(v) => v.iter().rev().find(|(x, _)| x == k).map(|(_, n)| n),
+            _ => None,
+        }
+    }
+
+    fn has_duplicates(&self) -> bool {
+        match self {
+            Node::Obj(v) => v.iter().enumerate().any(|(i, (k, _))| v[..i].iter().any(|(x, _)| x == k)),
+            _ => false,
+        }
+    }
+
+    /// As [`text`] on the `serde_json` value.
+    fn text(&self) -> Option<String> {
+        match self {
+            Node::Text(s) => Some(s.to_string()),
+            Node::Other(s) => Some(s.clone()),
+            Node::Obj(_) => self.get("#text").and_then(Node::text),
+            _ => None,
+        }
+    }
+
+    /// As [`attr`] on the `serde_json` value.
+    fn attr(&self, name: &str) -> Option<&Node<'a>> {
+        self.get("#attributes").and_then(|a| a.get(name)).or_else(|| self.get(name))
+    }
+}
+
+/// The `{"Event":{"System":…}}` shape, as [`windows`] reads it; `None` for anything else (or
+/// duplicate keys where the two readers could differ).
+fn evtx_event(root: &Node<'_>) -> Option<Event> {
+    let Node::Obj(top) = root else { return None };
+    if root.has_duplicates() || top.iter().any(|(k, _)| k == "event_simpleName" || k == "#event_simpleName") {
+        return None;
+    }
+    let e = root.get("Event")?;
+    if !matches!(e, Node::Obj(_)) || e.has_duplicates() {
+        return None;
+    }
+    let sys = e.get("System")?;
+    let Node::Obj(fields) = sys else { return None };
+    let mut ev = Event::with_capacity(48);
+    for (k, v) in fields {
+        match k.as_ref() {
+            "Provider" => {
+                if let Some(n) = v.attr("Name").and_then(Node::text) {
+                    ev.set("Provider_Name", Value::Str(n));
+                }
+                if let Some(g) = v.attr("Guid").and_then(Node::text) {
+                    ev.set("Provider_Guid", Value::Str(g));
+                }
+            }
+            "TimeCreated" => {
+                if let Some(t) = v.attr("SystemTime").and_then(Node::text) {
+                    ev.set("TimeCreated", Value::Str(t));
+                }
+            }
+            "Execution" => {
+                if let Some(p) = v.attr("ProcessID").and_then(Node::text) {
+                    ev.set("Execution_ProcessID", Value::Str(p));
+                }
+                if let Some(t) = v.attr("ThreadID").and_then(Node::text) {
+                    ev.set("Execution_ThreadID", Value::Str(t));
+                }
+            }
+            "Security" => {
+                if let Some(u) = v.attr("UserID").and_then(Node::text) {
+                    ev.set("Security_UserID", Value::Str(u));
+                }
+            }
+            _ => {
+                if let Some(t) = v.text() {
+                    ev.set(k, Value::Str(t));
+                }
+            }
+        }
+    }
+    for part in ["EventData", "UserData"] {
+        let Some(d @ Node::Obj(items)) = e.get(part) else { continue };
+        if part == "UserData" && d.has_duplicates() {
+            return None;
+        }
+        let items = if part == "UserData" {
+            match items.first().map(|(_, n)| n) {
+                Some(Node::Obj(inner_items)) => inner_items,
+                _ => items,
+            }
+        } else {
+            items
+        };
+        // Two `Data` lists would leave items of both; the map keeps the last list only.
+        if items.iter().filter(|(k, _)| k == "Data").count() > 1 {
+            return None;
+        }
+        for (k, v) in items {
+            if k == "#attributes" {
+                continue;
+            }
+            // Unnamed <Data> items: `"Data":{"#text":["a","b"]}` (one item: a string).
+            if k == "Data" {
+                match v.get("#text").unwrap_or(v) {
+                    Node::Arr(list) => {
+                        for (i, item) in list.iter().enumerate() {
+                            ev.set(&format!("Data[{i}]"), Value::Str(item.text().unwrap_or_default()));
+                        }
+                        continue;
+                    }
+                    one @ (Node::Text(_) | Node::Other(_)) => {
+                        ev.set("Data[0]", Value::Str(one.text().unwrap_or_default()));
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(t) = v.text() {
+                ev.set(k, Value::Str(t));
+            }
+        }
+    }
+    if let Some(ms) = ev.get_str("TimeCreated").and_then(|t| super::winevent::iso8601_ms(&t)) {
+        ev.set("@timestamp", Value::Num(ms));
+    }
+    Some(ev)
 }
 
 /// A Windows event in one of its JSON renderings, with the XML reader's field names.
