@@ -538,6 +538,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             };
             let projected = plan::project::projection(&ir);
+            let lineage_reads: Vec<String> = projected
+                .iter()
+                .flatten()
+                .filter(|f| crate::read::tree::ENRICHED_FIELDS.contains(&f.as_str()))
+                .filter(|_| !no_pushdown)
+                .cloned()
+                .collect();
             let ropts = run::RunOptions {
                 inputs,
                 output,
@@ -563,13 +570,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     .filter(|_| !no_pushdown)
                     .map(|f| std::sync::Arc::new(crate::read::fastjson::Projection::new(f))),
                 // The lineage fields the result depends on (only when it depends on named fields).
-                speculate: projected
-                    .iter()
-                    .flatten()
-                    .filter(|f| crate::read::tree::ENRICHED_FIELDS.contains(&f.as_str()))
-                    .filter(|_| !no_pushdown)
-                    .cloned()
-                    .collect(),
+                speculate: lineage_reads.clone(),
+                lineage_reads,
                 capture: None,
                 probe: (!no_pushdown).then(|| {
                     std::sync::Arc::new(vec![probe::ProbeQuery {
@@ -628,6 +630,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 projection: None,
                 probe: None,
                 speculate: Vec::new(),
+                lineage_reads: Vec::new(),
                 capture: None,
             };
             packtest::detect(&rules, tuning.as_deref(), ropts, !input.no_pushdown)

@@ -131,6 +131,7 @@ fn fixture_opts(inputs: Vec<PathBuf>) -> RunOptions {
         projection: None,
         probe: None,
         speculate: Vec::new(),
+        lineage_reads: Vec::new(),
         capture: None,
     }
 }

@@ -41,6 +41,7 @@ pub struct Probe {
     execs: Vec<(Executor, Option<EventTypes>)>,
     lineage: bool,
     derive: bool,
+    parents: bool,
     keys: Vec<Key>,
     /// Per line, per key index: not asked yet (0), known (1), not known (2); `touched` lists
     /// the indices to reset for the next line.
@@ -82,12 +83,15 @@ impl Probe {
     /// A probe over the executors (an event is kept when any may pass), with lineage on or off.
     /// `derive`: lineage may fill its fields later (so their absence says nothing), even when
     /// `lineage` (handing process events to the tree) is off.
-    pub fn new(execs: Vec<(Executor, Option<EventTypes>)>, lineage: bool, derive: bool) -> Probe {
+    /// `parents`: the tree's records need their parent (for grandparents' names); without, only
+    /// a process's own id and image are looked up.
+    pub fn new(execs: Vec<(Executor, Option<EventTypes>)>, lineage: bool, derive: bool, parents: bool) -> Probe {
         let keys: Vec<Key> = TREE_FIELDS.iter().map(|f| Key::new(f)).collect();
         Probe {
             execs,
             lineage,
             derive,
+            parents,
             keys,
             tree_keys: std::array::from_fn(|i| i),
             asked: Vec::new(),
@@ -241,6 +245,9 @@ impl Probe {
         for (t, (slot, name)) in vals.iter_mut().zip(TREE_FIELDS).enumerate() {
             // The tree names a host by `aid`, else `ComputerName`.
             if name == "ComputerName" && seen_aid {
+                continue;
+            }
+            if !self.parents && matches!(name, "ParentProcessId" | "ParentProcessGuid" | "ParentBaseFileName") {
                 continue;
             }
             let i = self.tree_keys[t];

@@ -48,6 +48,9 @@ pub struct RunOptions {
     /// `plan::project`): the run is first tried without the process tree, and tried again with
     /// it only if an event turns up that lacks one of them where the tree could fill it.
     pub speculate: Vec<String>,
+    /// The lineage fields the result depends on, when that is known (the projection's); empty
+    /// when not known.
+    pub lineage_reads: Vec<String>,
     /// Bad-record warnings kept here instead of printed (a speculative run's, printed only if it
     /// stands).
     pub capture: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
@@ -79,7 +82,10 @@ impl ReadState {
                 Executor::new(&q.ir, ctx()).map(|e| (e, types))
             })
             .collect();
-        execs.ok().map(|e| super::probe::Probe::new(e, lineage && opts.enrich, !opts.speculate.is_empty()))
+        // Records need their parents unless the result is known not to read grandparents.
+        let parents =
+            opts.lineage_reads.is_empty() || opts.lineage_reads.iter().any(|f| f == "GrandParentBaseFileName");
+        execs.ok().map(|e| super::probe::Probe::new(e, lineage && opts.enrich, !opts.speculate.is_empty(), parents))
     }
 
     /// No probe (the passes before the main one read everything their subqueries use).
