@@ -108,7 +108,7 @@ fn run_split(ir: &ir::Pipeline, opts: &RunOptions, master: &mut Executor, now_ms
         let (mut summary, truncated) = collected?;
         let src = crate::eval::lock(&source);
         if let Some(f) = &src.failure {
-            return Err(RunError::Input(f.clone_message()));
+            return Err(RunError::Input(f.clone()));
         }
         let ends = src.ended.clone();
         for (i, f) in summary.files.iter_mut().enumerate() {
@@ -193,7 +193,7 @@ pub(crate) fn read_ordered(
         }
         let src = crate::eval::lock(&source);
         if let Some(f) = &src.failure {
-            return Err(RunError::Input(f.clone_message()));
+            return Err(RunError::Input(f.clone()));
         }
         for (&i, &e) in &src.ended {
             stats[i].truncated = e;
@@ -278,7 +278,8 @@ struct Source<'a> {
     seq: u64,
     /// Inputs that ended early.
     ended: BTreeMap<usize, bool>,
-    failure: Option<RunError>,
+    /// Why reading stopped (an unreadable input, or a cut one under `--strict-input`).
+    failure: Option<String>,
     /// Used blocks handed back, to fill again.
     spare: Vec<Vec<u8>>,
 }
@@ -320,7 +321,7 @@ impl<'a> Source<'a> {
                         self.sent = false;
                     }
                     Err(e) => {
-                        self.failure = Some(RunError::Input(format!("{}: {e}", self.names[self.file])));
+                        self.failure = Some(format!("{}: {e}", self.names[self.file]));
                         stop.store(true, Ordering::Relaxed);
                         return None;
                     }
@@ -337,7 +338,7 @@ impl<'a> Source<'a> {
                 Err((line, e)) => {
                     let msg = format!("{}: input ends early after line {line}: {e}", self.names[self.file]);
                     if self.opts.strict_input {
-                        self.failure = Some(RunError::Input(format!("{msg} (--strict-input)")));
+                        self.failure = Some(format!("{msg} (--strict-input)"));
                         stop.store(true, Ordering::Relaxed);
                         return None;
                     }
@@ -476,7 +477,7 @@ fn collect(
     }
     // Reading failed (`--strict-input`, an unreadable input): no final rows, as on one thread.
     if let Some(f) = &crate::eval::lock(source).failure {
-        return Err(RunError::Input(f.clone_message()));
+        return Err(RunError::Input(f.clone()));
     }
     master.finish(&mut rows);
     if let Some(e) = master.ctx.error() {

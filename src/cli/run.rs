@@ -119,13 +119,6 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// The message, the error kept.
-    pub fn clone_message(&self) -> String {
-        match self {
-            RunError::Input(e) | RunError::Query(e) | RunError::Output(e) => e.clone(),
-        }
-    }
-
     /// The message, whatever the kind.
     pub fn message(self) -> String {
         match self {

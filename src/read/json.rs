@@ -261,10 +261,6 @@ fn text(v: &J) -> Option<String> {
     }
 }
 
-fn attr<'a>(v: &'a J, name: &str) -> Option<&'a J> {
-    v.get("#attributes").and_then(|a| a.get(name)).or_else(|| v.get(name))
-}
-
 /// A record as the `evtx` crate renders it to JSON (`{"Event":{"System":…}}`, what
 /// `evtx_dump -o json` prints), with `@rawstring` that text. The text is read into a light
 /// borrowed tree ([`Node`]) and the event made from it as [`windows`] makes it from a
@@ -385,11 +381,139 @@ impl<'a> Node<'a> {
             _ => None,
         }
     }
+}
 
-    /// As [`attr`] on the `serde_json` value.
-    fn attr(&self, name: &str) -> Option<&Node<'a>> {
-        self.get("#attributes").and_then(|a| a.get(name)).or_else(|| self.get(name))
+/// What [`evtx_parts`] needs of a JSON value: `serde_json`'s, or the light [`Node`].
+trait JsonView: Sized {
+    fn field(&self, k: &str) -> Option<&Self>;
+    /// As [`text`]: a string, a number or a boolean as text, an object's `#text`.
+    fn text_of(&self) -> Option<String>;
+    /// Each key and value of an object in order; `false` when it is not an object.
+    fn each_entry(&self, f: &mut dyn FnMut(&str, &Self)) -> bool;
+    fn first_value(&self) -> Option<&Self>;
+    fn list(&self) -> Option<&[Self]>;
+    fn is_object(&self) -> bool;
+    /// A string, a number or a boolean.
+    fn is_scalar(&self) -> bool;
+    /// An attribute as the JSON rendering holds it: `#attributes.name`, else `name`.
+    fn attr(&self, name: &str) -> Option<&Self> {
+        self.field("#attributes").and_then(|a| a.field(name)).or_else(|| self.field(name))
     }
+}
+
+impl JsonView for J {
+    fn field(&self, k: &str) -> Option<&J> {
+        self.get(k)
+    }
+    fn text_of(&self) -> Option<String> {
+        text(self)
+    }
+    fn each_entry(&self, f: &mut dyn FnMut(&str, &J)) -> bool {
+        let J::Object(o) = self else { return false };
+        o.iter().for_each(|(k, v)| f(k, v));
+        true
+    }
+    fn first_value(&self) -> Option<&J> {
+        self.as_object()?.values().next()
+    }
+    fn list(&self) -> Option<&[J]> {
+        self.as_array().map(Vec::as_slice)
+    }
+    fn is_object(&self) -> bool {
+        self.is_object()
+    }
+    fn is_scalar(&self) -> bool {
+        matches!(self, J::String(_) | J::Number(_) | J::Bool(_))
+    }
+}
+
+impl<'a> JsonView for Node<'a> {
+    fn field(&self, k: &str) -> Option<&Node<'a>> {
+        self.get(k)
+    }
+    fn text_of(&self) -> Option<String> {
+        self.text()
+    }
+    fn each_entry(&self, f: &mut dyn FnMut(&str, &Node<'a>)) -> bool {
+        let Node::Obj(v) = self else { return false };
+        v.iter().for_each(|(k, n)| f(k, n));
+        true
+    }
+    fn first_value(&self) -> Option<&Node<'a>> {
+        match self {
+            Node::Obj(v) => v.first().map(|(_, n)| n),
+            _ => None,
+        }
+    }
+    fn list(&self) -> Option<&[Node<'a>]> {
+        match self {
+            Node::Arr(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn is_object(&self) -> bool {
+        matches!(self, Node::Obj(_))
+    }
+    fn is_scalar(&self) -> bool {
+        matches!(self, Node::Text(_) | Node::Other(_))
+    }
+}
+
+/// The `Event` object of the `evtx` crate's JSON (what `evtx_dump -o json` prints): `System`
+/// (attributes under the XML reader's names), then `EventData` or `UserData` (its first
+/// object). `None` when `System` is not an object.
+fn evtx_parts<V: JsonView>(e: &V, ev: &mut Event) -> Option<()> {
+    let sys = e.field("System")?;
+    let is_object = sys.each_entry(&mut |k, v| {
+        let attrs: &[(&str, &str)] = match k {
+            "Provider" => &[("Name", "Provider_Name"), ("Guid", "Provider_Guid")],
+            "TimeCreated" => &[("SystemTime", "TimeCreated")],
+            "Execution" => &[("ProcessID", "Execution_ProcessID"), ("ThreadID", "Execution_ThreadID")],
+            "Security" => &[("UserID", "Security_UserID")],
+            _ => {
+                if let Some(t) = v.text_of() {
+                    ev.set(k, Value::Str(t));
+                }
+                return;
+            }
+        };
+        for (attr, name) in attrs {
+            if let Some(t) = v.attr(attr).and_then(JsonView::text_of) {
+                ev.set(name, Value::Str(t));
+            }
+        }
+    });
+    if !is_object {
+        return None;
+    }
+    for part in ["EventData", "UserData"] {
+        let Some(d) = e.field(part).filter(|d| d.is_object()) else { continue };
+        let d = if part == "UserData" { d.first_value().filter(|x| x.is_object()).unwrap_or(d) } else { d };
+        d.each_entry(&mut |k, v| {
+            if k == "#attributes" {
+                return;
+            }
+            // Unnamed <Data> items: `"Data":{"#text":["a","b"]}` (one item: a string), numbered
+            // as the XML reader numbers them.
+            if k == "Data" {
+                let inner = v.field("#text").unwrap_or(v);
+                if let Some(items) = inner.list() {
+                    for (i, item) in items.iter().enumerate() {
+                        ev.set(&format!("Data[{i}]"), Value::Str(item.text_of().unwrap_or_default()));
+                    }
+                    return;
+                }
+                if inner.is_scalar() {
+                    ev.set("Data[0]", Value::Str(inner.text_of().unwrap_or_default()));
+                    return;
+                }
+            }
+            if let Some(t) = v.text_of() {
+                ev.set(k, Value::Str(t));
+            }
+        });
+    }
+    Some(())
 }
 
 /// The `{"Event":{"System":…}}` shape, as [`windows`] reads it; `None` for anything else (or
@@ -403,86 +527,22 @@ fn evtx_event(root: &Node<'_>) -> Option<Event> {
     if !matches!(e, Node::Obj(_)) || e.has_duplicates() {
         return None;
     }
-    let sys = e.get("System")?;
-    let Node::Obj(fields) = sys else { return None };
-    let mut ev = Event::with_capacity(48);
-    for (k, v) in fields {
-        match k.as_ref() {
-            "Provider" => {
-                if let Some(n) = v.attr("Name").and_then(Node::text) {
-                    ev.set("Provider_Name", Value::Str(n));
-                }
-                if let Some(g) = v.attr("Guid").and_then(Node::text) {
-                    ev.set("Provider_Guid", Value::Str(g));
-                }
-            }
-            "TimeCreated" => {
-                if let Some(t) = v.attr("SystemTime").and_then(Node::text) {
-                    ev.set("TimeCreated", Value::Str(t));
-                }
-            }
-            "Execution" => {
-                if let Some(p) = v.attr("ProcessID").and_then(Node::text) {
-                    ev.set("Execution_ProcessID", Value::Str(p));
-                }
-                if let Some(t) = v.attr("ThreadID").and_then(Node::text) {
-                    ev.set("Execution_ThreadID", Value::Str(t));
-                }
-            }
-            "Security" => {
-                if let Some(u) = v.attr("UserID").and_then(Node::text) {
-                    ev.set("Security_UserID", Value::Str(u));
-                }
-            }
-            _ => {
-                if let Some(t) = v.text() {
-                    ev.set(k, Value::Str(t));
-                }
-            }
-        }
+    // Duplicate keys the map and the list would read differently: a duplicated UserData key
+    // (its first value is the data), or two `Data` lists.
+    if e.get("UserData").is_some_and(Node::has_duplicates) {
+        return None;
     }
     for part in ["EventData", "UserData"] {
-        let Some(d @ Node::Obj(items)) = e.get(part) else { continue };
-        if part == "UserData" && d.has_duplicates() {
-            return None;
-        }
-        let items = if part == "UserData" {
-            match items.first().map(|(_, n)| n) {
-                Some(Node::Obj(inner_items)) => inner_items,
-                _ => items,
-            }
-        } else {
-            items
-        };
-        // Two `Data` lists would leave items of both; the map keeps the last list only.
-        if items.iter().filter(|(k, _)| k == "Data").count() > 1 {
-            return None;
-        }
-        for (k, v) in items {
-            if k == "#attributes" {
-                continue;
-            }
-            // Unnamed <Data> items: `"Data":{"#text":["a","b"]}` (one item: a string).
-            if k == "Data" {
-                match v.get("#text").unwrap_or(v) {
-                    Node::Arr(list) => {
-                        for (i, item) in list.iter().enumerate() {
-                            ev.set(&format!("Data[{i}]"), Value::Str(item.text().unwrap_or_default()));
-                        }
-                        continue;
-                    }
-                    one @ (Node::Text(_) | Node::Other(_)) => {
-                        ev.set("Data[0]", Value::Str(one.text().unwrap_or_default()));
-                        continue;
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(t) = v.text() {
-                ev.set(k, Value::Str(t));
+        let Some(d @ Node::Obj(_)) = e.get(part) else { continue };
+        let d = if part == "UserData" { d.first_value().filter(|x| x.is_object()).unwrap_or(d) } else { d };
+        if let Node::Obj(items) = d {
+            if items.iter().filter(|(k, _)| k == "Data").count() > 1 {
+                return None;
             }
         }
     }
+    let mut ev = Event::with_capacity(48);
+    evtx_parts(e, &mut ev)?;
     if let Some(ms) = ev.get_str("TimeCreated").and_then(|t| super::winevent::iso8601_ms(&t)) {
         ev.set("@timestamp", Value::Num(ms));
     }
@@ -495,74 +555,9 @@ fn windows(o: &serde_json::Map<String, J>) -> Option<Event> {
         return None;
     }
     let mut ev = Event::with_capacity(48);
-    if let Some(e) = o.get("Event").and_then(J::as_object) {
+    if let Some(e) = o.get("Event").filter(|e| e.is_object()) {
         // evtx_dump -o json / jsonl
-        let sys = e.get("System")?;
-        for (k, v) in sys.as_object()? {
-            match k.as_str() {
-                "Provider" => {
-                    if let Some(n) = attr(v, "Name").and_then(text) {
-                        ev.set("Provider_Name", Value::Str(n));
-                    }
-                    if let Some(g) = attr(v, "Guid").and_then(text) {
-                        ev.set("Provider_Guid", Value::Str(g));
-                    }
-                }
-                "TimeCreated" => {
-                    if let Some(t) = attr(v, "SystemTime").and_then(text) {
-                        ev.set("TimeCreated", Value::Str(t));
-                    }
-                }
-                "Execution" => {
-                    if let Some(p) = attr(v, "ProcessID").and_then(text) {
-                        ev.set("Execution_ProcessID", Value::Str(p));
-                    }
-                    if let Some(t) = attr(v, "ThreadID").and_then(text) {
-                        ev.set("Execution_ThreadID", Value::Str(t));
-                    }
-                }
-                "Security" => {
-                    if let Some(u) = attr(v, "UserID").and_then(text) {
-                        ev.set("Security_UserID", Value::Str(u));
-                    }
-                }
-                _ => {
-                    if let Some(t) = text(v) {
-                        ev.set(k, Value::Str(t));
-                    }
-                }
-            }
-        }
-        for part in ["EventData", "UserData"] {
-            if let Some(J::Object(d)) = e.get(part) {
-                let d = if part == "UserData" { d.values().next().and_then(J::as_object).unwrap_or(d) } else { d };
-                for (k, v) in d {
-                    if k == "#attributes" {
-                        continue;
-                    }
-                    // Unnamed <Data> items: `"Data":{"#text":["a","b"]}` (one item: a string),
-                    // numbered as the XML reader numbers them.
-                    if k == "Data" {
-                        match v.get("#text").unwrap_or(v) {
-                            J::Array(items) => {
-                                for (i, item) in items.iter().enumerate() {
-                                    ev.set(&format!("Data[{i}]"), Value::Str(text(item).unwrap_or_default()));
-                                }
-                                continue;
-                            }
-                            one @ (J::String(_) | J::Number(_) | J::Bool(_)) => {
-                                ev.set("Data[0]", Value::Str(text(one).unwrap_or_default()));
-                                continue;
-                            }
-                            _ => {}
-                        }
-                    }
-                    if let Some(t) = text(v) {
-                        ev.set(k, Value::Str(t));
-                    }
-                }
-            }
-        }
+        evtx_parts(e, &mut ev)?;
     } else if let Some(w) = o.get("winlog").and_then(J::as_object) {
         // winlogbeat / ECS
         let get = |k: &str| w.get(k).and_then(text);
