@@ -129,14 +129,9 @@ impl Probe {
     /// Lines checked before deciding whether checking pays.
     const TRIAL: u64 = 16_384;
 
-    /// The verdict on one line.
-    pub fn check(&mut self, line: &[u8]) -> Verdict {
-        self.check_typed(line, None)
-    }
-
-    /// [`Probe::check`], with the event type the line skip read (the first type key's plain
-    /// value), which is the type when the line has no `#` (so no `#event_simpleName`).
-    pub fn check_typed(&mut self, line: &[u8], first_type: Option<&[u8]>) -> Verdict {
+    /// The verdict on one line, given the event type the line skip read (the first type key's
+    /// plain value), which is the type when the line has no `#` (so no `#event_simpleName`).
+    pub fn check(&mut self, line: &[u8], first_type: Option<&[u8]>) -> Verdict {
         if self.off {
             return Verdict::Keep;
         }
