@@ -189,3 +189,47 @@ fn fast_paths_give_the_same_rows() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Over the corpus's EVTX files, read straight from their BinXML with only the fields a query
+/// reads (the fast path) or through their JSON rendering whole (`--no-pushdown`): the seed,
+/// every pack rule and `detect` give the same rows.
+#[test]
+fn evtx_fast_paths_give_the_same_rows() {
+    let corpus = root().join("../shared/corpus/EVTX-ATTACK-SAMPLES");
+    let dir = std::env::temp_dir().join(format!("cqlhunt-pushdown-evtx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let mut queries: Vec<(String, String)> =
+        vec![("seed".into(), std::fs::read_to_string(root().join("tests/seed/seed.cql")).expect("seed"))];
+    let pack = cqlhunt::pack::load(&root().join("rules/t1505")).expect("pack");
+    for r in &pack.rules {
+        queries.push((r.id.clone(), r.query.clone()));
+    }
+    queries.push(("fields".into(), "groupBy([#event_simpleName, EventID, Channel, ComputerName, aid, FileName, ParentBaseFileName, GrandParentBaseFileName, CommandLine, ContextBaseFileName, RegObjectName, Data[0], SubjectUserName], limit=max)".into()));
+    let mut nonempty = 0;
+    for (name, q) in &queries {
+        let qf = dir.join("q.cql");
+        std::fs::write(&qf, q).expect("write query");
+        for extra in [&[][..], &["-j", "2"][..]] {
+            let fast = run(&qf, &corpus, extra, true);
+            let slow = run(&qf, &corpus, extra, false);
+            assert_eq!(fast.0, slow.0, "{name} {extra:?}: exit codes differ\n{}\n{}", fast.2, slow.2);
+            assert_eq!(fast.1, slow.1, "{name} {extra:?}: rows differ\nquery: {q}");
+            if !fast.1.trim().is_empty() && fast.1.trim() != "{\"_count\":0}" {
+                nonempty += 1;
+            }
+        }
+    }
+    assert!(nonempty >= 6, "only {nonempty} runs returned rows");
+    let detect = |pushdown: bool| {
+        let mut args = vec!["detect", "-o", "ndjson"];
+        if !pushdown {
+            args.push("--no-pushdown");
+        }
+        let o = Command::new(BIN).args(&args).arg(&corpus).output().expect("detect");
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let fast = detect(true);
+    assert_eq!(fast, detect(false), "detect: alerts differ");
+    assert!(fast.1.lines().count() >= 3, "detect found only {}", fast.1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -117,3 +117,74 @@ fn the_light_tree_agrees_with_the_general_reader() {
         assert_eq!(fast, general, "{text}");
     }
 }
+
+/// The EVTX reader's BinXML reading (no text rendered) gives, record for record, the event the
+/// JSON rendering gives (less `@rawstring`), over every corpus EVTX file; the records it leaves
+/// to the JSON rendering are few.
+#[test]
+fn the_binxml_reading_agrees_with_the_json_reading() {
+    use cqlhunt::read::binxml::Decoder;
+    let settings = std::sync::Arc::new(evtx::ParserSettings::new().indent(false));
+    let (mut direct, mut total) = (0, 0);
+    let mut diffs = Vec::new();
+    for f in files() {
+        let Ok(mut parser) = evtx::EvtxParser::from_path(&f) else { continue };
+        let mut dec = Decoder::default();
+        for chunk in parser.chunks() {
+            let Ok(mut data) = chunk else { continue };
+            let Ok(mut chunk) = data.parse(settings.clone()) else { continue };
+            dec.clear();
+            let bytes = chunk.data;
+            for rec in chunk.iter().flatten() {
+                total += 1;
+                let fast = dec.record(bytes, rec.binxml_offset as usize, rec.binxml_size as usize);
+                let id = rec.event_record_id;
+                let json = rec.into_json().expect("JSON rendering");
+                let mut want = cqlhunt::read::json::windows_json(json.data).expect("JSON reading");
+                want.remove("@rawstring");
+                if let Some(ev) = fast {
+                    direct += 1;
+                    if ev != want && diffs.len() < 5 {
+                        diffs.push(format!("{} record {id}:\n binxml {ev:?}\n json   {want:?}", f.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    // Every record of the corpus is one this reader reads.
+    assert!(total > 250 && direct == total, "{direct} of {total} read from their BinXML");
+}
+
+/// The EVTX reader gives the same events, in the same order, straight from the BinXML (on one
+/// and on two threads) as through the JSON rendering.
+#[test]
+fn the_evtx_reader_gives_the_same_events_either_way() {
+    let read = |f: &Path, threads: usize, raw: bool| {
+        let mut evs = Vec::new();
+        let mut problems = 0;
+        cqlhunt::read::evtx::read(
+            f,
+            "f",
+            threads,
+            raw,
+            None,
+            &mut |mut ev| {
+                ev.remove("@rawstring");
+                evs.push(ev);
+                true
+            },
+            &mut |_| problems += 1,
+        )
+        .expect("read");
+        (evs, problems)
+    };
+    let mut n = 0;
+    for f in files() {
+        let want = read(&f, 1, true);
+        n += want.0.len();
+        assert_eq!(read(&f, 1, false), want, "{}", f.display());
+        assert_eq!(read(&f, 2, false), want, "{}", f.display());
+    }
+    assert!(n > 250, "{n}");
+}

@@ -610,10 +610,19 @@ fn read_windows(
             let mut probs = Vec::new();
             let mut count = 0u64;
             let Some(path) = path else { return Ok(stats) };
+            // Straight from the BinXML unless the run reads the records' text, and then only
+            // the fields the query and the mapping tables read.
+            let raw = opts.projection.as_ref().is_none_or(|p| p.keeps_raw());
+            let keep = opts.projection.as_ref().map(|p| {
+                let names = p.names().into_iter().chain(maps.inputs());
+                std::sync::Arc::new(names.map(String::into_boxed_str).collect())
+            });
             let res = read::evtx::read(
                 path,
                 name,
                 opts.threads,
+                raw,
+                keep,
                 &mut |mut ev| {
                     maps.apply(&mut ev);
                     count += 1;

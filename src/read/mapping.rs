@@ -83,6 +83,36 @@ impl Mappings {
         self.sources.insert(0, s);
     }
 
+    /// The fields of a record the tables read: the fields that pick a source, `EventID`, and
+    /// every field a row's expression or an event's name reads.
+    pub fn inputs(&self) -> Vec<String> {
+        fn walk(e: &MapExpr, out: &mut Vec<String>) {
+            match e {
+                MapExpr::Field(f) => out.push(f.clone()),
+                MapExpr::Lit(_) => {}
+                MapExpr::Call(_, a) => walk(a, out),
+            }
+        }
+        let mut out = vec!["EventID".to_string()];
+        for s in &self.sources {
+            out.extend(s.when.iter().map(|(f, _)| f.clone()));
+            for r in &s.common {
+                walk(&r.expr, &mut out);
+            }
+            for e in &s.events {
+                if let EventName::FileType(f) = &e.name {
+                    out.push(f.clone());
+                }
+                for r in &e.rows {
+                    walk(&r.expr, &mut out);
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Normalise an event in place; returns the source that matched, if any.
     pub fn apply(&self, ev: &mut Event) -> Option<&str> {
         let src = self.sources.iter().find(|s| {

@@ -3,6 +3,7 @@
 //! reason), counted, and skipped; the rest of the input is read.
 
 pub mod auditd;
+pub mod binxml;
 pub mod evtx;
 pub mod falcon;
 pub mod fastjson;
