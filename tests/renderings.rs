@@ -163,12 +163,12 @@ fn the_evtx_reader_gives_the_same_events_either_way() {
     let read = |f: &Path, threads: usize, raw: bool| {
         let mut evs = Vec::new();
         let mut problems = 0;
+        let maps = cqlhunt::read::mapping::Mappings::default();
+        let opts = cqlhunt::read::evtx::Options { threads, raw, keep: None, maps: &maps };
         cqlhunt::read::evtx::read(
             f,
             "f",
-            threads,
-            raw,
-            None,
+            opts,
             &mut |mut ev| {
                 ev.remove("@rawstring");
                 evs.push(ev);

@@ -617,14 +617,12 @@ fn read_windows(
                 let names = p.names().into_iter().chain(maps.inputs());
                 std::sync::Arc::new(names.map(String::into_boxed_str).collect())
             });
+            let eopts = read::evtx::Options { threads: opts.threads, raw, keep: keep.as_ref(), maps };
             let res = read::evtx::read(
                 path,
                 name,
-                opts.threads,
-                raw,
-                keep,
-                &mut |mut ev| {
-                    maps.apply(&mut ev);
+                eopts,
+                &mut |ev| {
                     count += 1;
                     sink(ev)
                 },

@@ -133,6 +133,9 @@ pub struct Decoder {
     shared: std::collections::HashMap<(Vec<u8>, Mode), Option<Rc<Program>>>,
     /// Whether two programs set no field in common.
     disjoint: FastMap<(TemplateAt, TemplateAt), bool>,
+    /// The record's `TimeCreated`, when it is a FILETIME (100 ns since 1601): `@timestamp`
+    /// without reading the text back.
+    filetime: Option<u64>,
     /// The programs a record has been read with so far.
     applied: Vec<TemplateAt>,
 }
@@ -182,8 +185,15 @@ impl Decoder {
     pub fn record(&mut self, chunk: &[u8], offset: usize, size: usize) -> Option<Event> {
         let mut ev = Event::with_capacity(48);
         self.applied.clear();
+        self.filetime = None;
         self.fragment(chunk, offset, size, &mut ev, Mode::Event, 0)?;
-        if let Some(ms) = ev.get_str("TimeCreated").and_then(|t| super::winevent::iso8601_ms(&t)) {
+        // The text's digits cut to milliseconds (`winevent::iso8601_ms`), for the years the
+        // text has four digits for.
+        let ms = match self.filetime {
+            Some(ft) if ft < 2_650_467_744_000_000_000 => Some((ft / 10_000) as f64 - 11_644_473_600_000.0),
+            _ => ev.get_str("TimeCreated").and_then(|t| super::winevent::iso8601_ms(&t)),
+        };
+        if let Some(ms) = ms {
             ev.set("@timestamp", Value::Num(ms));
         }
         Some(ev)
@@ -261,6 +271,14 @@ impl Decoder {
             }
             match op {
                 Op::Set { field, parts, keep_empty, .. } => {
+                    if &**field == "TimeCreated" {
+                        if let [Part::Sub(i)] = parts.as_slice() {
+                            self.filetime = vals
+                                .get(*i as usize)
+                                .filter(|v| v.ty == 0x11 && v.bytes.len() == 8)
+                                .map(|v| u64::from_le_bytes(v.bytes.try_into().unwrap_or_default()));
+                        }
+                    }
                     let text = parts_text(parts, &vals)?;
                     if !text.is_empty() || *keep_empty {
                         put(ev, field, text);
@@ -273,7 +291,7 @@ impl Decoder {
                     };
                     if let Some(v) = array {
                         for (i, item) in string_array(v.bytes)?.into_iter().enumerate() {
-                            put(ev, &format!("Data[{i}]"), item);
+                            put(ev, &data_name(i), item);
                         }
                         continue;
                     }
@@ -298,7 +316,10 @@ impl Decoder {
 
 /// The text of an element or attribute: its parts, the substitutions rendered.
 fn parts_text(parts: &[Part], vals: &[Val<'_>]) -> Option<String> {
-    let mut text = String::new();
+    let mut text = match parts {
+        [Part::Sub(i)] => String::with_capacity(vals.get(*i as usize).map_or(0, |v| v.bytes.len() / 2)),
+        _ => String::new(),
+    };
     for p in parts {
         match p {
             Part::Lit(s) => text.push_str(s),
@@ -339,6 +360,93 @@ fn instance(chunk: &[u8], at: usize) -> Option<(u32, Vec<Val<'_>>, usize)> {
         pos += size;
     }
     Some((def, vals, pos))
+}
+
+fn push_uint(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+fn push_int(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    push_uint(out, v.unsigned_abs());
+}
+
+/// `{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}`, lower case, the first three groups little-endian
+/// (as the crate writes a GUID).
+fn push_guid(out: &mut String, g: &[u8; 16]) {
+    const ORDER: [usize; 16] = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [b'-'; 38];
+    buf[0] = b'{';
+    buf[37] = b'}';
+    let mut n = 1;
+    for (i, &idx) in ORDER.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            n += 1;
+        }
+        buf[n] = HEX[(g[idx] >> 4) as usize];
+        buf[n + 1] = HEX[(g[idx] & 0x0f) as usize];
+        n += 2;
+    }
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+}
+
+/// A FILETIME (100 ns ticks since 1601-01-01) as the crate writes it:
+/// `YYYY-MM-DDTHH:MM:SS.fffffffZ`, the year modulo 10,000, and a value past `i64::MAX` as
+/// `0000-00-00T00:00:00.0000000Z`.
+fn push_filetime(out: &mut String, ft: u64) {
+    const TICKS_PER_SEC: u64 = 10_000_000;
+    const TICKS_PER_DAY: u64 = 86_400 * TICKS_PER_SEC;
+    let mut buf = *b"0000-00-00T00:00:00.0000000Z";
+    if ft <= i64::MAX as u64 {
+        let (days, ticks) = (ft / TICKS_PER_DAY, ft % TICKS_PER_DAY);
+        // Howard Hinnant's civil_from_days, counted from 0000-03-01 (584,694 days before
+        // 1601-01-01), in eras of 400 years.
+        let z = days + 584_694;
+        let (era, doe) = (z / 146_097, z % 146_097);
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + u64::from(month <= 2);
+        let secs = ticks / TICKS_PER_SEC;
+        let digits = |out: &mut [u8], mut v: u64| {
+            for b in out.iter_mut().rev() {
+                *b = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        digits(&mut buf[0..4], year % 10_000);
+        digits(&mut buf[5..7], month);
+        digits(&mut buf[8..10], day);
+        digits(&mut buf[11..13], secs / 3_600);
+        digits(&mut buf[14..16], secs / 60 % 60);
+        digits(&mut buf[17..19], secs % 60);
+        digits(&mut buf[20..27], ticks % TICKS_PER_SEC);
+    }
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+}
+
+/// `Data[i]`, the name of the i-th unnamed `Data`.
+fn data_name(i: usize) -> std::borrow::Cow<'static, str> {
+    const NAMES: [&str; 8] = ["Data[0]", "Data[1]", "Data[2]", "Data[3]", "Data[4]", "Data[5]", "Data[6]", "Data[7]"];
+    match NAMES.get(i) {
+        Some(n) => std::borrow::Cow::Borrowed(n),
+        None => std::borrow::Cow::Owned(format!("Data[{i}]")),
+    }
 }
 
 /// UTF-16LE text up to its first NUL, appended to `out`; `None` when it is not valid UTF-16
@@ -408,24 +516,24 @@ fn value_text(v: &Val<'_>, out: &mut String) -> Option<()> {
             }
             push_utf16(b, out)?;
         }
-        0x03 => write!(out, "{}", le(1)? as u8 as i8).ok()?,
-        0x04 => write!(out, "{}", le(1)? as u8).ok()?,
-        0x05 => write!(out, "{}", le(2)? as u16 as i16).ok()?,
-        0x06 => write!(out, "{}", le(2)? as u16).ok()?,
-        0x07 => write!(out, "{}", le(4)? as u32 as i32).ok()?,
-        0x08 => write!(out, "{}", le(4)? as u32).ok()?,
-        0x09 => write!(out, "{}", le(8)? as i64).ok()?,
-        0x0a => write!(out, "{}", le(8)?).ok()?,
+        0x03 => push_int(out, i64::from(le(1)? as u8 as i8)),
+        0x04 => push_uint(out, le(1)?),
+        0x05 => push_int(out, i64::from(le(2)? as u16 as i16)),
+        0x06 => push_uint(out, le(2)?),
+        0x07 => push_int(out, i64::from(le(4)? as u32 as i32)),
+        0x08 => push_uint(out, le(4)?),
+        0x09 => push_int(out, le(8)? as i64),
+        0x0a => push_uint(out, le(8)?),
         0x0d => match le(4)? as u32 as i32 {
             0 => out.push_str("false"),
             1 => out.push_str("true"),
-            n => write!(out, "{n}").ok()?,
+            n => push_int(out, i64::from(n)),
         },
         0x0e => write!(out, "{}", BinXmlValue::BinaryType(b)).ok()?,
-        0x0f => write!(out, "{}", BinXmlValue::GuidType(b.get(..16)?.try_into().ok()?)).ok()?,
+        0x0f => push_guid(out, b.get(..16)?.try_into().ok()?),
         0x10 if b.len() == 4 => write!(out, "0x{:x}", le(4)?).ok()?,
         0x10 if b.len() == 8 => write!(out, "0x{:x}", le(8)?).ok()?,
-        0x11 => write!(out, "{}", BinXmlValue::FileTimeType(evtx::binxml::value_variant::FileTime(le(8)?))).ok()?,
+        0x11 => push_filetime(out, le(8)?),
         0x12 => {
             let st = evtx::binxml::value_variant::SysTime::from_bytes(b.get(..16)?.try_into().ok()?);
             write!(out, "{}", BinXmlValue::SysTimeType(st)).ok()?
@@ -919,4 +1027,73 @@ fn inner_ops(inner: &El, ops: &mut Vec<Op>) -> Option<()> {
         });
     }
     Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evtx::binxml::value_variant::FileTime;
+
+    #[test]
+    fn values_are_written_as_the_crate_writes_them() {
+        let mut fts = vec![0u64, 1, 9_999_999, 116_444_736_000_000_000, 132_037_698_123_456_789];
+        fts.extend([2_650_466_807_999_999_999, 2_650_467_743_999_999_999, 2_650_467_744_000_000_000]);
+        fts.extend([i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX]);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            fts.push(x >> 1);
+            fts.push(x % 3_000_000_000_000_000_000);
+        }
+        for ft in fts {
+            let mut s = String::new();
+            push_filetime(&mut s, ft);
+            assert_eq!(s, BinXmlValue::FileTimeType(FileTime(ft)).to_string(), "{ft}");
+        }
+        for g in [[0u8; 16], [0xff; 16], *b"0123456789abcdef"] {
+            let mut s = String::new();
+            push_guid(&mut s, &g);
+            assert_eq!(s, BinXmlValue::GuidType(g).to_string());
+        }
+        for v in [0i64, 1, -1, 42, i64::MIN, i64::MAX] {
+            let mut s = String::new();
+            push_int(&mut s, v);
+            assert_eq!(s, BinXmlValue::Int64Type(v).to_string());
+        }
+        let mut s = String::new();
+        push_uint(&mut s, u64::MAX);
+        assert_eq!(s, BinXmlValue::UInt64Type(u64::MAX).to_string());
+    }
+
+    fn utf16(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    #[test]
+    fn text_stops_at_its_first_nul_and_refuses_broken_surrogates() {
+        for t in [
+            "",
+            "a",
+            "abcd",
+            "C:\\Windows\\System32\\cmd.exe /c whoami",
+            "héllo wörld ünïcode",
+            "x😀y",
+            &"z".repeat(300),
+        ] {
+            let mut s = String::new();
+            push_utf16(&utf16(t), &mut s).expect("valid");
+            assert_eq!(s, t);
+            let mut with_nul = utf16(t);
+            with_nul.extend(utf16("\0after"));
+            let mut s = String::new();
+            push_utf16(&with_nul, &mut s).expect("valid");
+            assert_eq!(s, t);
+        }
+        let mut lone = utf16("abcdefgh");
+        lone.extend(0xd800u16.to_le_bytes());
+        assert!(push_utf16(&lone, &mut String::new()).is_none());
+        assert_eq!(string_array(&utf16("a\0bc\0\0d")), Some(vec!["a".into(), "bc".into(), "".into(), "d".into()]));
+        assert_eq!(string_array(&utf16("a\0")), Some(vec!["a".to_string()]));
+        assert_eq!(string_array(&[]), Some(Vec::new()));
+    }
 }

@@ -8,25 +8,38 @@
 //!   reading leaves to it.
 
 use super::binxml::{Decoder, Keep};
+use super::mapping::Mappings;
 use super::Problem;
 use crate::event::Event;
 use evtx::{EvtxChunkData, EvtxParser, ParserSettings};
 use std::path::Path;
 use std::sync::Arc;
 
+/// How to read an EVTX file.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    /// More than one: chunks are read on a thread of their own.
+    pub threads: usize,
+    /// Keep each record's JSON rendering as `@rawstring` (otherwise records are read straight
+    /// from their BinXML where they can be).
+    pub raw: bool,
+    /// Only these fields, when read from the BinXML (all when `None`).
+    pub keep: Option<&'a Keep>,
+    /// Each event is normalised by these tables.
+    pub maps: &'a Mappings,
+}
+
 /// Read an EVTX file; `on_event` gets each event (and returns false to stop). Broken records
-/// and chunks are reported and skipped. `raw`: keep each record's JSON rendering as
-/// `@rawstring` (otherwise records are read straight from their BinXML where they can be, with
-/// only the fields in `keep` when it is given).
+/// and chunks are reported and skipped.
 pub fn read(
     path: &Path,
     name: &str,
-    threads: usize,
-    raw: bool,
-    keep: Option<Keep>,
+    opts: Options<'_>,
     on_event: &mut dyn FnMut(Event) -> bool,
     on_problem: &mut dyn FnMut(Problem),
 ) -> Result<u64, String> {
+    let Options { threads, raw, keep, maps } = opts;
+    let keep = keep.cloned();
     let settings = ParserSettings::new().num_threads(threads.max(1)).indent(false);
     let mut parser = EvtxParser::from_path(path)
         .map_err(|e| format!("{name}: not a readable EVTX file: {e}"))?
@@ -37,7 +50,8 @@ pub fn read(
         for rec in parser.records_json() {
             match rec {
                 Ok(r) => match super::json::windows_json(r.data) {
-                    Ok(ev) => {
+                    Ok(mut ev) => {
+                        maps.apply(&mut ev);
                         n += 1;
                         if !on_event(ev) {
                             break;
@@ -70,12 +84,12 @@ pub fn read(
     if threads <= 1 {
         let mut dec = Decoder::new(keep);
         for chunk in parser.chunks() {
-            if !decode_chunk(chunk, &settings, &mut dec, name, &mut emit) {
+            if !decode_chunk(chunk, &settings, &mut dec, name, maps, &mut emit) {
                 break;
             }
         }
     } else {
-        parallel(&mut parser, &settings, threads, name, keep, &mut emit);
+        parallel(&mut parser, &settings, name, keep, maps, &mut emit);
     }
     Ok(n)
 }
@@ -90,8 +104,15 @@ fn decode_chunk(
     settings: &Arc<ParserSettings>,
     dec: &mut Decoder,
     name: &str,
+    maps: &Mappings,
     emit: &mut dyn FnMut(Item) -> bool,
 ) -> bool {
+    let mut emit = |item: Item| {
+        emit(item.map(|mut ev| {
+            maps.apply(&mut ev);
+            ev
+        }))
+    };
     let problem = |reason: String, line: Option<u64>| Problem { file: name.to_string(), line, reason };
     let mut data = match chunk {
         Ok(d) => d,
@@ -163,78 +184,39 @@ fn rendered_chunk(
     true
 }
 
-/// Chunks read here, in file order, parsed and decoded on `threads` workers, their records
-/// given to `emit` in file order (at most two chunks per worker in flight).
+/// Chunks read on a thread of their own, decoded here in file order. (Decoding on other
+/// threads makes each event's strings be freed by a thread that did not allocate them, which
+/// costs the allocator more than the decoding saves.)
 fn parallel(
     parser: &mut EvtxParser<std::fs::File>,
     settings: &Arc<ParserSettings>,
-    threads: usize,
     name: &str,
     keep: Option<Keep>,
+    maps: &Mappings,
     emit: &mut dyn FnMut(Item) -> bool,
 ) {
-    use std::collections::BTreeMap;
-    use std::sync::mpsc;
-    use std::sync::Mutex;
-    let (job_tx, job_rx) = mpsc::channel::<(u64, evtx::err::Result<EvtxChunkData>)>();
-    let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Item>)>();
-    let job_rx = Mutex::new(job_rx);
+    // A batch of chunks at a time: one is too little to pay for the hand-over.
+    const BATCH: usize = 16;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<evtx::err::Result<EvtxChunkData>>>(4);
     std::thread::scope(|s| {
-        for _ in 0..threads {
-            let (job_rx, done_tx, keep) = (&job_rx, done_tx.clone(), keep.clone());
-            s.spawn(move || {
-                let mut dec = Decoder::new(keep);
-                loop {
-                    let job = job_rx.lock().map(|rx| rx.recv());
-                    let Ok(Ok((seq, chunk))) = job else { break };
-                    let mut out = Vec::new();
-                    decode_chunk(chunk, settings, &mut dec, name, &mut |item| {
-                        out.push(item);
-                        true
-                    });
-                    if done_tx.send((seq, out)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(done_tx);
-        let mut chunks = parser.chunks();
-        let (mut sent, mut next, mut exhausted) = (0u64, 0u64, false);
-        let mut ready: BTreeMap<u64, Vec<Item>> = BTreeMap::new();
-        'run: loop {
-            while !exhausted && sent - next < 2 * threads as u64 {
-                match chunks.next() {
-                    Some(c) => {
-                        if job_tx.send((sent, c)).is_err() {
-                            break 'run;
-                        }
-                        sent += 1;
-                    }
-                    None => exhausted = true,
+        s.spawn(move || {
+            let mut chunks = parser.chunks();
+            loop {
+                let batch: Vec<_> = chunks.by_ref().take(BATCH).collect();
+                if batch.is_empty() || tx.send(batch).is_err() {
+                    break;
                 }
             }
-            while let Some(items) = ready.remove(&next) {
-                next += 1;
-                for item in items {
-                    if !emit(item) {
-                        break 'run;
-                    }
-                }
-            }
-            if exhausted && next == sent {
-                break;
-            }
-            // Wait for the next chunk's records, when it is on its way (else read more).
-            if sent > next && !ready.contains_key(&next) {
-                match done_rx.recv() {
-                    Ok((seq, items)) => {
-                        ready.insert(seq, items);
-                    }
-                    Err(_) => break,
+        });
+        let mut dec = Decoder::new(keep);
+        'read: for batch in rx.iter() {
+            for chunk in batch {
+                if !decode_chunk(chunk, settings, &mut dec, name, maps, emit) {
+                    break 'read;
                 }
             }
         }
-        drop(job_tx);
+        // Dropping the receiver stops the reading thread.
+        drop(rx);
     });
 }

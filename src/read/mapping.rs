@@ -123,8 +123,12 @@ impl Mappings {
                 })
             })
         })?;
-        let id = ev.get_str("EventID").map(|s| s.into_owned()).unwrap_or_default();
-        if let Some(em) = src.events.iter().find(|e| e.id == id) {
+        let em = {
+            let id = ev.get_str("EventID");
+            let id = id.as_deref().unwrap_or_default();
+            src.events.iter().find(|e| e.id == id)
+        };
+        if let Some(em) = em {
             let name = match &em.name {
                 EventName::Fixed(n) => Some(n.clone()),
                 EventName::FileType(f) => ev.get_str(f).map(|p| file_event_name(&p).to_string()),
@@ -142,7 +146,7 @@ impl Mappings {
 
 fn set_absent(ev: &mut Event, k: &str, v: Value) {
     if !ev.has(k) {
-        ev.set(k, v);
+        ev.push(k.to_string(), v);
     }
 }
 
@@ -151,20 +155,22 @@ fn apply_rows(rows: &[Row], ev: &mut Event) {
         if ev.has(&r.target) {
             continue;
         }
-        if let Some(v) = eval(&r.expr, ev) {
-            ev.set(&r.target, Value::Str(v));
+        if let Some(v) = eval(&r.expr, ev).map(std::borrow::Cow::into_owned) {
+            // Absent (above): appended.
+            ev.push(r.target.clone(), Value::Str(v));
         }
     }
 }
 
-fn eval(e: &MapExpr, ev: &Event) -> Option<String> {
+fn eval<'a>(e: &'a MapExpr, ev: &'a Event) -> Option<std::borrow::Cow<'a, str>> {
+    use std::borrow::Cow;
     match e {
         // Windows writes `-` for "no value": it does not count as one.
-        MapExpr::Field(f) => ev.get_str(f).filter(|s| s != "-" && !s.is_empty()).map(|s| s.into_owned()),
-        MapExpr::Lit(s) => Some(s.clone()),
+        MapExpr::Field(f) => ev.get_str(f).filter(|s| s != "-" && !s.is_empty()),
+        MapExpr::Lit(s) => Some(Cow::Borrowed(s)),
         MapExpr::Call(f, arg) => {
             let a = eval(arg, ev)?;
-            call(f, &a)
+            call(f, &a).map(Cow::Owned)
         }
     }
 }
@@ -201,6 +207,15 @@ pub fn call(f: &str, a: &str) -> Option<String> {
     })
 }
 
+/// A volume number as text (1 to 26).
+fn itoa_small(v: i32) -> &'static str {
+    const N: [&str; 27] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19",
+        "20", "21", "22", "23", "24", "25", "26",
+    ];
+    N.get(v as usize).copied().unwrap_or("?")
+}
+
 /// `C:\Windows\x.exe` → `\Device\HarddiskVolume3\Windows\x.exe`: drive C is volume 3, D is 4,
 /// and so on (the usual layout: recovery and EFI partitions first; docs/reading.md). Device
 /// paths and POSIX paths are unchanged.
@@ -209,8 +224,14 @@ pub fn ntpath(p: &str) -> String {
     if b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic() {
         let vol = 3 + (b[0].to_ascii_uppercase() as i32 - b'C' as i32).max(-2);
         let rest = &p[2..];
-        let rest = if rest.starts_with('\\') { rest.to_string() } else { format!("\\{rest}") };
-        return format!("\\Device\\HarddiskVolume{vol}{rest}");
+        let mut out = String::with_capacity(p.len() + 24);
+        out.push_str("\\Device\\HarddiskVolume");
+        out.push_str(itoa_small(vol));
+        if !rest.starts_with('\\') {
+            out.push('\\');
+        }
+        out.push_str(rest);
+        return out;
     }
     p.to_string()
 }
@@ -235,6 +256,21 @@ pub fn regkey(p: &str) -> String {
 
 /// A stable 32-hex `aid` for a host: two FNV-1a 64 hashes of the lower-cased host name.
 pub fn hostid(host: &str) -> String {
+    // A file's events mostly come from one host: the last answer is kept.
+    thread_local! {
+        static LAST: std::cell::RefCell<(String, String)> = const { std::cell::RefCell::new((String::new(), String::new())) };
+    }
+    LAST.with_borrow_mut(|(from, to)| {
+        if from != host || to.is_empty() {
+            *to = hostid_of(host);
+            from.clear();
+            from.push_str(host);
+        }
+        to.clone()
+    })
+}
+
+fn hostid_of(host: &str) -> String {
     let h = host.trim().to_lowercase();
     let fnv = |seed: u64| {
         let mut x: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;

@@ -201,13 +201,19 @@ pub fn iso8601_ms(t: &str) -> Option<f64> {
     let mut parts = time.trim_end().split(':');
     let h: i64 = parts.next()?.parse().ok()?;
     let mi: i64 = parts.next()?.parse().ok()?;
-    let sec: f64 = parts.next().unwrap_or("0").parse().ok()?;
+    // Seconds and their fraction, read as digits: LogScale's @timestamp is whole milliseconds,
+    // and the sub-millisecond digits (Windows writes seven) are cut, not rounded.
+    let sec = parts.next().unwrap_or("0").trim();
+    let (whole, frac) = sec.split_once('.').unwrap_or((sec, ""));
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let ms_digits: i64 =
+        frac.bytes().chain(std::iter::repeat(b'0')).take(3).fold(0, |a, b| a * 10 + i64::from(b - b'0'));
     let days = crate::eval::time::days_from_civil(y, m, day);
-    let secs = days * 86_400 + h * 3600 + mi * 60 - offset_min * 60;
-    // LogScale's @timestamp is whole milliseconds: the sub-millisecond digits (Windows writes
-    // seven) are cut, not rounded up into the next millisecond.
-    let micros = ((secs as f64 + sec) * 1_000_000.0).round() as i64;
-    Some(micros.div_euclid(1000) as f64)
+    let secs = days * 86_400 + h * 3600 + mi * 60 + whole - offset_min * 60;
+    Some((secs * 1000 + ms_digits) as f64)
 }
 
 #[cfg(test)]
@@ -241,5 +247,10 @@ mod tests {
     fn times() {
         assert_eq!(iso8601_ms("1970-01-01T00:00:01.5Z"), Some(1500.0));
         assert_eq!(iso8601_ms("1970-01-01T01:00:00+01:00"), Some(0.0));
+        // Sub-millisecond digits are cut, never rounded into the next millisecond.
+        assert_eq!(iso8601_ms("2019-05-23T21:29:43.9999996Z"), Some(1558646983999.0));
+        assert_eq!(iso8601_ms("2019-05-23T21:29:43Z"), Some(1558646983000.0));
+        assert_eq!(iso8601_ms("2019-05-23T21:29:43.5Z"), Some(1558646983500.0));
+        assert_eq!(iso8601_ms("2019-05-23T21:29:4x.5Z"), None);
     }
 }
