@@ -130,7 +130,7 @@ pub struct Decoder {
     programs: FastMap<(u32, Mode), Option<Rc<Program>>>,
     /// The programs of the templates met so far, by [`template_key`] (a file's chunks store
     /// the same few templates over and over); at most [`SHARED_PROGRAMS`].
-    shared: std::collections::HashMap<(Vec<u8>, Mode), Option<Rc<Program>>>,
+    shared: FastMap<(Vec<u8>, Mode), Option<Rc<Program>>>,
     /// Whether two programs set no field in common.
     disjoint: FastMap<(TemplateAt, TemplateAt), bool>,
     /// The record's `TimeCreated`, when it is a FILETIME (100 ns since 1601): `@timestamp`
