@@ -222,7 +222,12 @@ pub fn run(ir: &crate::plan::ir::Pipeline, opts: &RunOptions) -> Result<Summary,
     // the lineage fields the query reads (FDR's process events name their parent): try without
     // the tree first, on inputs that can be read again.
     let rereadable = !opts.inputs.is_empty() && opts.inputs.iter().all(|p| p.as_os_str() != "-");
-    if opts.enrich && !opts.speculate.is_empty() && rereadable {
+    // Not over EVTX files: Windows process events seldom name their grandparent or their file
+    // events' writer, so the first such event would end the try, and a second start reads the
+    // file's chunk headers again.
+    let evtx = opts.format == Some(read::Format::Evtx)
+        || opts.inputs.iter().any(|p| matches!(read::sniff_path(p), Ok(Some(read::Format::Evtx))));
+    if opts.enrich && !opts.speculate.is_empty() && rereadable && !evtx {
         let captured = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let spec = RunOptions { enrich: false, capture: Some(captured.clone()), ..opts.clone() };
         if let Some(summary) = run_main(ir, &spec, Some(&opts.speculate))? {
