@@ -145,6 +145,10 @@ fn fast_paths_give_the_same_rows() {
         "@rawstring=/whoami/ | groupBy(#event_simpleName)",
         "#event_simpleName=RegGenericValueUpdate | RegStringValue=/\\.dll$/i | head(20)",
         "TargetProcessId=907 | count()",
+        // A field regex whose groups assign fields (the probe tests it, then stops), one group
+        // named as a real field, and a query after it reading what was assigned.
+        "#event_simpleName=NewScriptWritten | TargetFileName=/\\\\(?<FileName>[^\\\\]+\\.aspx)$/i | FileName=/^[a-m]/i | groupBy(FileName)",
+        "#event_simpleName=ProcessRollup2 | CommandLine=/(?<Verb>whoami|net |ipconfig)/i | groupBy([Verb, ParentBaseFileName])",
     ]
     .iter()
     .enumerate()

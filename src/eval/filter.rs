@@ -276,6 +276,15 @@ impl Pred {
         }
     }
 
+    /// The names a field regex with named groups assigns (`Field=/(?<name>…)/`): its only
+    /// effect besides passing or not. `None` for any other filter.
+    pub fn capture_names(&self) -> Option<&[String]> {
+        match self {
+            Pred::Field(_, Matcher::Regex(r)) if !r.names.is_empty() => Some(&r.names),
+            _ => None,
+        }
+    }
+
     /// Call `f` on each field it reads, stopping at the first `false`; `None` when it may read
     /// fields it cannot name (free text, expressions, sub-pipelines, arrays).
     pub fn visit_fields(&self, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {

@@ -318,6 +318,25 @@ fn may_pass_lazy(chain: &[Node], ev: &mut Event, ctx: &Ctx, known: &mut dyn FnMu
             }
             may_pass_lazy(&chain[1..], ev, ctx, known)
         }
+        Some(Node::Filter(p, false)) => match p.capture_names() {
+            // A field regex whose groups assign fields: whether it passes is known when its
+            // field is, but what follows may read what it assigns, so the walk stops here. The
+            // probe's event is shared by the queries it tries: the assigned names are put back.
+            Some(names) => {
+                let saved: Vec<Option<crate::event::Value>> = names.iter().map(|n| ev.get(n).cloned()).collect();
+                let passes = p.test_known(ev, ctx, known) != Some(false);
+                for (n, v) in names.iter().zip(saved) {
+                    match v {
+                        Some(v) => ev.set(n, v),
+                        None => {
+                            ev.remove(n);
+                        }
+                    }
+                }
+                passes
+            }
+            None => true,
+        },
         Some(Node::Case(branches)) | Some(Node::Union(branches)) => {
             branches.iter().any(|b| may_pass_lazy(b, ev, ctx, known))
         }
