@@ -642,24 +642,16 @@ fn read_windows(
             }
         }
         _ => {
-            let mut text = String::new();
-            let mut bytes = Vec::new();
+            // One element at a time: memory holds the largest element, not the document.
             let Some(reader) = reader else { return Ok(stats) };
-            if let Err(e) = reader.read_to_end(&mut bytes) {
-                stats.truncated = true;
-                warn_record(opts, &format!("{name}: input ends early: {e}; the records before it were read"));
-            }
-            text.push_str(&String::from_utf8_lossy(&bytes));
-            for (i, (offset, part)) in read::winevent::split_events(&text).into_iter().enumerate() {
-                let rec = i as u64 + 1;
-                let parsed = part.and_then(read::winevent::parse_event);
-                match parsed {
+            let mut rec = 0u64;
+            let res = read::winevent::for_each_event(reader, &mut |offset, part| {
+                rec += 1;
+                match part.and_then(read::winevent::parse_event) {
                     Ok(mut ev) => {
                         maps.apply(&mut ev);
                         stats.events += 1;
-                        if !sink(ev) {
-                            break;
-                        }
+                        sink(ev)
                     }
                     Err(reason) => {
                         let p = Problem {
@@ -668,8 +660,13 @@ fn read_windows(
                             reason: format!("record {rec} (byte offset {offset}): {reason}"),
                         };
                         problem(p, &mut stats);
+                        true
                     }
                 }
+            });
+            if let Err(e) = res {
+                stats.truncated = true;
+                warn_record(opts, &format!("{name}: input ends early: {e}; the records before it were read"));
             }
         }
     }

@@ -567,6 +567,14 @@ pub fn sniff(head: &[u8]) -> Format {
     if first.starts_with(b"<") {
         return Format::WinXml;
     }
+    // `evtx_dump -o xml` writes `Record N` before each record's XML.
+    if first.starts_with(b"Record ") {
+        let line_end = first.iter().position(|&b| b == b'\n').unwrap_or(first.len());
+        let next = first[line_end..].iter().position(|b| !b.is_ascii_whitespace()).map(|i| &first[line_end + i..]);
+        if first[7..line_end].trim_ascii().iter().all(u8::is_ascii_digit) && next.is_some_and(|n| n.starts_with(b"<")) {
+            return Format::WinXml;
+        }
+    }
     if first.starts_with(b"type=") || (first.starts_with(b"node=") && head.windows(6).any(|w| w == b" type=")) {
         return Format::Auditd;
     }

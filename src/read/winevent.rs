@@ -168,6 +168,104 @@ pub fn split_events(text: &str) -> Vec<(usize, Result<&str, String>)> {
     out
 }
 
+/// The largest `<Event>` element read whole; a start without its end within this many bytes is
+/// reported as a broken record and the reading goes on after it.
+pub const MAX_EVENT_BYTES: usize = 16 << 20;
+
+/// Stream a document's `<Event …>…</Event>` elements from `r`, as [`split_events`] splits a
+/// whole text, holding no more than one element (and a read block) in memory: `on` gets each
+/// element's byte offset and text (invalid UTF-8 replaced), or the reason it is broken (a start
+/// without an end: a truncated document, or an element over [`MAX_EVENT_BYTES`]), and returns
+/// false to stop. A read error ends the stream after the elements before it.
+pub fn for_each_event(
+    r: &mut dyn std::io::Read,
+    on: &mut dyn FnMut(usize, Result<&str, String>) -> bool,
+) -> std::io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+    // The stream offset of buf[0], and where the search resumes in buf.
+    let (mut base, mut pos) = (0usize, 0usize);
+    let mut block = vec![0u8; 1 << 20];
+    let mut eof = false;
+    loop {
+        // Every complete element in the buffer.
+        loop {
+            let Some(i) = find_event_start_bytes(&buf[pos..], eof) else {
+                // Keep only what could be the start of a `<Event` cut by the block's end.
+                let keep = if eof { 0 } else { 6.min(buf.len() - pos) };
+                let cut = buf.len() - keep;
+                buf.drain(..cut);
+                base += cut;
+                pos = 0;
+                break;
+            };
+            let start = pos + i;
+            match memchr::memmem::find(&buf[start..], b"</Event>") {
+                Some(j) => {
+                    let end = start + j + "</Event>".len();
+                    let text = String::from_utf8_lossy(&buf[start..end]);
+                    if !on(base + start, Ok(&text)) {
+                        return Ok(());
+                    }
+                    pos = end;
+                }
+                None if eof => {
+                    on(base + start, Err("the <Event> element is not closed (truncated document?)".to_string()));
+                    return Ok(());
+                }
+                None if buf.len() - start > MAX_EVENT_BYTES => {
+                    let reason = format!("no </Event> within {} MiB of its start", MAX_EVENT_BYTES >> 20);
+                    if !on(base + start, Err(reason)) {
+                        return Ok(());
+                    }
+                    pos = start + 6;
+                }
+                None => {
+                    // Wait for the rest of the element.
+                    buf.drain(..start);
+                    base += start;
+                    pos = 0;
+                    break;
+                }
+            }
+        }
+        if eof {
+            return Ok(());
+        }
+        let n = loop {
+            match r.read(&mut block) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // The complete elements before the failure were given; a started one is
+                    // reported by the caller's warning.
+                    return Err(e);
+                }
+            }
+        };
+        if n == 0 {
+            eof = true;
+        } else {
+            buf.extend_from_slice(&block[..n]);
+        }
+    }
+}
+
+/// Where the first `<Event` start tag begins (the name followed by `>` or white space); `None`
+/// when there is none, or (before the end of the input) when the byte after a candidate is not
+/// read yet.
+fn find_event_start_bytes(s: &[u8], eof: bool) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&s[from..], b"<Event") {
+        let at = from + i;
+        match s.get(at + 6) {
+            Some(b'>' | b' ' | b'\n' | b'\r' | b'\t') => return Some(at),
+            None if !eof => return None,
+            _ => from = at + 6,
+        }
+    }
+    None
+}
+
 fn find_event_start(s: &str) -> Option<usize> {
     let mut from = 0;
     while let Some(i) = s[from..].find("<Event") {
@@ -241,6 +339,34 @@ mod tests {
         assert!(parts[0].1.is_ok() && parts[1].1.is_ok());
         assert!(parts[2].1.as_ref().unwrap_err().contains("not closed"));
         assert!(find_event_start("<EventData>").is_none());
+    }
+
+    #[test]
+    fn streaming_gives_what_splitting_gives() {
+        let doc = format!(
+            "<?xml version=\"1.0\"?>\n<Events>{SYSMON1}\n<EventData/>{SYSMON1}\n<Event><System><EventID>4688</Ev"
+        );
+        let whole: Vec<(usize, Result<String, String>)> =
+            split_events(&doc).into_iter().map(|(o, r)| (o, r.map(str::to_string))).collect();
+        // Any block size: the reader hands out a few bytes at a time.
+        struct Trickle<'a>(&'a [u8], usize);
+        impl std::io::Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.1.min(self.0.len()).min(out.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        for step in [1, 3, 7, 64, 1 << 20] {
+            let mut got = Vec::new();
+            for_each_event(&mut Trickle(doc.as_bytes(), step), &mut |o, r| {
+                got.push((o, r.map(str::to_string)));
+                true
+            })
+            .expect("read");
+            assert_eq!(got, whole, "blocks of {step}");
+        }
     }
 
     #[test]
