@@ -143,10 +143,30 @@ fn trim_end(b: &[u8]) -> &[u8] {
     &b[..b.len() - n]
 }
 
-/// Whether the line has a `\u` escape, which could spell a key that a search for its plain
-/// text misses: then a key not found is not known to be absent.
+/// Whether a key of the line has a `\u` escape, which could spell a key that a search for its
+/// plain text misses: then a key not found is not known to be absent. Escapes in values (FDR
+/// writes `\u0000` in multi-string registry values) do not count; a string whose end cannot be
+/// found counts.
 pub fn has_u_escape(line: &[u8]) -> bool {
-    U_ESCAPE.find(line).is_some()
+    let mut from = 0;
+    while let Some(i) = U_ESCAPE.find(&line[from..]) {
+        // The end of the string holding it: the next quote not escaped (escapes before the hit
+        // are whole, so the scan from after it is aligned).
+        let mut k = from + i + 2;
+        let end = loop {
+            match line.get(k) {
+                None => return true,
+                Some(b'\\') => k += 2,
+                Some(b'"') => break k,
+                Some(_) => k += 1,
+            }
+        };
+        if line.get(ws(line, end + 1)) == Some(&b':') {
+            return true;
+        }
+        from = end + 1;
+    }
+    false
 }
 
 /// The event type as normalisation gives it: `#event_simpleName`, else `event_simpleName`
@@ -193,6 +213,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_escapes_in_keys_count() {
+        assert!(!has_u_escape(br#"{"a":"x"}"#));
+        assert!(!has_u_escape(br#"{"RegStringValue":"a\u0000b\u0000","b":"c"}"#));
+        assert!(has_u_escape(br#"{"\u0054argetFileName":"x"}"#));
+        assert!(has_u_escape(br#"{"a":"x","Ta\u0072get" : "y"}"#));
+        // An escaped backslash before `u` is no escape, but the string is still a key.
+        assert!(has_u_escape(br#"{"a\\u":"y"}"#));
+        assert!(!has_u_escape(br#"{"a":"x\\u0041\"q","b":"y"}"#));
+        // A string with no end: cannot tell.
+        assert!(has_u_escape(br#"{"a":"x\u0041"#));
+    }
+
+    #[test]
     fn keys_not_their_mentions() {
         let k = Key::new("ParentBaseFileName");
         let get = |l: &'static str| k.get(l.as_bytes());
@@ -224,7 +257,9 @@ mod tests {
         assert_eq!(event_type(br#"{"x":"\"event_simpleName\":1","event_simpleName":"A"}"#), plain("A"));
         assert_eq!(event_type(br#"{"Parentevent_simpleName":"A"}"#), Raw::Absent);
         assert_eq!(event_type(br#"{"a":"b"}"#), Raw::Absent);
-        assert_eq!(event_type(br#"{"a":"\u0062"}"#), Raw::Unsure);
+        // An escape in a value cannot spell the key; one in a key can.
+        assert_eq!(event_type(br#"{"a":"\u0062"}"#), Raw::Absent);
+        assert_eq!(event_type(br#"{"\u0065vent_simpleName":"A"}"#), Raw::Unsure);
         assert_eq!(event_type(br#"{"event_simpleName":3}"#), Raw::Unsure);
     }
 
