@@ -244,7 +244,7 @@ fn parse_block(
             return true;
         }
         if let Some(p) = probe.as_deref_mut() {
-            match p.check(bytes, first_type) {
+            match p.check(bytes, first_type, None) {
                 super::probe::Verdict::Keep => {}
                 super::probe::Verdict::Drop => return true,
                 super::probe::Verdict::Lineage(ev) => {

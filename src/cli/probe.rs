@@ -13,7 +13,7 @@ use crate::eval::Executor;
 use crate::event::{Event, Value};
 use crate::read::rawline::{self, Key, Raw};
 use crate::read::skip::EventTypes;
-use crate::read::tree::{ProcRecord, ENRICHED_FIELDS};
+use crate::read::tree::{ProcRecord, ProcView, ProcessTree, ENRICHED_FIELDS};
 
 /// A query the probe tests lines against, with the event types it can use (`None`: any).
 #[derive(Debug, Clone)]
@@ -51,6 +51,8 @@ pub struct Probe {
     routes: crate::hash::FastMap<Box<[u8]>, Vec<usize>>,
     /// The keys of [`TREE_FIELDS`], in order (indices into `keys`).
     tree_keys: [usize; TREE_FIELDS.len()],
+    /// The keys of [`LINEAGE_INPUTS`], in order (indices into `keys`).
+    extra_keys: [usize; LINEAGE_INPUTS.len()],
     /// Field-name strings of the filters (address, length) → index into `keys`.
     by_addr: crate::hash::FastMap<(usize, usize), usize>,
     /// Lines checked and dropped: a probe that drops too few (the queries use most lines, as a
@@ -71,12 +73,77 @@ const TREE_FIELDS: [&str; 7] = [
     "ParentBaseFileName",
 ];
 
+/// The other fields [`lineage_value`] reads.
+const LINEAGE_INPUTS: [&str; 2] = ["GrandParentBaseFileName", "ContextProcessId"];
+
 /// Fields the reader derives or the enrichment fills when the line lacks them.
 fn derived(name: &str, lineage: bool) -> bool {
     matches!(
         name,
         "FileName" | "FilePath" | "ComputerName" | "#repo" | "@rawstring" | "@timestamp" | "#event_simpleName"
     ) || (lineage && ENRICHED_FIELDS.contains(&name))
+}
+
+/// The value the process tree would give a lineage field that a line lacks (`Some(None)`: it
+/// would stay absent); `None` when that cannot be told from the line's raw values.
+fn lineage_value(
+    tree: &ProcessTree,
+    keys: &[Key],
+    tree_keys: &[usize; TREE_FIELDS.len()],
+    extra_keys: &[usize; LINEAGE_INPUTS.len()],
+    line: &[u8],
+    event_type: &str,
+    name: &str,
+) -> Option<Option<String>> {
+    // A raw value: `Some(None)` when absent (no key escapes: checked by the caller).
+    let raw = |field: &str| -> Option<Option<std::borrow::Cow<'_, str>>> {
+        let i = match TREE_FIELDS.iter().position(|f| *f == field) {
+            Some(t) => tree_keys[t],
+            None => extra_keys[LINEAGE_INPUTS.iter().position(|f| *f == field)?],
+        };
+        let got = keys[i].get(line);
+        match got {
+            Raw::Plain(v) => Some(Some(v)),
+            Raw::Absent => Some(None),
+            Raw::Unsure => None,
+        }
+    };
+    // The tree names a host by `aid`, else `ComputerName` (which an aidmaster table may add:
+    // then it cannot be told).
+    let host = match raw("aid")? {
+        Some(h) => h,
+        None => raw("ComputerName")??,
+    };
+    if matches!(event_type, "ProcessRollup2" | "SyntheticProcessRollup2") {
+        let parent = match raw("ParentProcessGuid")? {
+            Some(g) => Some(g),
+            None => raw("ParentProcessId")?,
+        };
+        let parent_name = raw("ParentBaseFileName")?;
+        let has_grandparent = raw("GrandParentBaseFileName")?.is_some();
+        let fill = tree.peek(&ProcView {
+            host: &host,
+            parent: parent.as_deref(),
+            target: None,
+            image: None,
+            parent_name: parent_name.as_deref(),
+            has_grandparent,
+        })?;
+        return match name {
+            "ParentBaseFileName" => Some(fill.parent),
+            "GrandParentBaseFileName" => Some(fill.grandparent),
+            _ => None,
+        };
+    }
+    let image = match raw("ContextProcessId")? {
+        Some(ctx) => tree.context_image(&host, &ctx),
+        None => None,
+    };
+    match name {
+        "ContextBaseFileName" => Some(image.map(|i| crate::read::tree::basename(&i).to_string())),
+        "ContextImageFileName" => Some(image.map(|i| i.to_string())),
+        _ => None,
+    }
 }
 
 impl Probe {
@@ -86,7 +153,7 @@ impl Probe {
     /// `parents`: the tree's records need their parent (for grandparents' names); without, only
     /// a process's own id and image are looked up.
     pub fn new(execs: Vec<(Executor, Option<EventTypes>)>, lineage: bool, derive: bool, parents: bool) -> Probe {
-        let keys: Vec<Key> = TREE_FIELDS.iter().map(|f| Key::new(f)).collect();
+        let keys: Vec<Key> = TREE_FIELDS.iter().chain(LINEAGE_INPUTS.iter()).map(|f| Key::new(f)).collect();
         Probe {
             execs,
             lineage,
@@ -94,6 +161,7 @@ impl Probe {
             parents,
             keys,
             tree_keys: std::array::from_fn(|i| i),
+            extra_keys: std::array::from_fn(|i| TREE_FIELDS.len() + i),
             asked: Vec::new(),
             touched: Vec::new(),
             routes: Default::default(),
@@ -131,11 +199,13 @@ impl Probe {
 
     /// The verdict on one line, given the event type the line skip read (the first type key's
     /// plain value), which is the type when the line has no `#` (so no `#event_simpleName`).
-    pub fn check(&mut self, line: &[u8], first_type: Option<&[u8]>) -> Verdict {
+    /// `tree`: the process tree as it stands before this line (reading in order, enrichment
+    /// on): the lineage fields the line lacks are then known, as the tree would fill them.
+    pub fn check(&mut self, line: &[u8], first_type: Option<&[u8]>, tree: Option<&ProcessTree>) -> Verdict {
         if self.off {
             return Verdict::Keep;
         }
-        let v = self.verdict(line, first_type);
+        let v = self.verdict(line, first_type, tree.filter(|_| self.lineage));
         self.checked += 1;
         if !matches!(v, Verdict::Keep) {
             self.dropped += 1;
@@ -146,7 +216,7 @@ impl Probe {
         v
     }
 
-    fn verdict(&mut self, line: &[u8], first_type: Option<&[u8]>) -> Verdict {
+    fn verdict(&mut self, line: &[u8], first_type: Option<&[u8]>, tree: Option<&ProcessTree>) -> Verdict {
         let Some(has_hash) = rawline::flat_shape(line) else { return Verdict::Keep };
         let hinted = first_type
             .filter(|_| !has_hash)
@@ -190,39 +260,70 @@ impl Probe {
         let list: &[usize] = if execs.len() <= 2 { &few[..n_few] } else { &route };
         for &r in list {
             let ex = &execs[r].0;
-            let mut known = |name: &str, ev: &mut Event| -> bool {
-                if name.starts_with(['@', '#']) {
-                    return name == "#event_simpleName";
+            // First without the tree (the lineage fields the line lacks are unknown); only a
+            // query that may still pass then is tried again with them (asking the tree costs
+            // more than the line's own fields, and most lines fail on those).
+            let mut wanted_tree = false;
+            for use_tree in [false, true] {
+                if use_tree && (!wanted_tree || tree.is_none()) {
+                    break;
                 }
-                let i = self.key(name);
-                if self.asked.len() <= i {
-                    self.asked.resize(i + 1, 0);
-                }
-                match self.asked[i] {
-                    1 => return true,
-                    2 => return false,
-                    _ => {}
-                }
-                let raw = self.keys[i].get(line);
-                if lineage && TREE_FIELDS.contains(&name) {
-                    seen.push((i, raw.clone()));
-                }
-                let k = match raw {
-                    Raw::Plain(v) => {
-                        ev.push(name.to_string(), Value::Str(v.into_owned()));
-                        true
+                let mut known = |name: &str, ev: &mut Event| -> bool {
+                    if name.starts_with(['@', '#']) {
+                        return name == "#event_simpleName";
                     }
-                    Raw::Absent => {
-                        !derived(name, lineage) && !*u_escape.get_or_insert_with(|| rawline::has_u_escape(line))
+                    let i = self.key(name);
+                    if self.asked.len() <= i {
+                        self.asked.resize(i + 1, 0);
                     }
-                    Raw::Unsure => false,
+                    match self.asked[i] {
+                        1 => return true,
+                        2 => return false,
+                        _ => {}
+                    }
+                    let raw = self.keys[i].get(line);
+                    if lineage && TREE_FIELDS.contains(&name) {
+                        seen.push((i, raw.clone()));
+                    }
+                    let k = match raw {
+                        Raw::Plain(v) => {
+                            ev.push(name.to_string(), Value::Str(v.into_owned()));
+                            true
+                        }
+                        Raw::Absent if *u_escape.get_or_insert_with(|| rawline::has_u_escape(line)) => false,
+                        Raw::Absent if !derived(name, lineage) => true,
+                        // A lineage field the line lacks: unknown, then (asked again) what
+                        // the tree would fill, if it can tell.
+                        Raw::Absent if tree.is_some() && !use_tree && ENRICHED_FIELDS.contains(&name) => {
+                            wanted_tree = true;
+                            return false;
+                        }
+                        Raw::Absent => match tree.map(|t| {
+                            lineage_value(t, &self.keys, &self.tree_keys, &self.extra_keys, line, event_type, name)
+                        }) {
+                            Some(Some(v)) => {
+                                if let Some(v) = v {
+                                    ev.push(name.to_string(), Value::Str(v));
+                                }
+                                true
+                            }
+                            _ => false,
+                        },
+                        Raw::Unsure => false,
+                    };
+                    self.asked[i] = if k { 1 } else { 2 };
+                    self.touched.push(i);
+                    k
                 };
-                self.asked[i] = if k { 1 } else { 2 };
-                self.touched.push(i);
-                k
-            };
-            if ex.may_pass_lazy(&mut ev, &mut known) {
-                pass = true;
+                if !ex.may_pass_lazy(&mut ev, &mut known) {
+                    break;
+                }
+                if use_tree || !wanted_tree {
+                    pass = true;
+                    break;
+                }
+            }
+            if pass {
                 break;
             }
         }

@@ -538,7 +538,7 @@ fn read_stream(
             return true;
         }
         if let Some(p) = state.probe.as_mut() {
-            match p.check(bytes, first_type) {
+            match p.check(bytes, first_type, state.tree.as_ref()) {
                 super::probe::Verdict::Keep => {}
                 super::probe::Verdict::Drop => {
                     stats.events += 1;

@@ -145,7 +145,7 @@ pub struct ProcessTree {
     images: HashMap<Arc<str>, ()>,
 }
 
-fn basename(p: &str) -> &str {
+pub fn basename(p: &str) -> &str {
     p.rsplit(['\\', '/']).next().unwrap_or(p)
 }
 
@@ -341,6 +341,35 @@ impl ProcessTree {
         fill
     }
 
+    /// What [`process`](Self::process) would fill on a process event now, without remembering
+    /// it; `None` when that cannot be told without advancing the clock (the next event is one
+    /// that may make the hosts give back processes).
+    pub fn peek(&self, v: &ProcView<'_>) -> Option<Fill> {
+        if (self.clock + 1) % 4096 == 0 && self.len() > BUDGET {
+            return None;
+        }
+        let mut fill = Fill::default();
+        let Some(cache) = self.hosts.get(v.host) else { return Some(fill) };
+        if let Some(pp) = v.parent.map(key).and_then(|pid| cache.get(pid)) {
+            if v.parent_name.is_none() {
+                fill.parent = Some(basename(&pp.image).to_string());
+            }
+            if !v.has_grandparent {
+                fill.grandparent = match pp.parent.and_then(|g| cache.get(g)) {
+                    Some(gp) => Some(basename(&gp.image).to_string()),
+                    None => pp.parent_name.as_deref().map(str::to_string),
+                };
+            }
+        }
+        Some(fill)
+    }
+
+    /// The image of a host's process, as [`enrich`](Self::enrich) gives it to the file and
+    /// registry events that name it (`ContextProcessId`).
+    pub fn context_image(&self, host: &str, context_process_id: &str) -> Option<Arc<str>> {
+        self.hosts.get(host)?.get(key(context_process_id)).map(|p| Arc::clone(&p.image))
+    }
+
     /// Processes remembered (for tests and `--stats`).
     pub fn len(&self) -> usize {
         self.hosts.values().map(|c| c.new.len() + c.old.len()).sum()
@@ -370,6 +399,28 @@ pub const ENRICHED_FIELDS: &[&str] =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peeking_tells_what_processing_fills() {
+        let mut t = ProcessTree::new();
+        let v = |target: &'static str, parent: Option<&'static str>, image: &'static str| ProcView {
+            host: "h",
+            parent,
+            target: Some(target),
+            image: Some(image),
+            parent_name: None,
+            has_grandparent: false,
+        };
+        t.process(v("1", None, "\\w3wp.exe"));
+        t.process(v("2", Some("1"), "\\cmd.exe"));
+        for probe in [v("3", Some("2"), "\\whoami.exe"), v("4", Some("1"), "x"), v("5", Some("9"), "y")] {
+            let peeked = t.peek(&probe).expect("no rotation due");
+            assert_eq!(peeked, t.process(probe));
+        }
+        assert_eq!(t.peek(&v("6", Some("3"), "z")).unwrap().grandparent.as_deref(), Some("cmd.exe"));
+        assert_eq!(t.context_image("h", "2").as_deref(), Some("\\cmd.exe"));
+        assert!(t.context_image("other", "2").is_none());
+    }
 
     fn ev(pairs: &[(&str, &str)]) -> Event {
         let mut e = Event::new();
