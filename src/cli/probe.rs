@@ -53,6 +53,9 @@ pub struct Probe {
     tree_keys: [usize; TREE_FIELDS.len()],
     /// The keys of [`LINEAGE_INPUTS`], in order (indices into `keys`).
     extra_keys: [usize; LINEAGE_INPUTS.len()],
+    /// Per query: its leading guard (`Executor::leading_guard`) with field names as key
+    /// indices (`usize::MAX` for the event type), or `None` when it says nothing.
+    guards: Vec<Option<Guard>>,
     /// Field-name strings of the filters (address, length) → index into `keys`.
     by_addr: crate::hash::FastMap<(usize, usize), usize>,
     /// Lines checked and dropped: a probe that drops too few (the queries use most lines, as a
@@ -72,6 +75,9 @@ const TREE_FIELDS: [&str; 7] = [
     "ImageFileName",
     "ParentBaseFileName",
 ];
+
+/// Alternatives of tests that must all pass: (key index, pattern).
+type Guard = Vec<Vec<(usize, crate::plan::ir::Matcher)>>;
 
 /// The other fields [`lineage_value`] reads.
 const LINEAGE_INPUTS: [&str; 2] = ["GrandParentBaseFileName", "ContextProcessId"];
@@ -154,7 +160,8 @@ impl Probe {
     /// a process's own id and image are looked up.
     pub fn new(execs: Vec<(Executor, Option<EventTypes>)>, lineage: bool, derive: bool, parents: bool) -> Probe {
         let keys: Vec<Key> = TREE_FIELDS.iter().chain(LINEAGE_INPUTS.iter()).map(|f| Key::new(f)).collect();
-        Probe {
+        let guards: Vec<_> = execs.iter().map(|(ex, _)| ex.leading_guard()).collect();
+        let mut p = Probe {
             execs,
             lineage,
             derive,
@@ -162,6 +169,7 @@ impl Probe {
             keys,
             tree_keys: std::array::from_fn(|i| i),
             extra_keys: std::array::from_fn(|i| TREE_FIELDS.len() + i),
+            guards: Vec::new(),
             asked: Vec::new(),
             touched: Vec::new(),
             routes: Default::default(),
@@ -169,7 +177,61 @@ impl Probe {
             checked: 0,
             dropped: 0,
             off: false,
+        };
+        for g in guards {
+            let mut alts: Guard = Vec::new();
+            for alt in g {
+                let tests: Vec<_> = alt
+                    .into_iter()
+                    .filter_map(|(field, m)| match field.as_str() {
+                        "#event_simpleName" => Some((usize::MAX, m)),
+                        f if f.starts_with(['@', '#']) => None,
+                        f => Some((p.key_by_name(f), m)),
+                    })
+                    .collect();
+                alts.push(tests);
+            }
+            let says_something = alts.iter().all(|a| !a.is_empty());
+            p.guards.push(says_something.then_some(alts));
         }
+        p
+    }
+
+    /// Whether every alternative of a query's guard has a test the line fails for sure (read
+    /// from its raw values, as `known` reads them: an absent field fails unless the reader or
+    /// the tree may add it, or a key has an escape).
+    fn guard_fails<'l>(
+        &self,
+        g: &Guard,
+        line: &'l [u8],
+        event_type: &str,
+        lineage: bool,
+        u_escape: &mut Option<bool>,
+        cache: &mut Vec<(usize, Raw<'l>)>,
+    ) -> bool {
+        g.iter().all(|alt| {
+            alt.iter().any(|(i, m)| {
+                if *i == usize::MAX {
+                    return crate::eval::filter::matcher_answer(m, event_type) == Some(false);
+                }
+                let raw = match cache.iter().find(|(k, _)| k == i) {
+                    Some((_, r)) => r.clone(),
+                    None => {
+                        let r = self.keys[*i].get(line);
+                        cache.push((*i, r.clone()));
+                        r
+                    }
+                };
+                match raw {
+                    Raw::Plain(v) => crate::eval::filter::matcher_answer(m, &v) == Some(false),
+                    Raw::Absent => {
+                        !*u_escape.get_or_insert_with(|| rawline::has_u_escape(line))
+                            && !derived(self.keys[*i].name(), lineage)
+                    }
+                    Raw::Unsure => false,
+                }
+            })
+        })
     }
 
     /// The index of a field's key. The filters ask with the same strings line after line: their
@@ -258,7 +320,13 @@ impl Probe {
             std::mem::take(self.routes.get_mut(event_type.as_bytes()).expect("just made"))
         };
         let list: &[usize] = if execs.len() <= 2 { &few[..n_few] } else { &route };
+        let mut guard_cache: Vec<(usize, Raw<'_>)> = Vec::new();
         for &r in list {
+            if let Some(Some(g)) = self.guards.get(r) {
+                if self.guard_fails(g, line, event_type, lineage, &mut u_escape, &mut guard_cache) {
+                    continue;
+                }
+            }
             let ex = &execs[r].0;
             // First without the tree (the lineage fields the line lacks are unknown); only a
             // query that may still pass then is tried again with them (asking the tree costs

@@ -215,6 +215,17 @@ pub fn in_net(ip: IpAddr, net: (IpAddr, u8)) -> bool {
     }
 }
 
+/// A pattern's answer on a value, as a filter gives it; `None` when the regex gives up (the
+/// filter would fail the run).
+pub fn matcher_answer(m: &Matcher, s: &str) -> Option<bool> {
+    match m {
+        Matcher::Exists => Some(true),
+        Matcher::Exact(x) => Some(s == x),
+        Matcher::Glob(g) => Some(g.matches(s)),
+        Matcher::Regex(r) => r.is_match(s).ok(),
+    }
+}
+
 fn matcher_test(m: &Matcher, s: &str, ctx: &Ctx) -> bool {
     match m {
         Matcher::Exists => true,
@@ -282,6 +293,16 @@ impl Pred {
         match self {
             Pred::Field(_, Matcher::Regex(r)) if !r.names.is_empty() => Some(&r.names),
             _ => None,
+        }
+    }
+
+    /// The `Field=pattern` tests an event must pass for it to pass (the conjuncts of an `And`
+    /// that are such tests; nothing for anything else), appended to `out`.
+    pub fn necessary_tests(&self, out: &mut Vec<(String, Matcher)>) {
+        match self {
+            Pred::Field(f, m) => out.push((f.clone(), m.clone())),
+            Pred::And(v) => v.iter().for_each(|p| p.necessary_tests(out)),
+            _ => {}
         }
     }
 

@@ -344,6 +344,28 @@ fn may_pass_lazy(chain: &[Node], ev: &mut Event, ctx: &Ctx, known: &mut dyn FnMu
     }
 }
 
+fn leading_guard(
+    chain: &[Node],
+    mut tests: Vec<(String, crate::plan::ir::Matcher)>,
+) -> Vec<Vec<(String, crate::plan::ir::Matcher)>> {
+    for node in chain {
+        match node {
+            Node::Filter(p, pure) => {
+                p.necessary_tests(&mut tests);
+                // What follows an impure filter may read what it changed.
+                if !pure {
+                    break;
+                }
+            }
+            Node::Case(branches) | Node::Union(branches) => {
+                return branches.iter().flat_map(|b| leading_guard(b, tests.clone())).collect();
+            }
+            _ => break,
+        }
+    }
+    vec![tests]
+}
+
 /// Test a chain's leading filters that cannot change the event on the event itself: `None` when
 /// one fails, else how many passed.
 fn pure_prefix_passes(chain: &[Node], ev: &mut Event, ctx: &Ctx) -> Option<usize> {
@@ -497,6 +519,14 @@ impl Executor {
     /// to drop lines of the main pass before parsing them whole.
     pub fn may_pass_lazy(&self, ev: &mut Event, known: &mut dyn FnMut(&str, &mut Event) -> bool) -> bool {
         may_pass_lazy(&self.chain, ev, &self.ctx, known)
+    }
+
+    /// A necessary condition for an event to pass the leading filters, as alternatives (the
+    /// branches of a leading `case` or UNION) of `Field=pattern` tests that must all pass: an
+    /// event that fails a test of every alternative cannot change the result. An alternative
+    /// without tests says nothing.
+    pub fn leading_guard(&self) -> Vec<Vec<(String, crate::plan::ir::Matcher)>> {
+        leading_guard(&self.chain, Vec::new())
     }
 
     /// Push one event through the first `n` nodes.
