@@ -317,20 +317,11 @@ impl ProcessTree {
     /// grandparent's names (the parent's is remembered with it, given or filled).
     pub fn process(&mut self, v: ProcView<'_>) -> Fill {
         let generation = self.touch(v.host);
-        let mut fill = Fill::default();
         let parent = v.parent.map(key);
-        let Some(cache) = self.hosts.get(v.host) else { return fill };
-        if let Some(pp) = parent.and_then(|pid| cache.get(pid)) {
-            if v.parent_name.is_none() {
-                fill.parent = Some(basename(&pp.image).to_string());
-            }
-            if !v.has_grandparent {
-                fill.grandparent = match pp.parent.and_then(|g| cache.get(g)) {
-                    Some(gp) => Some(basename(&gp.image).to_string()),
-                    None => pp.parent_name.as_deref().map(str::to_string),
-                };
-            }
+        if !self.hosts.contains_key(v.host) {
+            return Fill::default();
         }
+        let fill = self.lookup(&v);
         if let (Some(id), Some(image)) = (v.target, v.image) {
             let image = self.intern(image);
             let parent_name = v.parent_name.or(fill.parent.as_deref()).map(|p| self.intern(p));
@@ -348,8 +339,13 @@ impl ProcessTree {
         if (self.clock + 1) % 4096 == 0 && self.len() > BUDGET {
             return None;
         }
+        Some(self.lookup(v))
+    }
+
+    /// A process event's missing parent and grandparent names, from its host's processes.
+    fn lookup(&self, v: &ProcView<'_>) -> Fill {
         let mut fill = Fill::default();
-        let Some(cache) = self.hosts.get(v.host) else { return Some(fill) };
+        let Some(cache) = self.hosts.get(v.host) else { return fill };
         if let Some(pp) = v.parent.map(key).and_then(|pid| cache.get(pid)) {
             if v.parent_name.is_none() {
                 fill.parent = Some(basename(&pp.image).to_string());
@@ -361,7 +357,7 @@ impl ProcessTree {
                 };
             }
         }
-        Some(fill)
+        fill
     }
 
     /// The image of a host's process, as [`enrich`](Self::enrich) gives it to the file and
