@@ -791,6 +791,17 @@ fn text_parts(el: &El) -> Option<Vec<Part>> {
         .collect()
 }
 
+/// The element's children when they are all elements; `None` when it holds text.
+fn element_children(el: &El) -> Option<Vec<&El>> {
+    el.children
+        .iter()
+        .map(|c| match c {
+            Child::El(e) => Some(e),
+            Child::Text(_) => None,
+        })
+        .collect()
+}
+
 fn deps(parent: &[u16], el: &El) -> Vec<u16> {
     let mut d = parent.to_vec();
     d.extend(el.dependency);
@@ -885,14 +896,7 @@ fn user_ops(u: &El, dep: &[u16], ops: &mut Vec<Op>) -> Option<()> {
 /// `System`: attributes of `Provider`, `TimeCreated`, `Execution` and `Security` under the
 /// XML reader's names, the text of the other children under their own.
 fn system_ops(sys: &El, dep: &[u16], ops: &mut Vec<Op>) -> Option<()> {
-    let children: Vec<&El> = sys
-        .children
-        .iter()
-        .map(|c| match c {
-            Child::El(e) => Some(e),
-            Child::Text(_) => None,
-        })
-        .collect::<Option<_>>()?;
+    let children = element_children(sys)?;
     if has_duplicate_names(&children) {
         return None;
     }
@@ -937,14 +941,7 @@ fn system_ops(sys: &El, dep: &[u16], ops: &mut Vec<Op>) -> Option<()> {
 /// `EventData`: each `Data` under its literal `Name`, or unnamed `Data` numbered
 /// (`Data[0]`, …); other children under their own names.
 fn data_ops(d: &El, dep: &[u16], ops: &mut Vec<Op>) -> Option<()> {
-    let children: Vec<&El> = d
-        .children
-        .iter()
-        .map(|c| match c {
-            Child::El(e) => Some(e),
-            Child::Text(_) => None,
-        })
-        .collect::<Option<_>>()?;
+    let children = element_children(d)?;
     // One `Data` with a `Name` makes the named form: `Data` without one are then left out.
     let named_form = children.iter().any(|c| c.name == "Data" && !c.attrs.is_empty());
     let positional: Vec<&&El> = children.iter().filter(|c| c.name == "Data").collect();
