@@ -186,6 +186,22 @@ impl Event {
     }
 }
 
+/// Appends `n` in decimal (the readers and the generator write numbers this way, without
+/// `fmt`).
+pub fn push_decimal(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
 /// JSON string escaping.
 pub fn json_escape(s: &str, out: &mut String) {
     out.push('"');

@@ -121,21 +121,7 @@ impl Line {
 }
 
 /// Appends `n` in decimal.
-pub(crate) fn push_num(s: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &b in &buf[i..] {
-        s.push(b as char);
-    }
-}
+pub(crate) use crate::event::push_decimal as push_num;
 
 /// Appends `n` zero-padded to `width` digits.
 pub(crate) fn push_num_pad(s: &mut String, n: u64, width: usize) {

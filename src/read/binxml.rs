@@ -17,7 +17,7 @@
 //! shape makes that record go the JSON way (`None`). `tests/renderings.rs` holds the two readings
 //! equal, record for record, over every EVTX file of the corpus.
 
-use crate::event::{Event, Value};
+use crate::event::{push_decimal, Event, Value};
 use crate::hash::FastMap;
 use evtx::binxml::value_variant::BinXmlValue;
 use std::rc::Rc;
@@ -362,25 +362,11 @@ fn instance(chunk: &[u8], at: usize) -> Option<(u32, Vec<Val<'_>>, usize)> {
     Some((def, vals, pos))
 }
 
-fn push_uint(out: &mut String, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
-}
-
 fn push_int(out: &mut String, v: i64) {
     if v < 0 {
         out.push('-');
     }
-    push_uint(out, v.unsigned_abs());
+    push_decimal(out, v.unsigned_abs());
 }
 
 /// `{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}`, lower case, the first three groups little-endian
@@ -517,13 +503,13 @@ fn value_text(v: &Val<'_>, out: &mut String) -> Option<()> {
             push_utf16(b, out)?;
         }
         0x03 => push_int(out, i64::from(le(1)? as u8 as i8)),
-        0x04 => push_uint(out, le(1)?),
+        0x04 => push_decimal(out, le(1)?),
         0x05 => push_int(out, i64::from(le(2)? as u16 as i16)),
-        0x06 => push_uint(out, le(2)?),
+        0x06 => push_decimal(out, le(2)?),
         0x07 => push_int(out, i64::from(le(4)? as u32 as i32)),
-        0x08 => push_uint(out, le(4)?),
+        0x08 => push_decimal(out, le(4)?),
         0x09 => push_int(out, le(8)? as i64),
-        0x0a => push_uint(out, le(8)?),
+        0x0a => push_decimal(out, le(8)?),
         0x0d => match le(4)? as u32 as i32 {
             0 => out.push_str("false"),
             1 => out.push_str("true"),
@@ -1058,7 +1044,7 @@ mod tests {
             assert_eq!(s, BinXmlValue::Int64Type(v).to_string());
         }
         let mut s = String::new();
-        push_uint(&mut s, u64::MAX);
+        push_decimal(&mut s, u64::MAX);
         assert_eq!(s, BinXmlValue::UInt64Type(u64::MAX).to_string());
     }
 
