@@ -349,7 +349,11 @@ impl Probe {
                         2 => return false,
                         _ => {}
                     }
-                    let raw = self.keys[i].get(line);
+                    // A value the guards already read is not searched for again.
+                    let raw = match guard_cache.iter().find(|(k, _)| *k == i) {
+                        Some((_, r)) => r.clone(),
+                        None => self.keys[i].get(line),
+                    };
                     if lineage && TREE_FIELDS.contains(&name) {
                         seen.push((i, raw.clone()));
                     }
