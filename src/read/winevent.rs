@@ -146,34 +146,12 @@ fn repair_entities(xml: &str) -> String {
     out
 }
 
-/// Split an XML text into its `<Event …>…</Event>` elements: (byte offset, element text).
-/// A start without an end (a truncated document) is returned as the error of that record.
-pub fn split_events(text: &str) -> Vec<(usize, Result<&str, String>)> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while let Some(i) = find_event_start(&text[pos..]) {
-        let start = pos + i;
-        match text[start..].find("</Event>") {
-            Some(j) => {
-                let end = start + j + "</Event>".len();
-                out.push((start, Ok(&text[start..end])));
-                pos = end;
-            }
-            None => {
-                out.push((start, Err("the <Event> element is not closed (truncated document?)".to_string())));
-                break;
-            }
-        }
-    }
-    out
-}
-
 /// The largest `<Event>` element read whole; a start without its end within this many bytes is
 /// reported as a broken record and the reading goes on after it.
 pub const MAX_EVENT_BYTES: usize = 16 << 20;
 
-/// Stream a document's `<Event …>…</Event>` elements from `r`, as [`split_events`] splits a
-/// whole text, holding no more than one element (and a read block) in memory: `on` gets each
+/// Stream a document's `<Event …>…</Event>` elements from `r`, as splitting the whole text
+/// would, holding no more than one element (and a read block) in memory: `on` gets each
 /// element's byte offset and text (invalid UTF-8 replaced), or the reason it is broken (a start
 /// without an end: a truncated document, or an element over [`MAX_EVENT_BYTES`]), and returns
 /// false to stop. A read error ends the stream after the elements before it.
@@ -266,19 +244,6 @@ fn find_event_start_bytes(s: &[u8], eof: bool) -> Option<usize> {
     None
 }
 
-fn find_event_start(s: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = s[from..].find("<Event") {
-        let at = from + i;
-        let next = s.as_bytes().get(at + 6).copied();
-        if matches!(next, Some(b'>') | Some(b' ') | Some(b'\n') | Some(b'\r') | Some(b'\t')) {
-            return Some(at);
-        }
-        from = at + 6;
-    }
-    None
-}
-
 /// `2019-05-23T21:29:43.8123456Z` → ms since the epoch (UTC; an explicit offset is applied).
 pub fn iso8601_ms(t: &str) -> Option<f64> {
     let t = t.trim();
@@ -317,6 +282,42 @@ pub fn iso8601_ms(t: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The whole-text splitter the streaming one is held to.
+    /// Split an XML text into its `<Event …>…</Event>` elements: (byte offset, element text).
+    /// A start without an end (a truncated document) is returned as the error of that record.
+    fn split_events(text: &str) -> Vec<(usize, Result<&str, String>)> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while let Some(i) = find_event_start(&text[pos..]) {
+            let start = pos + i;
+            match text[start..].find("</Event>") {
+                Some(j) => {
+                    let end = start + j + "</Event>".len();
+                    out.push((start, Ok(&text[start..end])));
+                    pos = end;
+                }
+                None => {
+                    out.push((start, Err("the <Event> element is not closed (truncated document?)".to_string())));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn find_event_start(s: &str) -> Option<usize> {
+        let mut from = 0;
+        while let Some(i) = s[from..].find("<Event") {
+            let at = from + i;
+            let next = s.as_bytes().get(at + 6).copied();
+            if matches!(next, Some(b'>') | Some(b' ') | Some(b'\n') | Some(b'\r') | Some(b'\t')) {
+                return Some(at);
+            }
+            from = at + 6;
+        }
+        None
+    }
 
     const SYSMON1: &str = r#"<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-Sysmon" Guid="{5770385f-c22a-43e0-bf4c-06f5698ffbd9}"/><EventID>1</EventID><TimeCreated SystemTime="2019-05-23T21:29:43.812345Z"/><EventRecordID>42</EventRecordID><Execution ProcessID="1" ThreadID="2"/><Channel>Microsoft-Windows-Sysmon/Operational</Channel><Computer>WEB01</Computer></System><EventData><Data Name="Image">C:\Windows\System32\cmd.exe</Data><Data Name="CommandLine">cmd /c whoami</Data><Data Name="ParentImage">c:\windows\system32\inetsrv\w3wp.exe</Data></EventData></Event>"#;
 
