@@ -207,15 +207,6 @@ pub fn call(f: &str, a: &str) -> Option<String> {
     })
 }
 
-/// A volume number as text (1 to 26).
-fn itoa_small(v: i32) -> &'static str {
-    const N: [&str; 27] = [
-        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19",
-        "20", "21", "22", "23", "24", "25", "26",
-    ];
-    N.get(v as usize).copied().unwrap_or("?")
-}
-
 /// `C:\Windows\x.exe` → `\Device\HarddiskVolume3\Windows\x.exe`: drive C is volume 3, D is 4,
 /// and so on (the usual layout: recovery and EFI partitions first; docs/reading.md). Device
 /// paths and POSIX paths are unchanged.
@@ -226,7 +217,7 @@ pub fn ntpath(p: &str) -> String {
         let rest = &p[2..];
         let mut out = String::with_capacity(p.len() + 24);
         out.push_str("\\Device\\HarddiskVolume");
-        out.push_str(itoa_small(vol));
+        crate::event::push_decimal(&mut out, vol as u64);
         if !rest.starts_with('\\') {
             out.push('\\');
         }
