@@ -47,8 +47,8 @@ pub struct Probe {
     /// the indices to reset for the next line.
     asked: Vec<u8>,
     touched: Vec<usize>,
-    /// Per event type: the queries that can use it (indices into `execs`).
-    routes: crate::hash::FastMap<Box<[u8]>, Vec<usize>>,
+    /// Per event type: the queries that can use it, with their guards for that type.
+    routes: crate::hash::FastMap<Box<[u8]>, Vec<Route>>,
     /// The keys of [`TREE_FIELDS`], in order (indices into `keys`).
     tree_keys: [usize; TREE_FIELDS.len()],
     /// The keys of [`LINEAGE_INPUTS`], in order (indices into `keys`).
@@ -56,6 +56,8 @@ pub struct Probe {
     /// Per query: its leading guard (`Executor::leading_guard`) with field names as key
     /// indices (`usize::MAX` for the event type), or `None` when it says nothing.
     guards: Vec<Option<Guard>>,
+    /// Per key index: the guards' answers on its values.
+    memos: Vec<Memo>,
     /// Field-name strings of the filters (address, length) → index into `keys`.
     by_addr: crate::hash::FastMap<(usize, usize), usize>,
     /// Lines checked and dropped: a probe that drops too few (the queries use most lines, as a
@@ -76,8 +78,126 @@ const TREE_FIELDS: [&str; 7] = [
     "ParentBaseFileName",
 ];
 
-/// Alternatives of tests that must all pass: (key index, pattern).
-type Guard = Vec<Vec<(usize, crate::plan::ir::Matcher)>>;
+/// Alternatives of tests that must all pass.
+type Guard = Vec<Vec<Test>>;
+
+/// A guard's test: a pattern on the field of a key index (`usize::MAX`: the event type), with
+/// its slot among the distinct patterns tested on that field (their answers are remembered
+/// per value, [`Memo`]).
+#[derive(Debug, Clone)]
+struct Test {
+    key: usize,
+    slot: usize,
+    m: crate::plan::ir::Matcher,
+}
+
+/// The guards' answers on one field's values, remembered across lines: field values repeat
+/// (process names, command lines of services, registry paths), and a pack tests a dozen
+/// patterns on each. Bounded: values longer than [`Memo::MAX_LEN`] are not remembered, and the
+/// memo starts over when it holds [`Memo::ENTRIES`] values.
+#[derive(Debug, Default)]
+struct Memo {
+    /// Distinct patterns tested on the field (their names, to give each its slot).
+    patterns: Vec<String>,
+    index: crate::hash::FastMap<Box<str>, u32>,
+    /// Per value, per slot: not asked (0), false (1), true (2), no answer (3).
+    answers: Vec<u8>,
+}
+
+impl Memo {
+    const ENTRIES: usize = 8192;
+    const MAX_LEN: usize = 256;
+
+    fn slot(&mut self, m: &crate::plan::ir::Matcher) -> usize {
+        use crate::plan::ir::Matcher;
+        let id = match m {
+            Matcher::Exists => "*".to_string(),
+            Matcher::Exact(x) => format!("={x}"),
+            Matcher::Glob(g) => format!("{}{:?}", g.ignore_case, g.parts),
+            Matcher::Regex(r) => format!("/{}", r.compiled()),
+        };
+        match self.patterns.iter().position(|p| *p == id) {
+            Some(i) => i,
+            None => {
+                self.patterns.push(id);
+                self.patterns.len() - 1
+            }
+        }
+    }
+
+    /// The entry of a value, made when new (`None` for a long value).
+    fn entry(&mut self, v: &str) -> Option<u32> {
+        if v.len() > Self::MAX_LEN || self.patterns.is_empty() {
+            return None;
+        }
+        if let Some(&e) = self.index.get(v) {
+            return Some(e);
+        }
+        if self.index.len() >= Self::ENTRIES {
+            self.index.clear();
+            self.answers.clear();
+        }
+        let e = self.index.len() as u32;
+        self.index.insert(v.into(), e);
+        self.answers.resize(self.answers.len() + self.patterns.len(), 0);
+        Some(e)
+    }
+
+    /// A test's answer on a value, from the memo when asked before.
+    fn answer(&mut self, entry: Option<u32>, t: &Test, v: &str) -> Option<bool> {
+        let Some(e) = entry else { return crate::eval::filter::matcher_answer(&t.m, v) };
+        let at = e as usize * self.patterns.len() + t.slot;
+        match self.answers[at] {
+            1 => Some(false),
+            2 => Some(true),
+            3 => None,
+            _ => {
+                let a = crate::eval::filter::matcher_answer(&t.m, v);
+                self.answers[at] = match a {
+                    Some(false) => 1,
+                    Some(true) => 2,
+                    None => 3,
+                };
+                a
+            }
+        }
+    }
+}
+
+/// The values of one line read so far, by key index, each with its memo entry once a guard
+/// has asked for it.
+#[derive(Debug)]
+struct Fetched<'l> {
+    line: &'l [u8],
+    got: Vec<(usize, Raw<'l>, Option<Option<u32>>)>,
+}
+
+impl<'l> Fetched<'l> {
+    /// The position in `got` of a key's value, searched for the first time it is asked.
+    fn index(&mut self, keys: &[Key], i: usize) -> usize {
+        match self.got.iter().position(|(k, _, _)| *k == i) {
+            Some(at) => at,
+            None => {
+                self.got.push((i, keys[i].get(self.line), None));
+                self.got.len() - 1
+            }
+        }
+    }
+
+    fn get(&mut self, keys: &[Key], i: usize) -> &Raw<'l> {
+        let at = self.index(keys, i);
+        &self.got[at].1
+    }
+}
+
+/// A query that lines of one event type go to, with its guard's tests on the event type
+/// already answered (the alternatives that fail on it left out, the tests it passes dropped):
+/// `None` when the guard says nothing about such lines.
+#[derive(Debug)]
+struct Route {
+    rule: usize,
+    guard: Option<Guard>,
+}
 
 /// The other fields [`lineage_value`] reads.
 const LINEAGE_INPUTS: [&str; 2] = ["GrandParentBaseFileName", "ContextProcessId"];
@@ -92,23 +212,21 @@ fn derived(name: &str, lineage: bool) -> bool {
 
 /// The value the process tree would give a lineage field that a line lacks (`Some(None)`: it
 /// would stay absent); `None` when that cannot be told from the line's raw values.
-fn lineage_value(
+fn lineage_value<'l>(
     tree: &ProcessTree,
-    keys: &[Key],
+    fetch: &mut dyn FnMut(usize) -> Raw<'l>,
     tree_keys: &[usize; TREE_FIELDS.len()],
     extra_keys: &[usize; LINEAGE_INPUTS.len()],
-    line: &[u8],
     event_type: &str,
     name: &str,
 ) -> Option<Option<String>> {
     // A raw value: `Some(None)` when absent (no key escapes: checked by the caller).
-    let raw = |field: &str| -> Option<Option<std::borrow::Cow<'_, str>>> {
+    let mut raw = |field: &str| -> Option<Option<std::borrow::Cow<'l, str>>> {
         let i = match TREE_FIELDS.iter().position(|f| *f == field) {
             Some(t) => tree_keys[t],
             None => extra_keys[LINEAGE_INPUTS.iter().position(|f| *f == field)?],
         };
-        let got = keys[i].get(line);
-        match got {
+        match fetch(i) {
             Raw::Plain(v) => Some(Some(v)),
             Raw::Absent => Some(None),
             Raw::Unsure => None,
@@ -170,6 +288,7 @@ impl Probe {
             tree_keys: std::array::from_fn(|i| i),
             extra_keys: std::array::from_fn(|i| TREE_FIELDS.len() + i),
             guards: Vec::new(),
+            memos: Vec::new(),
             asked: Vec::new(),
             touched: Vec::new(),
             routes: Default::default(),
@@ -181,52 +300,95 @@ impl Probe {
         for g in guards {
             let mut alts: Guard = Vec::new();
             for alt in g {
-                let tests: Vec<_> = alt
-                    .into_iter()
-                    .filter_map(|(field, m)| match field.as_str() {
-                        "#event_simpleName" => Some((usize::MAX, m)),
-                        f if f.starts_with(['@', '#']) => None,
-                        f => Some((p.key_by_name(f), m)),
-                    })
-                    .collect();
+                let mut tests = Vec::new();
+                for (field, m) in alt {
+                    let key = match field.as_str() {
+                        "#event_simpleName" => usize::MAX,
+                        f if f.starts_with(['@', '#']) => continue,
+                        f => p.key_by_name(f),
+                    };
+                    let slot = if key == usize::MAX {
+                        0
+                    } else {
+                        if p.memos.len() <= key {
+                            p.memos.resize_with(key + 1, Memo::default);
+                        }
+                        p.memos[key].slot(&m)
+                    };
+                    tests.push(Test { key, slot, m });
+                }
                 alts.push(tests);
             }
             let says_something = alts.iter().all(|a| !a.is_empty());
             p.guards.push(says_something.then_some(alts));
         }
+        p.memos.resize_with(p.keys.len(), Memo::default);
         p
+    }
+
+    /// The queries lines of an event type go to: those that can use the type and whose guard
+    /// has an alternative the type passes.
+    fn route(&self, execs: &[(Executor, Option<EventTypes>)], event_type: &str) -> Vec<Route> {
+        let mut routes = Vec::new();
+        for (rule, (_, types)) in execs.iter().enumerate() {
+            if types.as_ref().is_some_and(|t| !t.contains(event_type.as_bytes())) {
+                continue;
+            }
+            let Some(g) = &self.guards[rule] else {
+                routes.push(Route { rule, guard: None });
+                continue;
+            };
+            let mut alts: Guard = Vec::new();
+            let mut says_nothing = false;
+            for alt in g {
+                // A test the event type fails for sure drops the alternative; one it passes (or
+                // a regex that gives up, which the query will report) is not tested again.
+                let fails = alt.iter().any(|t| {
+                    t.key == usize::MAX && crate::eval::filter::matcher_answer(&t.m, event_type) == Some(false)
+                });
+                if fails {
+                    continue;
+                }
+                let rest: Vec<_> = alt.iter().filter(|t| t.key != usize::MAX).cloned().collect();
+                if rest.is_empty() {
+                    says_nothing = true;
+                    break;
+                }
+                alts.push(rest);
+            }
+            match (says_nothing, alts.is_empty()) {
+                (true, _) => routes.push(Route { rule, guard: None }),
+                // No alternative passes on this type: the query cannot use the line.
+                (false, true) => {}
+                (false, false) => routes.push(Route { rule, guard: Some(alts) }),
+            }
+        }
+        routes
     }
 
     /// Whether every alternative of a query's guard has a test the line fails for sure (read
     /// from its raw values, as `known` reads them: an absent field fails unless the reader or
     /// the tree may add it, or a key has an escape).
-    fn guard_fails<'l>(
-        &self,
+    fn guard_fails(
+        keys: &[Key],
+        memos: &mut [Memo],
         g: &Guard,
-        line: &'l [u8],
-        event_type: &str,
         lineage: bool,
         u_escape: &mut Option<bool>,
-        cache: &mut Vec<(usize, Raw<'l>)>,
+        fetched: &mut Fetched<'_>,
     ) -> bool {
         g.iter().all(|alt| {
-            alt.iter().any(|(i, m)| {
-                if *i == usize::MAX {
-                    return crate::eval::filter::matcher_answer(m, event_type) == Some(false);
-                }
-                let raw = match cache.iter().find(|(k, _)| k == i) {
-                    Some((_, r)) => r.clone(),
-                    None => {
-                        let r = self.keys[*i].get(line);
-                        cache.push((*i, r.clone()));
-                        r
-                    }
-                };
+            alt.iter().any(|t| {
+                let at = fetched.index(keys, t.key);
+                let (_, raw, entry) = &mut fetched.got[at];
                 match raw {
-                    Raw::Plain(v) => crate::eval::filter::matcher_answer(m, &v) == Some(false),
+                    Raw::Plain(v) => {
+                        let e = *entry.get_or_insert_with(|| memos[t.key].entry(v));
+                        memos[t.key].answer(e, t, v) == Some(false)
+                    }
                     Raw::Absent => {
-                        !*u_escape.get_or_insert_with(|| rawline::has_u_escape(line))
-                            && !derived(self.keys[*i].name(), lineage)
+                        !*u_escape.get_or_insert_with(|| rawline::has_u_escape(fetched.line))
+                            && !derived(keys[t.key].name(), lineage)
                     }
                     Raw::Unsure => false,
                 }
@@ -289,45 +451,35 @@ impl Probe {
             _ => return Verdict::Keep,
         };
         let event_type: &str = &event_type;
-        let mut ev = Event::with_capacity(4);
-        ev.push("#event_simpleName".to_string(), Value::Str(event_type.to_string()));
+        // The event the walks build, made when the first one starts.
+        let mut ev: Option<Event> = None;
         // Per key index: whether its value is known (asked once per line).
         for i in self.touched.drain(..) {
             self.asked[i] = 0;
         }
         let mut u_escape: Option<bool> = None;
-        // Tree fields the filters fetched (not searched for again).
-        let mut seen: Vec<(usize, Raw<'_>)> = Vec::new();
-        let mut seen_aid = false;
+        // The values read from the line, each searched for once.
+        let mut fetched = Fetched { line, got: Vec::new() };
         let lineage = self.lineage || self.derive;
         let mut pass = false;
         let execs = std::mem::take(&mut self.execs);
-        let wants = |i: usize| execs[i].1.as_ref().is_none_or(|t| t.contains(event_type.as_bytes()));
-        // A pack's rules are routed by event type through a table; one or two queries directly.
-        let mut few = [0usize; 2];
-        let mut n_few = 0;
-        let route: Vec<usize> = if execs.len() <= 2 {
-            for i in (0..execs.len()).filter(|&i| wants(i)) {
-                few[n_few] = i;
-                n_few += 1;
-            }
-            Vec::new()
-        } else {
-            if !self.routes.contains_key(event_type.as_bytes()) {
-                let list = (0..execs.len()).filter(|&i| wants(i)).collect();
-                self.routes.insert(event_type.as_bytes().into(), list);
-            }
-            std::mem::take(self.routes.get_mut(event_type.as_bytes()).expect("just made"))
-        };
-        let list: &[usize] = if execs.len() <= 2 { &few[..n_few] } else { &route };
-        let mut guard_cache: Vec<(usize, Raw<'_>)> = Vec::new();
-        for &r in list {
-            if let Some(Some(g)) = self.guards.get(r) {
-                if self.guard_fails(g, line, event_type, lineage, &mut u_escape, &mut guard_cache) {
+        if !self.routes.contains_key(event_type.as_bytes()) {
+            let routes = self.route(&execs, event_type);
+            self.routes.insert(event_type.as_bytes().into(), routes);
+        }
+        let route = std::mem::take(self.routes.get_mut(event_type.as_bytes()).expect("just made"));
+        for Route { rule: r, guard } in &route {
+            if let Some(g) = guard {
+                if Self::guard_fails(&self.keys, &mut self.memos, g, lineage, &mut u_escape, &mut fetched) {
                     continue;
                 }
             }
-            let ex = &execs[r].0;
+            let ex = &execs[*r].0;
+            let ev = ev.get_or_insert_with(|| {
+                let mut ev = Event::with_capacity(4);
+                ev.push("#event_simpleName".to_string(), Value::Str(event_type.to_string()));
+                ev
+            });
             // First without the tree (the lineage fields the line lacks are unknown); only a
             // query that may still pass then is tried again with them (asking the tree costs
             // more than the line's own fields, and most lines fail on those).
@@ -349,15 +501,7 @@ impl Probe {
                         2 => return false,
                         _ => {}
                     }
-                    // A value the guards already read is not searched for again.
-                    let raw = match guard_cache.iter().find(|(k, _)| *k == i) {
-                        Some((_, r)) => r.clone(),
-                        None => self.keys[i].get(line),
-                    };
-                    if lineage && TREE_FIELDS.contains(&name) {
-                        seen.push((i, raw.clone()));
-                    }
-                    let k = match raw {
+                    let k = match fetched.get(&self.keys, i).clone() {
                         Raw::Plain(v) => {
                             ev.push(name.to_string(), Value::Str(v.into_owned()));
                             true
@@ -370,24 +514,28 @@ impl Probe {
                             wanted_tree = true;
                             return false;
                         }
-                        Raw::Absent => match tree.map(|t| {
-                            lineage_value(t, &self.keys, &self.tree_keys, &self.extra_keys, line, event_type, name)
-                        }) {
-                            Some(Some(v)) => {
-                                if let Some(v) = v {
-                                    ev.push(name.to_string(), Value::Str(v));
+                        Raw::Absent => {
+                            let keys = &self.keys;
+                            let mut fetch = |i: usize| fetched.get(keys, i).clone();
+                            match tree.map(|t| {
+                                lineage_value(t, &mut fetch, &self.tree_keys, &self.extra_keys, event_type, name)
+                            }) {
+                                Some(Some(v)) => {
+                                    if let Some(v) = v {
+                                        ev.push(name.to_string(), Value::Str(v));
+                                    }
+                                    true
                                 }
-                                true
+                                _ => false,
                             }
-                            _ => false,
-                        },
+                        }
                         Raw::Unsure => false,
                     };
                     self.asked[i] = if k { 1 } else { 2 };
                     self.touched.push(i);
                     k
                 };
-                if !ex.may_pass_lazy(&mut ev, &mut known) {
+                if !ex.may_pass_lazy(ev, &mut known) {
                     break;
                 }
                 if use_tree || !wanted_tree {
@@ -410,6 +558,7 @@ impl Probe {
             return Verdict::Drop;
         }
         let mut vals: [Option<std::borrow::Cow<'_, str>>; TREE_FIELDS.len()] = Default::default();
+        let mut seen_aid = false;
         for (t, (slot, name)) in vals.iter_mut().zip(TREE_FIELDS).enumerate() {
             // The tree names a host by `aid`, else `ComputerName`.
             if name == "ComputerName" && seen_aid {
@@ -418,12 +567,7 @@ impl Probe {
             if !self.parents && matches!(name, "ParentProcessId" | "ParentProcessGuid" | "ParentBaseFileName") {
                 continue;
             }
-            let i = self.tree_keys[t];
-            let raw = match seen.iter().find(|(k, _)| *k == i) {
-                Some((_, r)) => r.clone(),
-                None => self.keys[i].get(line),
-            };
-            match raw {
+            match fetched.get(&self.keys, self.tree_keys[t]).clone() {
                 Raw::Plain(v) => {
                     if name == "aid" {
                         seen_aid = true;
@@ -445,5 +589,102 @@ impl Probe {
             image.as_deref(),
             pname.as_deref(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ir::Matcher;
+
+    fn exec(q: &str) -> Executor {
+        let (query, diags) = crate::lang::parse(q, crate::lang::ParseOptions { lenient: false });
+        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+        let ir = crate::plan::compile::compile(&query, &crate::plan::PlanOptions::default()).expect("compiles");
+        Executor::new(&ir, crate::eval::Ctx::default()).expect("executor")
+    }
+
+    fn rx(p: &str) -> Matcher {
+        Matcher::Regex(std::sync::Arc::new(crate::plan::rx::compile(p, "i", p).expect("regex")))
+    }
+
+    #[test]
+    fn routes_answer_the_event_type_tests_once() {
+        let q = "case { #event_simpleName=ProcessRollup2 CommandLine=/whoami/i ; \
+                 #event_simpleName=/^(PowerShellScriptBlock|ScriptControlScanInfo)$/ ScriptContent=/whoami/i ; \
+                 #event_simpleName=DnsRequest ; } | count()";
+        let mut p = Probe::new(vec![(exec(q), None)], false, false, false);
+        let routes = p.route(&p.execs, "ProcessRollup2");
+        // Only the first branch is left, without its event-type test.
+        assert_eq!(routes.len(), 1);
+        let g = routes[0].guard.as_ref().expect("a guard");
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].len(), 1);
+        assert_eq!(p.keys[g[0][0].key].name(), "CommandLine");
+        // A type whose branch tests nothing else: the guard says nothing.
+        let routes = p.route(&p.execs, "DnsRequest");
+        assert!(routes.len() == 1 && routes[0].guard.is_none());
+        // A type no branch takes: not routed.
+        assert!(p.route(&p.execs, "NetworkConnectIP4").is_empty());
+        // And the lines: dropped or kept as the branches say.
+        let line = |t: &str, field: &str, v: &str| format!(r#"{{"event_simpleName":"{t}","{field}":"{v}"}}"#);
+        let check = |p: &mut Probe, l: String| matches!(p.check(l.as_bytes(), None, None), Verdict::Keep);
+        assert!(check(&mut p, line("ProcessRollup2", "CommandLine", "cmd /c WHOAMI")));
+        assert!(!check(&mut p, line("ProcessRollup2", "CommandLine", "cmd /c dir")));
+        assert!(!check(&mut p, line("ProcessRollup2", "ScriptContent", "whoami")));
+        assert!(check(&mut p, line("ScriptControlScanInfo", "ScriptContent", "whoami")));
+        assert!(check(&mut p, line("DnsRequest", "DomainName", "x")));
+        assert!(!check(&mut p, line("NetworkConnectIP4", "CommandLine", "whoami")));
+    }
+
+    #[test]
+    fn the_memo_gives_each_pattern_its_own_answer_per_value() {
+        let mut m = Memo::default();
+        let t = |m: &mut Memo, p: Matcher| Test { key: 0, slot: m.slot(&p), m: p };
+        let web = t(&mut m, rx("^w3wp\\.exe$"));
+        let same = t(&mut m, rx("^w3wp\\.exe$"));
+        let cmd = t(&mut m, rx("cmd"));
+        let exact = t(&mut m, Matcher::Exact("w3wp.exe".into()));
+        // The same pattern twice shares a slot; the others have their own.
+        assert_eq!(web.slot, same.slot);
+        assert_eq!(m.patterns.len(), 3);
+        for round in 0..2 {
+            let e = m.entry("W3WP.EXE");
+            assert_eq!(e, Some(0), "round {round}");
+            assert_eq!(m.answer(e, &web, "W3WP.EXE"), Some(true));
+            assert_eq!(m.answer(e, &same, "W3WP.EXE"), Some(true));
+            assert_eq!(m.answer(e, &cmd, "W3WP.EXE"), Some(false));
+            assert_eq!(m.answer(e, &exact, "W3WP.EXE"), Some(false));
+            let e = m.entry("cmd.exe");
+            assert_eq!(e, Some(1));
+            assert_eq!(m.answer(e, &cmd, "cmd.exe"), Some(true));
+            assert_eq!(m.answer(e, &web, "cmd.exe"), Some(false));
+        }
+        // Long values are not remembered, and still answered.
+        let long = "cmd ".repeat(100);
+        assert_eq!(m.entry(&long), None);
+        assert_eq!(m.answer(None, &cmd, &long), Some(true));
+        // Full: it starts over, and answers stay right.
+        for i in 0..Memo::ENTRIES + 10 {
+            let v = format!("v{i}.exe");
+            let e = m.entry(&v);
+            assert_eq!(m.answer(e, &cmd, &v), Some(false));
+        }
+        assert!(m.index.len() <= Memo::ENTRIES);
+        let e = m.entry("w3wp.exe");
+        assert_eq!(m.answer(e, &web, "w3wp.exe"), Some(true));
+        assert_eq!(m.answer(e, &exact, "w3wp.exe"), Some(true));
+    }
+
+    #[test]
+    fn a_regex_that_gives_up_is_remembered_as_no_answer() {
+        let mut m = Memo::default();
+        let p = Matcher::Regex(std::sync::Arc::new(crate::plan::rx::compile(r"^(a|aa)+\1(?=b)$", "", "/x/").unwrap()));
+        let t = Test { key: 0, slot: m.slot(&p), m: p };
+        let v = "a".repeat(60) + "c";
+        for _ in 0..2 {
+            let e = m.entry(&v);
+            assert_eq!(m.answer(e, &t, &v), None);
+        }
     }
 }

@@ -121,6 +121,14 @@ fn capture_names(p: &str) -> Vec<String> {
 }
 
 impl Rx {
+    /// The pattern as compiled (flags inline): two regexes with the same one match alike.
+    pub fn compiled(&self) -> &str {
+        match &self.engine {
+            Engine::Fast(r) => r.as_str(),
+            Engine::Back(r) => r.as_str(),
+        }
+    }
+
     /// Unanchored search.
     pub fn is_match(&self, s: &str) -> Result<bool, RxLimit> {
         match &self.engine {
