@@ -48,7 +48,9 @@ pub struct Probe {
     asked: Vec<u8>,
     touched: Vec<usize>,
     /// Per event type: the queries that can use it, with their guards for that type.
-    routes: crate::hash::FastMap<Box<[u8]>, Vec<Route>>,
+    routes: Vec<std::sync::Arc<[Route]>>,
+    /// Event type → index into `routes`.
+    route_of: crate::hash::FastMap<Box<[u8]>, usize>,
     /// The keys of [`TREE_FIELDS`], in order (indices into `keys`).
     tree_keys: [usize; TREE_FIELDS.len()],
     /// The keys of [`LINEAGE_INPUTS`], in order (indices into `keys`).
@@ -199,6 +201,10 @@ struct Route {
     guard: Option<Guard>,
 }
 
+/// Lineage fields a Falcon event seldom carries itself (it names its parent, but not its
+/// grandparent, nor the image of the process that wrote a file).
+const SELDOM_IN_LINE: [&str; 3] = ["GrandParentBaseFileName", "ContextBaseFileName", "ContextImageFileName"];
+
 /// The other fields [`lineage_value`] reads.
 const LINEAGE_INPUTS: [&str; 2] = ["GrandParentBaseFileName", "ContextProcessId"];
 
@@ -291,7 +297,8 @@ impl Probe {
             memos: Vec::new(),
             asked: Vec::new(),
             touched: Vec::new(),
-            routes: Default::default(),
+            routes: Vec::new(),
+            route_of: Default::default(),
             by_addr: Default::default(),
             checked: 0,
             dropped: 0,
@@ -349,7 +356,10 @@ impl Probe {
                 if fails {
                     continue;
                 }
-                let rest: Vec<_> = alt.iter().filter(|t| t.key != usize::MAX).cloned().collect();
+                let mut rest: Vec<_> = alt.iter().filter(|t| t.key != usize::MAX).cloned().collect();
+                // Fields the tree fills and Falcon events seldom carry go last: a search for a
+                // key the line lacks reads all of it, to learn nothing (the tree may fill it).
+                rest.sort_by_key(|t| SELDOM_IN_LINE.contains(&self.keys[t.key].name()));
                 if rest.is_empty() {
                     says_nothing = true;
                     break;
@@ -463,12 +473,17 @@ impl Probe {
         let lineage = self.lineage || self.derive;
         let mut pass = false;
         let execs = std::mem::take(&mut self.execs);
-        if !self.routes.contains_key(event_type.as_bytes()) {
-            let routes = self.route(&execs, event_type);
-            self.routes.insert(event_type.as_bytes().into(), routes);
-        }
-        let route = std::mem::take(self.routes.get_mut(event_type.as_bytes()).expect("just made"));
-        for Route { rule: r, guard } in &route {
+        let at = match self.route_of.get(event_type.as_bytes()) {
+            Some(&at) => at,
+            None => {
+                let routes = self.route(&execs, event_type);
+                self.routes.push(routes.into());
+                self.route_of.insert(event_type.as_bytes().into(), self.routes.len() - 1);
+                self.routes.len() - 1
+            }
+        };
+        let route = std::sync::Arc::clone(&self.routes[at]);
+        for Route { rule: r, guard } in route.iter() {
             if let Some(g) = guard {
                 if Self::guard_fails(&self.keys, &mut self.memos, g, lineage, &mut u_escape, &mut fetched) {
                     continue;
@@ -546,9 +561,6 @@ impl Probe {
             if pass {
                 break;
             }
-        }
-        if let Some(slot) = self.routes.get_mut(event_type.as_bytes()) {
-            *slot = route;
         }
         self.execs = execs;
         if pass {
@@ -635,6 +647,18 @@ mod tests {
         assert!(check(&mut p, line("ScriptControlScanInfo", "ScriptContent", "whoami")));
         assert!(check(&mut p, line("DnsRequest", "DomainName", "x")));
         assert!(!check(&mut p, line("NetworkConnectIP4", "CommandLine", "whoami")));
+    }
+
+    #[test]
+    fn fields_lineage_fills_are_tested_last() {
+        let q = "#event_simpleName=ProcessRollup2 | GrandParentBaseFileName=/^w3wp\\.exe$/i \
+                 | ParentBaseFileName=/^cmd\\.exe$/i | FileName=whoami.exe";
+        let p = Probe::new(vec![(exec(q), None)], true, true, true);
+        let routes = p.route(&p.execs, "ProcessRollup2");
+        let names: Vec<&str> =
+            routes[0].guard.as_ref().expect("a guard")[0].iter().map(|t| p.keys[t.key].name()).collect();
+        assert_eq!(names.last(), Some(&"GrandParentBaseFileName"), "{names:?}");
+        assert_eq!(names.len(), 3);
     }
 
     #[test]
