@@ -11,7 +11,7 @@
 
 use crate::eval::Executor;
 use crate::event::{Event, Value};
-use crate::read::rawline::{self, Key, Raw};
+use crate::read::rawline::{self, Key, Raw, Text};
 use crate::read::skip::EventTypes;
 use crate::read::tree::{ProcRecord, ProcView, ProcessTree, ENRICHED_FIELDS};
 
@@ -101,7 +101,7 @@ struct Test {
 struct Memo {
     /// Distinct patterns tested on the field (their names, to give each its slot).
     patterns: Vec<String>,
-    index: crate::hash::FastMap<Box<str>, u32>,
+    index: crate::hash::FastMap<Box<[u8]>, u32>,
     /// Per value, per slot: not asked (0), false (1), true (2), no answer (3).
     answers: Vec<u8>,
 }
@@ -127,12 +127,12 @@ impl Memo {
         }
     }
 
-    /// The entry of a value, made when new (`None` for a long value).
-    fn entry(&mut self, v: &str) -> Option<u32> {
-        if v.len() > Self::MAX_LEN || self.patterns.is_empty() {
+    /// The entry of a value as the line spells it, made when new (`None` for a long value).
+    fn entry(&mut self, text: &[u8]) -> Option<u32> {
+        if text.len() > Self::MAX_LEN || self.patterns.is_empty() {
             return None;
         }
-        if let Some(&e) = self.index.get(v) {
+        if let Some(&e) = self.index.get(text) {
             return Some(e);
         }
         if self.index.len() >= Self::ENTRIES {
@@ -140,55 +140,86 @@ impl Memo {
             self.answers.clear();
         }
         let e = self.index.len() as u32;
-        self.index.insert(v.into(), e);
+        self.index.insert(text.into(), e);
         self.answers.resize(self.answers.len() + self.patterns.len(), 0);
         Some(e)
     }
 
-    /// A test's answer on a value, from the memo when asked before.
-    fn answer(&mut self, entry: Option<u32>, t: &Test, v: &str) -> Option<bool> {
-        let Some(e) = entry else { return crate::eval::filter::matcher_answer(&t.m, v) };
-        let at = e as usize * self.patterns.len() + t.slot;
-        match self.answers[at] {
-            1 => Some(false),
-            2 => Some(true),
-            3 => None,
-            _ => {
-                let a = crate::eval::filter::matcher_answer(&t.m, v);
-                self.answers[at] = match a {
-                    Some(false) => 1,
-                    Some(true) => 2,
-                    None => 3,
-                };
-                a
-            }
+    /// A test's answer remembered for an entry: `None` when not asked yet, `Some(None)` when
+    /// the pattern gave up.
+    fn known(&self, entry: Option<u32>, t: &Test) -> Option<Option<bool>> {
+        match self.answers[entry? as usize * self.patterns.len() + t.slot] {
+            1 => Some(Some(false)),
+            2 => Some(Some(true)),
+            3 => Some(None),
+            _ => None,
         }
+    }
+
+    fn remember(&mut self, entry: Option<u32>, t: &Test, a: Option<bool>) {
+        if let Some(e) = entry {
+            self.answers[e as usize * self.patterns.len() + t.slot] = match a {
+                Some(false) => 1,
+                Some(true) => 2,
+                None => 3,
+            };
+        }
+    }
+
+    /// A test's answer on a value (spelled `text` in the line), from the memo when asked before.
+    #[cfg(test)]
+    fn answer(&mut self, entry: Option<u32>, t: &Test, v: &str) -> Option<bool> {
+        if let Some(a) = self.known(entry, t) {
+            return a;
+        }
+        let a = crate::eval::filter::matcher_answer(&t.m, v);
+        self.remember(entry, t, a);
+        a
     }
 }
 
-/// The values of one line read so far, by key index, each with its memo entry once a guard
+/// A value of the line: where it is, decoded once asked, with its memo entry once a guard
 /// has asked for it.
+#[derive(Debug)]
+struct Slot<'l> {
+    key: usize,
+    text: Text<'l>,
+    value: Option<Raw<'l>>,
+    entry: Option<Option<u32>>,
+}
+
+/// The values of one line read so far, by key index: each key is searched for once.
 #[derive(Debug)]
 struct Fetched<'l> {
     line: &'l [u8],
-    got: Vec<(usize, Raw<'l>, Option<Option<u32>>)>,
+    got: Vec<Slot<'l>>,
 }
 
 impl<'l> Fetched<'l> {
     /// The position in `got` of a key's value, searched for the first time it is asked.
     fn index(&mut self, keys: &[Key], i: usize) -> usize {
-        match self.got.iter().position(|(k, _, _)| *k == i) {
+        match self.got.iter().position(|s| s.key == i) {
             Some(at) => at,
             None => {
-                self.got.push((i, keys[i].get(self.line), None));
+                self.got.push(Slot { key: i, text: keys[i].text(self.line), value: None, entry: None });
                 self.got.len() - 1
             }
         }
     }
 
+    /// The decoded value at a position of `got`.
+    fn value(&mut self, at: usize) -> &Raw<'l> {
+        let s = &mut self.got[at];
+        s.value.get_or_insert_with(|| match s.text {
+            Text::Absent => Raw::Absent,
+            Text::Str(t) => rawline::decode(t).map_or(Raw::Unsure, Raw::Plain),
+            Text::Unsure => Raw::Unsure,
+        })
+    }
+
     fn get(&mut self, keys: &[Key], i: usize) -> &Raw<'l> {
         let at = self.index(keys, i);
-        &self.got[at].1
+        self.value(at)
     }
 }
 
@@ -390,17 +421,23 @@ impl Probe {
         g.iter().all(|alt| {
             alt.iter().any(|t| {
                 let at = fetched.index(keys, t.key);
-                let (_, raw, entry) = &mut fetched.got[at];
-                match raw {
-                    Raw::Plain(v) => {
-                        let e = *entry.get_or_insert_with(|| memos[t.key].entry(v));
-                        memos[t.key].answer(e, t, v) == Some(false)
+                match fetched.got[at].text {
+                    Text::Str(text) => {
+                        let memo = &mut memos[t.key];
+                        let e = *fetched.got[at].entry.get_or_insert_with(|| memo.entry(text));
+                        if let Some(a) = memo.known(e, t) {
+                            return a == Some(false);
+                        }
+                        let Raw::Plain(v) = fetched.value(at) else { return false };
+                        let a = crate::eval::filter::matcher_answer(&t.m, v);
+                        memo.remember(e, t, a);
+                        a == Some(false)
                     }
-                    Raw::Absent => {
+                    Text::Absent => {
                         !*u_escape.get_or_insert_with(|| rawline::has_u_escape(fetched.line))
                             && !derived(keys[t.key].name(), lineage)
                     }
-                    Raw::Unsure => false,
+                    Text::Unsure => false,
                 }
             })
         })
@@ -673,29 +710,29 @@ mod tests {
         assert_eq!(web.slot, same.slot);
         assert_eq!(m.patterns.len(), 3);
         for round in 0..2 {
-            let e = m.entry("W3WP.EXE");
+            let e = m.entry(b"W3WP.EXE");
             assert_eq!(e, Some(0), "round {round}");
             assert_eq!(m.answer(e, &web, "W3WP.EXE"), Some(true));
             assert_eq!(m.answer(e, &same, "W3WP.EXE"), Some(true));
             assert_eq!(m.answer(e, &cmd, "W3WP.EXE"), Some(false));
             assert_eq!(m.answer(e, &exact, "W3WP.EXE"), Some(false));
-            let e = m.entry("cmd.exe");
+            let e = m.entry(b"cmd.exe");
             assert_eq!(e, Some(1));
             assert_eq!(m.answer(e, &cmd, "cmd.exe"), Some(true));
             assert_eq!(m.answer(e, &web, "cmd.exe"), Some(false));
         }
         // Long values are not remembered, and still answered.
         let long = "cmd ".repeat(100);
-        assert_eq!(m.entry(&long), None);
+        assert_eq!(m.entry(long.as_bytes()), None);
         assert_eq!(m.answer(None, &cmd, &long), Some(true));
         // Full: it starts over, and answers stay right.
         for i in 0..Memo::ENTRIES + 10 {
             let v = format!("v{i}.exe");
-            let e = m.entry(&v);
+            let e = m.entry(v.as_bytes());
             assert_eq!(m.answer(e, &cmd, &v), Some(false));
         }
         assert!(m.index.len() <= Memo::ENTRIES);
-        let e = m.entry("w3wp.exe");
+        let e = m.entry(b"w3wp.exe");
         assert_eq!(m.answer(e, &web, "w3wp.exe"), Some(true));
         assert_eq!(m.answer(e, &exact, "w3wp.exe"), Some(true));
     }
@@ -707,7 +744,7 @@ mod tests {
         let t = Test { key: 0, slot: m.slot(&p), m: p };
         let v = "a".repeat(60) + "c";
         for _ in 0..2 {
-            let e = m.entry(&v);
+            let e = m.entry(v.as_bytes());
             assert_eq!(m.answer(e, &t, &v), None);
         }
     }

@@ -40,6 +40,15 @@ impl Key {
 
     /// The key's value in `line`.
     pub fn get<'a>(&self, line: &'a [u8]) -> Raw<'a> {
+        match self.text(line) {
+            Text::Absent => Raw::Absent,
+            Text::Str(t) => decode(t).map_or(Raw::Unsure, Raw::Plain),
+            Text::Unsure => Raw::Unsure,
+        }
+    }
+
+    /// The key's value in `line` as the line spells it, not decoded.
+    pub fn text<'a>(&self, line: &'a [u8]) -> Text<'a> {
         let plen = self.name.len() + 2;
         let mut from = 0;
         while let Some(i) = self.finder.find(&line[from..]) {
@@ -52,24 +61,54 @@ impl Key {
             if line.get(j) != Some(&b':') {
                 continue;
             }
-            return value_at(line, j + 1);
+            return text_at(line, j + 1);
         }
-        Raw::Absent
+        Text::Absent
     }
 }
 
-/// A string's text up to its closing quote, decoded; `None` for a control byte, a `\u` or an
-/// unknown escape, or no closing quote.
-fn string(v: &[u8]) -> Option<Cow<'_, str>> {
+/// A value as a line spells it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Text<'a> {
+    /// No such key in the line.
+    Absent,
+    /// A string: the bytes between its quotes, escapes as written ([`decode`] reads them).
+    Str(&'a [u8]),
+    /// Present, but not a string, or a string without its end.
+    Unsure,
+}
+
+fn text_at(line: &[u8], j: usize) -> Text<'_> {
+    let j = ws(line, j);
+    if line.get(j) != Some(&b'"') {
+        return Text::Unsure;
+    }
+    let v = &line[j + 1..];
+    let mut i = 0;
+    loop {
+        let Some(e) = memchr::memchr2(b'"', b'\\', &v[i..]).map(|e| i + e) else { return Text::Unsure };
+        if v[e] == b'"' {
+            return Text::Str(&v[..e]);
+        }
+        i = e + 2;
+        if i > v.len() {
+            return Text::Unsure;
+        }
+    }
+}
+
+/// A string's text (between its quotes), decoded; `None` for a control byte, a `\u` or an
+/// unknown escape, or bytes that are not UTF-8.
+pub fn decode(v: &[u8]) -> Option<Cow<'_, str>> {
     let mut i = 0;
     let mut out: Option<Vec<u8>> = None;
     loop {
-        let e = i + memchr::memchr2(b'"', b'\\', &v[i..])?;
+        let e = memchr::memchr(b'\\', &v[i..]).map_or(v.len(), |e| i + e);
         let seg = &v[i..e];
         if seg.iter().any(|&c| c < 0x20) {
             return None;
         }
-        if v[e] == b'"' {
+        if e == v.len() {
             return match out {
                 None => std::str::from_utf8(seg).ok().map(Cow::Borrowed),
                 Some(mut o) => {
@@ -78,7 +117,7 @@ fn string(v: &[u8]) -> Option<Cow<'_, str>> {
                 }
             };
         }
-        let o = out.get_or_insert_with(|| Vec::with_capacity(v.len().min(512)));
+        let o = out.get_or_insert_with(|| Vec::with_capacity(v.len()));
         o.extend_from_slice(seg);
         o.push(match v.get(e + 1)? {
             b'"' => b'"',
@@ -201,11 +240,10 @@ pub fn event_type(line: &[u8]) -> Raw<'_> {
 }
 
 fn value_at(line: &[u8], j: usize) -> Raw<'_> {
-    let j = ws(line, j);
-    if line.get(j) != Some(&b'"') {
-        return Raw::Unsure;
+    match text_at(line, j) {
+        Text::Str(t) => decode(t).map_or(Raw::Unsure, Raw::Plain),
+        _ => Raw::Unsure,
     }
-    string(&line[j + 1..]).map_or(Raw::Unsure, Raw::Plain)
 }
 
 #[cfg(test)]
@@ -223,6 +261,26 @@ mod tests {
         assert!(!has_u_escape(br#"{"a":"x\\u0041\"q","b":"y"}"#));
         // A string with no end: cannot tell.
         assert!(has_u_escape(br#"{"a":"x\u0041"#));
+    }
+
+    #[test]
+    fn text_is_the_value_as_spelled() {
+        let k = Key::new("ImageFileName");
+        let line = br#"{"ImageFileName":"C:\\w\"x\"","b":1}"#;
+        assert_eq!(k.text(line), Text::Str(br#"C:\\w\"x\""#));
+        assert_eq!(k.get(line), Raw::Plain(Cow::Borrowed("C:\\w\"x\"")));
+        assert_eq!(Key::new("b").text(line), Text::Unsure);
+        assert_eq!(Key::new("c").text(line), Text::Absent);
+        // No end, or an escape at the very end: only a parser can tell.
+        assert_eq!(k.text(br#"{"ImageFileName":"abc"#), Text::Unsure);
+        assert_eq!(k.text(br#"{"ImageFileName":"abc\"#), Text::Unsure);
+        // What decoding refuses: control bytes, \u, unknown escapes, bytes that are not UTF-8.
+        assert_eq!(decode(br"a\u0041"), None);
+        assert_eq!(decode(br"a\qb"), None);
+        assert_eq!(decode(b"a\x01b"), None);
+        assert_eq!(decode(&[b'a', 0xff]), None);
+        assert_eq!(decode(br"a\tb").as_deref(), Some("a\tb"));
+        assert_eq!(decode(br"C:\\w").as_deref(), Some("C:\\w"));
     }
 
     #[test]
