@@ -96,7 +96,7 @@ impl ReadState {
     /// A process event that cannot pass the query: the tree remembers it.
     pub(crate) fn note(&mut self, rec: &read::tree::ProcRecord) {
         if let Some(t) = self.tree.as_mut() {
-            t.process(rec.view());
+            t.record(rec.view());
         }
     }
 

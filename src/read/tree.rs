@@ -317,19 +317,33 @@ impl ProcessTree {
     /// grandparent's names (the parent's is remembered with it, given or filled).
     pub fn process(&mut self, v: ProcView<'_>) -> Fill {
         let generation = self.touch(v.host);
-        let parent = v.parent.map(key);
-        if !self.hosts.contains_key(v.host) {
-            return Fill::default();
-        }
         let fill = self.lookup(&v);
-        if let (Some(id), Some(image)) = (v.target, v.image) {
-            let image = self.intern(image);
-            let parent_name = v.parent_name.or(fill.parent.as_deref()).map(|p| self.intern(p));
-            if let Some(c) = self.hosts.get_mut(v.host) {
-                c.insert(key(id), Proc { image, parent, parent_name }, generation);
-            }
-        }
+        self.remember(&v, fill.parent.as_deref(), generation);
         fill
+    }
+
+    /// Remember a process event whose own fields nobody reads (one that cannot pass the
+    /// query): what [`process`](Self::process) remembers, without working out the names it
+    /// would fill, unless the event lacks its parent's name (its record keeps the one filled).
+    pub fn record(&mut self, v: ProcView<'_>) {
+        let generation = self.touch(v.host);
+        if v.parent_name.is_some() {
+            self.remember(&v, None, generation);
+        } else {
+            let fill = self.lookup(&ProcView { has_grandparent: true, ..v });
+            self.remember(&v, fill.parent.as_deref(), generation);
+        }
+    }
+
+    /// Keep a process (`filled_parent`: its parent's name when the event lacks it).
+    fn remember(&mut self, v: &ProcView<'_>, filled_parent: Option<&str>, generation: usize) {
+        let (Some(id), Some(image)) = (v.target, v.image) else { return };
+        let image = self.intern(image);
+        let parent_name = v.parent_name.or(filled_parent).map(|p| self.intern(p));
+        let parent = v.parent.map(key);
+        if let Some(c) = self.hosts.get_mut(v.host) {
+            c.insert(key(id), Proc { image, parent, parent_name }, generation);
+        }
     }
 
     /// What [`process`](Self::process) would fill on a process event now, without remembering
@@ -416,6 +430,36 @@ mod tests {
         assert_eq!(t.peek(&v("6", Some("3"), "z")).unwrap().grandparent.as_deref(), Some("cmd.exe"));
         assert_eq!(t.context_image("h", "2").as_deref(), Some("\\cmd.exe"));
         assert!(t.context_image("other", "2").is_none());
+    }
+
+    #[test]
+    fn recording_remembers_what_processing_does() {
+        let v = |target: &'static str, parent: Option<&'static str>, image: &'static str, pname| ProcView {
+            host: "h",
+            parent,
+            target: Some(target),
+            image: Some(image),
+            parent_name: pname,
+            has_grandparent: false,
+        };
+        let events = [
+            v("1", None, "\\w3wp.exe", Some("svchost.exe")),
+            v("2", Some("1"), "\\cmd.exe", None),
+            v("3", Some("2"), "\\whoami.exe", Some("cmd.exe")),
+            v("4", Some("9"), "\\net.exe", None),
+        ];
+        let (mut a, mut b) = (ProcessTree::new(), ProcessTree::new());
+        for e in events {
+            a.process(e);
+            b.record(e);
+        }
+        for probe in [v("5", Some("3"), "x", None), v("6", Some("2"), "y", None), v("7", Some("4"), "z", None)] {
+            assert_eq!(a.peek(&probe), b.peek(&probe));
+        }
+        // cmd.exe's record keeps the parent name filled from the tree: its child's grandparent.
+        assert_eq!(b.peek(&v("8", Some("3"), "w", None)).unwrap().grandparent.as_deref(), Some("cmd.exe"));
+        assert_eq!(b.peek(&v("9", Some("2"), "w", None)).unwrap().grandparent.as_deref(), Some("w3wp.exe"));
+        assert_eq!(a.len(), b.len());
     }
 
     fn ev(pairs: &[(&str, &str)]) -> Event {
