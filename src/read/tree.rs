@@ -63,7 +63,10 @@ impl HostCache {
     /// Insert, dropping the older generation when the newer holds `generation` processes.
     fn insert(&mut self, id: u64, p: Proc, generation: usize) {
         if self.new.len() >= generation {
-            self.old = std::mem::take(&mut self.new);
+            // The older generation's table is emptied and filled again: a new one would grow
+            // through every size again, each on fresh pages the kernel zeroes.
+            std::mem::swap(&mut self.old, &mut self.new);
+            self.new.clear();
         }
         self.new.insert(id, p);
     }
