@@ -261,6 +261,58 @@ fn process_tree_enrichment_fills_lineage_and_context() {
     assert_eq!(one, two);
 }
 
+/// With threads, a line that may pass only through the lineage fields it lacks is decided
+/// in input order, where the process tree is (the workers do not have it): the same rows,
+/// counts and warnings as one thread, and a broken such line is reported once.
+#[test]
+fn lines_only_the_tree_can_decide_are_decided_in_order() {
+    let d = tmpdir("defer");
+    let f = d.join("e.ndjson");
+    let mut text = String::new();
+    let proc = |host: u32, id: u32, parent: u32, image: &str| {
+        format!(
+            r#"{{"event_simpleName":"ProcessRollup2","aid":"h{host}","TargetProcessId":"{id}","ParentProcessId":"{parent}","ImageFileName":"\\Device\\HarddiskVolume3\\Windows\\{image}"}}"#
+        )
+    };
+    for i in 0..3000u32 {
+        // Web server -> shell -> recon on some hosts, explorer -> shell -> recon on others.
+        let top = if i % 3 == 0 { r"inetsrv\\w3wp.exe" } else { "explorer.exe" };
+        let (h, id) = (i % 7, i * 10);
+        text += &(proc(h, id, 1, top) + "\n");
+        text += &(proc(h, id + 1, id, r"System32\\cmd.exe") + "\n");
+        text += &(proc(h, id + 2, id + 1, r"System32\\whoami.exe") + "\n");
+    }
+    // A broken line the probe cannot reject (its grandparent is unknown to a worker).
+    text += r#"{"event_simpleName":"ProcessRollup2","aid":"h0","TargetProcessId":"5","ParentProcessId":"1","FileName":"whoami.exe" "ParentBaseFileName":"cmd.exe"}"#;
+    text += "\n";
+    write(&f, text.as_bytes());
+    let q = "#event_simpleName=ProcessRollup2 | GrandParentBaseFileName=w3wp.exe | ParentBaseFileName=cmd.exe \
+             | FileName=whoami.exe | groupBy([aid], function=count())";
+    let go = |j: &str, strict: bool| {
+        let mut args = vec!["run", "-j", j, "-o", "ndjson", "-e", q, f.to_str().unwrap()];
+        if strict {
+            args.insert(1, "--strict-input");
+        }
+        run(&args, None)
+    };
+    let one = go("1", false);
+    let two = go("2", false);
+    assert_eq!(one.0, 0, "{}", one.2);
+    assert_eq!(one.1, two.1);
+    // 1,000 web server chains over 7 hosts.
+    let counts: Vec<u32> =
+        one.1.lines().map(|l| l.rsplit(':').next().unwrap().trim_end_matches('}').parse().expect("a count")).collect();
+    assert_eq!((counts.len(), counts.iter().sum::<u32>()), (7, 1000), "{}", one.1);
+    for err in [&one.2, &two.2] {
+        assert!(err.contains("9000 events read, 1 records skipped"), "{err}");
+        assert_eq!(err.matches(":9001: not JSON").count(), 1, "{err}");
+    }
+    assert_eq!(one.2, two.2);
+    let (c1, c2) = (go("1", true), go("2", true));
+    assert_eq!((c1.0, c2.0), (2, 2), "{}\n{}", c1.2, c2.2);
+    assert!(c2.2.contains(":9001:") && c2.1.is_empty(), "{}", c2.2);
+}
+
 #[test]
 fn joins_read_the_input_twice_even_from_stdin() {
     let d = tmpdir("join");

@@ -42,6 +42,9 @@ enum Output {
 enum Item {
     Event(Event),
     Lineage(read::tree::ProcRecord),
+    /// A line only the process tree can decide (`Verdict::Defer`), with its number: the
+    /// collector checks it again, in order, with the tree.
+    Deferred(Vec<u8>, u64),
 }
 
 struct Done {
@@ -173,14 +176,44 @@ pub(crate) fn read_ordered(
                 }
                 let Output::Ordered(items) = d.out else { continue };
                 for item in items {
-                    match item {
-                        Item::Lineage(rec) => state.note(&rec),
-                        Item::Event(mut ev) => {
-                            state.enrich(&mut ev);
-                            if !sink(ev) {
-                                break 'all;
+                    let mut ev = match item {
+                        Item::Lineage(rec) => {
+                            state.note(&rec);
+                            continue;
+                        }
+                        Item::Event(ev) => ev,
+                        Item::Deferred(bytes, n) => {
+                            let first_type = opts.skip.as_ref().and_then(|s| s.check(&bytes).1);
+                            let verdict = match state.probe.as_mut() {
+                                Some(p) => p.check(&bytes, first_type, state.tree.as_ref()),
+                                None => super::probe::Verdict::Keep,
+                            };
+                            match verdict {
+                                super::probe::Verdict::Keep => {}
+                                super::probe::Verdict::Lineage(rec) => {
+                                    state.note(&rec);
+                                    continue;
+                                }
+                                super::probe::Verdict::Drop | super::probe::Verdict::Defer => continue,
+                            }
+                            match read::json::parse_line(&bytes, fopts) {
+                                Ok(ev) => ev,
+                                Err(reason) => {
+                                    let fs = &mut stats[d.file];
+                                    fs.events -= 1;
+                                    let p = Problem { file: names[d.file].clone(), line: Some(n), reason };
+                                    if let Err(p) = super::run::bad_record(opts, fs, p) {
+                                        failure = Some(RunError::Input(format!("{p} (--strict-input)")));
+                                        break 'all;
+                                    }
+                                    continue;
+                                }
                             }
                         }
+                    };
+                    state.enrich(&mut ev);
+                    if !sink(ev) {
+                        break 'all;
                     }
                 }
             }
@@ -213,6 +246,9 @@ fn item_worker(
     lineage: bool,
 ) {
     let mut probe = super::run::ReadState::probe_for(opts, lineage);
+    if let Some(p) = probe.as_mut() {
+        p.defer_lineage();
+    }
     loop {
         let Some(job) = crate::eval::lock(source).next_job(stop) else { return };
         let (items, count, problems) = parse_block(&job, opts, fopts, probe.as_mut(), names);
@@ -249,6 +285,10 @@ fn parse_block(
                 super::probe::Verdict::Drop => return true,
                 super::probe::Verdict::Lineage(ev) => {
                     items.push(Item::Lineage(ev));
+                    return true;
+                }
+                super::probe::Verdict::Defer => {
+                    items.push(Item::Deferred(bytes.to_vec(), n));
                     return true;
                 }
             }
@@ -404,7 +444,8 @@ fn worker(
                 .into_iter()
                 .filter_map(|i| match i {
                     Item::Event(e) => Some(e),
-                    Item::Lineage(_) => None,
+                    // This probe has no lineage: it neither hands lines to the tree nor defers.
+                    Item::Lineage(_) | Item::Deferred(..) => None,
                 })
                 .collect();
             Output::Chunk(ex.run_chunk(events))

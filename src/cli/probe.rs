@@ -31,6 +31,9 @@ pub enum Verdict {
     Drop,
     /// It cannot pass, but it is a process event: what lineage reads of it.
     Lineage(ProcRecord),
+    /// Only the process tree can tell (a deferring probe, [`Probe::defer_lineage`]): check it
+    /// again where the tree is.
+    Defer,
 }
 
 /// The probe of one reader (each thread has its own).
@@ -67,6 +70,9 @@ pub struct Probe {
     checked: u64,
     dropped: u64,
     off: bool,
+    /// Without the tree, lines that may pass only through lineage fields they lack are
+    /// deferred rather than kept.
+    defer: bool,
 }
 
 /// The fields the process tree reads from a process event.
@@ -334,6 +340,7 @@ impl Probe {
             checked: 0,
             dropped: 0,
             off: false,
+            defer: false,
         };
         for g in guards {
             let mut alts: Guard = Vec::new();
@@ -465,6 +472,14 @@ impl Probe {
         }
     }
 
+    /// A probe checking lines without the process tree, for a reader that checks the lines it
+    /// could not decide again in order, with the tree (`run -j`): a line whose queries may
+    /// pass only through the lineage fields it lacks is [`Verdict::Defer`]red, not kept
+    /// (whether `GrandParentBaseFileName` is a web server is known only there).
+    pub fn defer_lineage(&mut self) {
+        self.defer = self.lineage;
+    }
+
     /// Lines checked before deciding whether checking pays.
     const TRIAL: u64 = 16_384;
 
@@ -508,7 +523,11 @@ impl Probe {
         // The values read from the line, each searched for once.
         let mut fetched = Fetched { line, got: Vec::new() };
         let lineage = self.lineage || self.derive;
+        // Lineage fields the line lacks are first unknown, then asked of the tree, or (a
+        // deferring probe without the tree) the line is deferred.
+        let two_phase = tree.is_some() || self.defer;
         let mut pass = false;
+        let mut deferred = false;
         let execs = std::mem::take(&mut self.execs);
         let at = match self.route_of.get(event_type.as_bytes()) {
             Some(&at) => at,
@@ -562,7 +581,7 @@ impl Probe {
                         Raw::Absent if !derived(name, lineage) => true,
                         // A lineage field the line lacks: unknown, then (asked again) what
                         // the tree would fill, if it can tell.
-                        Raw::Absent if tree.is_some() && !use_tree && ENRICHED_FIELDS.contains(&name) => {
+                        Raw::Absent if two_phase && !use_tree && ENRICHED_FIELDS.contains(&name) => {
                             wanted_tree = true;
                             return false;
                         }
@@ -594,6 +613,8 @@ impl Probe {
                     pass = true;
                     break;
                 }
+                // It may pass, if the lineage fields the line lacks say so.
+                deferred |= tree.is_none();
             }
             if pass {
                 break;
@@ -602,6 +623,9 @@ impl Probe {
         self.execs = execs;
         if pass {
             return Verdict::Keep;
+        }
+        if deferred {
+            return Verdict::Defer;
         }
         if !self.lineage || !matches!(event_type, "ProcessRollup2" | "SyntheticProcessRollup2") {
             return Verdict::Drop;

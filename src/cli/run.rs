@@ -539,7 +539,8 @@ fn read_stream(
         }
         if let Some(p) = state.probe.as_mut() {
             match p.check(bytes, first_type, state.tree.as_ref()) {
-                super::probe::Verdict::Keep => {}
+                // This probe does not defer (the tree is here): parsed either way.
+                super::probe::Verdict::Keep | super::probe::Verdict::Defer => {}
                 super::probe::Verdict::Drop => {
                     stats.events += 1;
                     return true;

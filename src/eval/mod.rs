@@ -348,7 +348,7 @@ fn leading_guard(
     chain: &[Node],
     mut tests: Vec<(String, crate::plan::ir::Matcher)>,
 ) -> Vec<Vec<(String, crate::plan::ir::Matcher)>> {
-    for node in chain {
+    for (k, node) in chain.iter().enumerate() {
         match node {
             Node::Filter(p, pure) => {
                 p.necessary_tests(&mut tests);
@@ -358,12 +358,60 @@ fn leading_guard(
                 }
             }
             Node::Case(branches) | Node::Union(branches) => {
-                return branches.iter().flat_map(|b| leading_guard(b, tests.clone())).collect();
+                let alts = branches.iter().flat_map(|b| leading_guard(b, tests.clone()));
+                // The filters after it test the event as it came in, when no branch can write
+                // a field they read: their tests hold of every alternative.
+                let mut written = Vec::new();
+                if !branches.iter().all(|b| writes(b, &mut written)) {
+                    return alts.collect();
+                }
+                let mut after = Vec::new();
+                for node in &chain[k + 1..] {
+                    let Node::Filter(p, true) = node else { break };
+                    let mut reads_written = false;
+                    let named = p.visit_fields(&mut |f| {
+                        reads_written |= written.iter().any(|w| w == f);
+                        !reads_written
+                    });
+                    if named.is_none() || reads_written {
+                        break;
+                    }
+                    p.necessary_tests(&mut after);
+                }
+                return alts
+                    .map(|mut a| {
+                        a.extend(after.iter().cloned());
+                        a
+                    })
+                    .collect();
             }
             _ => break,
         }
     }
     vec![tests]
+}
+
+/// Add the fields a chain may write to `out`: assignments and the named groups of field
+/// regexes, through `case` and UNION branches; false when a step may change the event in
+/// other ways (a function that transforms or expands it, an aggregate, a `match`).
+fn writes(chain: &[Node], out: &mut Vec<String>) -> bool {
+    for node in chain {
+        match node {
+            Node::Filter(_, true) => {}
+            Node::Filter(p, false) => match p.capture_names() {
+                Some(names) => out.extend(names.iter().cloned()),
+                None => return false,
+            },
+            Node::Assign(name, _) => out.push(name.clone()),
+            Node::Case(branches) | Node::Union(branches) => {
+                if !branches.iter().all(|b| writes(b, out)) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Test a chain's leading filters that cannot change the event on the event itself: `None` when
