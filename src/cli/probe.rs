@@ -723,6 +723,31 @@ mod tests {
     }
 
     #[test]
+    fn filters_after_a_case_join_its_guard_unless_a_branch_writes_their_fields() {
+        let names = |q: &str| -> Vec<Vec<String>> {
+            let p = Probe::new(vec![(exec(q), None)], false, false, false);
+            let routes = p.route(&p.execs, "ProcessRollup2");
+            let g = routes[0].guard.as_ref().expect("a guard");
+            g.iter().map(|alt| alt.iter().map(|t| p.keys[t.key].name().to_string()).collect()).collect()
+        };
+        let q = "case { ParentBaseFileName=sqlservr.exe | Kind := \"child\" ; \
+                 GrandParentBaseFileName=sqlservr.exe ParentBaseFileName=cmd.exe | Kind := \"grandchild\" ; } \
+                 | FileName=/^(cmd|whoami)\\.exe$/i | Kind=child";
+        assert_eq!(
+            names(q),
+            [vec!["ParentBaseFileName", "FileName"], vec!["ParentBaseFileName", "FileName", "GrandParentBaseFileName"]]
+        );
+        // A branch that writes the field: the filter tests what it wrote, not the event.
+        let q =
+            "case { ParentBaseFileName=a.exe | FileName := \"x\" ; ParentBaseFileName=b.exe ; } | FileName=whoami.exe";
+        assert_eq!(names(q), [vec!["ParentBaseFileName"], vec!["ParentBaseFileName"]]);
+        // A step whose writes cannot be named ends it too.
+        let q =
+            "case { ParentBaseFileName=a.exe | regex(\"(?<FileName>.+)\", field=CommandLine) ; } | FileName=whoami.exe";
+        assert_eq!(names(q), [vec!["ParentBaseFileName"]]);
+    }
+
+    #[test]
     fn the_memo_gives_each_pattern_its_own_answer_per_value() {
         let mut m = Memo::default();
         let t = |m: &mut Memo, p: Matcher| Test { key: 0, slot: m.slot(&p), m: p };
