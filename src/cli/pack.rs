@@ -210,9 +210,11 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
                     }
                 },
             };
+            // The rules the line probe says cannot pass on this event's line are not asked.
+            let hint = ev.rules_hint();
             for &i in &route_lists[route] {
                 let r = &mut rules[i];
-                if r.error.is_some() {
+                if r.error.is_some() || hint.is_some_and(|h| i < 64 && h & (1 << i) == 0) {
                     continue;
                 }
                 r.ex.push_shared(&mut ev, &mut r.rows);

@@ -197,7 +197,10 @@ pub(crate) fn read_ordered(
                                 super::probe::Verdict::Drop | super::probe::Verdict::Defer => continue,
                             }
                             match read::json::parse_line(&bytes, fopts) {
-                                Ok(ev) => ev,
+                                Ok(mut ev) => {
+                                    ev.set_rules_hint(state.probe.as_ref().and_then(|p| p.rules_hint()));
+                                    ev
+                                }
                                 Err(reason) => {
                                     let fs = &mut stats[d.file];
                                     fs.events -= 1;
@@ -294,7 +297,10 @@ fn parse_block(
             }
         }
         match read::json::parse_line(bytes, fopts) {
-            Ok(e) => items.push(Item::Event(e)),
+            Ok(mut e) => {
+                e.set_rules_hint(probe.as_deref().and_then(|p| p.rules_hint()));
+                items.push(Item::Event(e))
+            }
             Err(reason) => {
                 count -= 1;
                 problems.push(Problem { file: names[job.file].clone(), line: Some(n), reason });

@@ -73,6 +73,10 @@ pub struct Probe {
     /// Without the tree, lines that may pass only through lineage fields they lack are
     /// deferred rather than kept.
     defer: bool,
+    /// Whether kept lines say which queries may pass ([`Probe::rules_hint`]): for a pack of
+    /// up to 64 rules, where a rule given an event it cannot pass still tests it.
+    hints: bool,
+    hint: Option<u64>,
 }
 
 /// The fields the process tree reads from a process event.
@@ -341,7 +345,10 @@ impl Probe {
             dropped: 0,
             off: false,
             defer: false,
+            hints: false,
+            hint: None,
         };
+        p.hints = (2..=64).contains(&p.execs.len());
         for g in guards {
             let mut alts: Guard = Vec::new();
             for alt in g {
@@ -480,6 +487,12 @@ impl Probe {
         self.defer = self.lineage;
     }
 
+    /// After a line it kept: the queries that may pass on it (bit `i`: query `i`), when it
+    /// tested them all (a pack); `None` otherwise.
+    pub fn rules_hint(&self) -> Option<u64> {
+        self.hint
+    }
+
     /// Lines checked before deciding whether checking pays.
     const TRIAL: u64 = 16_384;
 
@@ -488,6 +501,7 @@ impl Probe {
     /// `tree`: the process tree as it stands before this line (reading in order, enrichment
     /// on): the lineage fields the line lacks are then known, as the tree would fill them.
     pub fn check(&mut self, line: &[u8], first_type: Option<&[u8]>, tree: Option<&ProcessTree>) -> Verdict {
+        self.hint = None;
         if self.off {
             return Verdict::Keep;
         }
@@ -528,6 +542,8 @@ impl Probe {
         let two_phase = tree.is_some() || self.defer;
         let mut pass = false;
         let mut deferred = false;
+        // The rules that pass, and (without the tree) those that may, by bit.
+        let (mut passing, mut maybe) = (0u64, 0u64);
         let execs = std::mem::take(&mut self.execs);
         let at = match self.route_of.get(event_type.as_bytes()) {
             Some(&at) => at,
@@ -555,6 +571,7 @@ impl Probe {
             // query that may still pass then is tried again with them (asking the tree costs
             // more than the line's own fields, and most lines fail on those).
             let mut wanted_tree = false;
+            let mut rule_pass = false;
             for use_tree in [false, true] {
                 if use_tree && (!wanted_tree || tree.is_none()) {
                     break;
@@ -610,15 +627,26 @@ impl Probe {
                     break;
                 }
                 if use_tree || !wanted_tree {
-                    pass = true;
+                    rule_pass = true;
                     break;
                 }
                 // It may pass, if the lineage fields the line lacks say so.
-                deferred |= tree.is_none();
+                if tree.is_none() {
+                    deferred = true;
+                    maybe |= 1u64.checked_shl(*r as u32).unwrap_or(0);
+                }
             }
-            if pass {
-                break;
+            if rule_pass {
+                pass = true;
+                passing |= 1u64.checked_shl(*r as u32).unwrap_or(0);
+                // With hints, every rule is asked (the line's reader says which may pass).
+                if !self.hints {
+                    break;
+                }
             }
+        }
+        if pass && self.hints {
+            self.hint = Some(passing | maybe);
         }
         self.execs = execs;
         if pass {
@@ -745,6 +773,32 @@ mod tests {
         let q =
             "case { ParentBaseFileName=a.exe | regex(\"(?<FileName>.+)\", field=CommandLine) ; } | FileName=whoami.exe";
         assert_eq!(names(q), [vec!["ParentBaseFileName"]]);
+    }
+
+    #[test]
+    fn a_kept_line_says_which_rules_may_pass() {
+        let rules = [
+            "#event_simpleName=ProcessRollup2 | FileName=/^cmd\\.exe$/i | count()",
+            "#event_simpleName=ProcessRollup2 | CommandLine=/whoami/i | count()",
+            "#event_simpleName=NewScriptWritten | count()",
+            "FileName=/cmd/ | count()",
+        ];
+        let execs = rules.iter().map(|q| (exec(q), None)).collect();
+        let mut p = Probe::new(execs, false, false, false);
+        let mut check = |l: &str| (matches!(p.check(l.as_bytes(), None, None), Verdict::Keep), p.rules_hint());
+        let pr2 = |f: &str, c: &str| {
+            format!(r#"{{"event_simpleName":"ProcessRollup2","FileName":"{f}","CommandLine":"{c}"}}"#)
+        };
+        assert_eq!(check(&pr2("cmd.exe", "cmd /c whoami")), (true, Some(0b1011)));
+        assert_eq!(check(&pr2("CMD.EXE", "cmd /c whoami")), (true, Some(0b0011)));
+        assert_eq!(check(&pr2("net.exe", "net user")), (false, None));
+        assert_eq!(check(&pr2("net.exe", "whoami")), (true, Some(0b0010)));
+        // A line the probe cannot read: kept, every rule may pass.
+        assert_eq!(check(r#"{"event_simpleName":"ProcessRollup2","x":[1]}"#), (true, None));
+        // One query: no hint.
+        let mut one = Probe::new(vec![(exec(rules[0]), None)], false, false, false);
+        assert!(matches!(one.check(pr2("cmd.exe", "").as_bytes(), None, None), Verdict::Keep));
+        assert_eq!(one.rules_hint(), None);
     }
 
     #[test]

@@ -555,6 +555,7 @@ fn read_stream(
         match read::json::parse_line(bytes, fopts) {
             Ok(mut ev) => {
                 stats.events += 1;
+                ev.set_rules_hint(state.probe.as_ref().and_then(|p| p.rules_hint()));
                 state.enrich(&mut ev);
                 sink(ev)
             }

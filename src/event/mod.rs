@@ -97,9 +97,19 @@ pub fn format_num(n: f64) -> String {
 }
 
 /// One event (or one result row).
-#[derive(Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct Event {
     fields: Vec<(String, Value)>,
+    /// Set by a reader whose line probe tested a pack's rules on the line: bit `i` set when
+    /// rule `i` may pass its leading filters (the others cannot, [`Event::rules_hint`]). Not
+    /// a field: not printed, not compared.
+    hint: Option<u64>,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        self.fields == other.fields
+    }
 }
 
 impl fmt::Debug for Event {
@@ -110,11 +120,11 @@ impl fmt::Debug for Event {
 
 impl Event {
     pub fn new() -> Event {
-        Event { fields: Vec::new() }
+        Event { fields: Vec::new(), hint: None }
     }
 
     pub fn with_capacity(n: usize) -> Event {
-        Event { fields: Vec::with_capacity(n) }
+        Event { fields: Vec::with_capacity(n), hint: None }
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
@@ -139,8 +149,18 @@ impl Event {
     }
 
     /// An event from fields already free of duplicates (readers).
+    /// Which of a pack's rules (bit `i`: rule `i`) the line probe found may pass on the line
+    /// this event was read from; `None` when not probed that way (every rule may).
+    pub fn rules_hint(&self) -> Option<u64> {
+        self.hint
+    }
+
+    pub fn set_rules_hint(&mut self, hint: Option<u64>) {
+        self.hint = hint;
+    }
+
     pub fn from_fields(fields: Vec<(String, Value)>) -> Event {
-        Event { fields }
+        Event { fields, hint: None }
     }
 
     /// Append without checking for an existing field (readers building a fresh event).
@@ -263,6 +283,17 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rules_hint_is_not_a_field() {
+        let mut a = Event::new();
+        a.set("x", Value::Str("1".into()));
+        let mut b = a.clone();
+        b.set_rules_hint(Some(0b10));
+        assert_eq!(a, b);
+        assert_eq!((a.rules_hint(), b.rules_hint()), (None, Some(0b10)));
+        assert_eq!(format!("{b:?}"), format!("{a:?}"));
+    }
 
     #[test]
     fn numbers() {
