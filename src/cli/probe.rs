@@ -233,6 +233,15 @@ impl<'l> Fetched<'l> {
     }
 }
 
+/// What [`lineage_value`] needs to tell a line's missing lineage fields.
+#[derive(Debug)]
+struct LineageView<'a> {
+    tree: &'a ProcessTree,
+    tree_keys: &'a [usize; TREE_FIELDS.len()],
+    extra_keys: &'a [usize; LINEAGE_INPUTS.len()],
+    event_type: &'a str,
+}
+
 /// A query that lines of one event type go to, with its guard's tests on the event type
 /// already answered (the alternatives that fail on it left out, the tests it passes dropped):
 /// `None` when the guard says nothing about such lines.
@@ -424,6 +433,7 @@ impl Probe {
     /// Whether every alternative of a query's guard has a test the line fails for sure (read
     /// from its raw values, as `known` reads them: an absent field fails unless the reader or
     /// the tree may add it, or a key has an escape).
+    #[allow(clippy::too_many_arguments)]
     fn guard_fails(
         keys: &[Key],
         memos: &mut [Memo],
@@ -431,6 +441,7 @@ impl Probe {
         lineage: bool,
         u_escape: &mut Option<bool>,
         fetched: &mut Fetched<'_>,
+        tree: Option<&LineageView<'_>>,
     ) -> bool {
         g.iter().all(|alt| {
             alt.iter().any(|t| {
@@ -448,8 +459,23 @@ impl Probe {
                         a == Some(false)
                     }
                     Text::Absent => {
-                        !*u_escape.get_or_insert_with(|| rawline::has_u_escape(fetched.line))
-                            && !derived(keys[t.key].name(), lineage)
+                        if *u_escape.get_or_insert_with(|| rawline::has_u_escape(fetched.line)) {
+                            return false;
+                        }
+                        let name = keys[t.key].name();
+                        if !derived(name, lineage) {
+                            return true;
+                        }
+                        // A lineage field the line lacks: what the tree would fill, if it can
+                        // tell (fields are tested last, after the line's own have passed).
+                        let Some(lv) = tree.filter(|_| ENRICHED_FIELDS.contains(&name)) else { return false };
+                        let mut fetch = |i: usize| fetched.get(keys, i).clone();
+                        match lineage_value(lv.tree, &mut fetch, lv.tree_keys, lv.extra_keys, lv.event_type, name) {
+                            Some(Some(v)) => crate::eval::filter::matcher_answer(&t.m, &v) == Some(false),
+                            // It stays absent: a `Field=pattern` test fails.
+                            Some(None) => true,
+                            None => false,
+                        }
                     }
                     Text::Unsure => false,
                 }
@@ -557,7 +583,14 @@ impl Probe {
         let route = std::sync::Arc::clone(&self.routes[at]);
         for Route { rule: r, guard } in route.iter() {
             if let Some(g) = guard {
-                if Self::guard_fails(&self.keys, &mut self.memos, g, lineage, &mut u_escape, &mut fetched) {
+                let lv = tree.map(|tree| LineageView {
+                    tree,
+                    tree_keys: &self.tree_keys,
+                    extra_keys: &self.extra_keys,
+                    event_type,
+                });
+                let (keys, memos) = (&self.keys, &mut self.memos);
+                if Self::guard_fails(keys, memos, g, lineage, &mut u_escape, &mut fetched, lv.as_ref()) {
                     continue;
                 }
             }
