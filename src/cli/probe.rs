@@ -176,13 +176,18 @@ impl Memo {
         }
     }
 
-    /// A test's answer on a value (spelled `text` in the line), from the memo when asked before.
-    #[cfg(test)]
-    fn answer(&mut self, entry: Option<u32>, t: &Test, v: &str) -> Option<bool> {
+    /// A test's answer, from the memo when asked before; else `ask`'s (`None`: the value
+    /// cannot be read, nothing to remember), remembered.
+    fn answer(
+        &mut self,
+        entry: Option<u32>,
+        t: &Test,
+        ask: impl FnOnce(&crate::plan::ir::Matcher) -> Option<Option<bool>>,
+    ) -> Option<bool> {
         if let Some(a) = self.known(entry, t) {
             return a;
         }
-        let a = crate::eval::filter::matcher_answer(&t.m, v);
+        let a = ask(&t.m)?;
         self.remember(entry, t, a);
         a
     }
@@ -220,11 +225,7 @@ impl<'l> Fetched<'l> {
     /// The decoded value at a position of `got`.
     fn value(&mut self, at: usize) -> &Raw<'l> {
         let s = &mut self.got[at];
-        s.value.get_or_insert_with(|| match s.text {
-            Text::Absent => Raw::Absent,
-            Text::Str(t) => rawline::decode(t).map_or(Raw::Unsure, Raw::Plain),
-            Text::Unsure => Raw::Unsure,
-        })
+        s.value.get_or_insert_with(|| s.text.raw())
     }
 
     fn get(&mut self, keys: &[Key], i: usize) -> &Raw<'l> {
@@ -240,6 +241,19 @@ struct LineageView<'a> {
     tree_keys: &'a [usize; TREE_FIELDS.len()],
     extra_keys: &'a [usize; LINEAGE_INPUTS.len()],
     event_type: &'a str,
+}
+
+impl LineageView<'_> {
+    /// [`lineage_value`] of a field, reading the line's values through `fetched`.
+    fn value(&self, keys: &[Key], fetched: &mut Fetched<'_>, name: &str) -> Option<Option<String>> {
+        let mut fetch = |i: usize| fetched.get(keys, i).clone();
+        lineage_value(self.tree, &mut fetch, self.tree_keys, self.extra_keys, self.event_type, name)
+    }
+}
+
+/// Bit `i` of a set of queries (none past the 64th: hints are off for larger packs).
+fn bit(i: usize) -> u64 {
+    1u64.checked_shl(i as u32).unwrap_or(0)
 }
 
 /// A query that lines of one event type go to, with its guard's tests on the event type
@@ -450,13 +464,11 @@ impl Probe {
                     Text::Str(text) => {
                         let memo = &mut memos[t.key];
                         let e = *fetched.got[at].entry.get_or_insert_with(|| memo.entry(text));
-                        if let Some(a) = memo.known(e, t) {
-                            return a == Some(false);
-                        }
-                        let Raw::Plain(v) = fetched.value(at) else { return false };
-                        let a = crate::eval::filter::matcher_answer(&t.m, v);
-                        memo.remember(e, t, a);
-                        a == Some(false)
+                        let ask = |m: &crate::plan::ir::Matcher| match fetched.value(at) {
+                            Raw::Plain(v) => Some(crate::eval::filter::matcher_answer(m, v)),
+                            _ => None,
+                        };
+                        memo.answer(e, t, ask) == Some(false)
                     }
                     Text::Absent => {
                         if *u_escape.get_or_insert_with(|| rawline::has_u_escape(fetched.line)) {
@@ -469,8 +481,7 @@ impl Probe {
                         // A lineage field the line lacks: what the tree would fill, if it can
                         // tell (fields are tested last, after the line's own have passed).
                         let Some(lv) = tree.filter(|_| ENRICHED_FIELDS.contains(&name)) else { return false };
-                        let mut fetch = |i: usize| fetched.get(keys, i).clone();
-                        match lineage_value(lv.tree, &mut fetch, lv.tree_keys, lv.extra_keys, lv.event_type, name) {
+                        match lv.value(keys, fetched, name) {
                             Some(Some(v)) => crate::eval::filter::matcher_answer(&t.m, &v) == Some(false),
                             // It stays absent: a `Field=pattern` test fails.
                             Some(None) => true,
@@ -581,14 +592,10 @@ impl Probe {
             }
         };
         let route = std::sync::Arc::clone(&self.routes[at]);
+        let (tree_keys, extra_keys) = (self.tree_keys, self.extra_keys);
+        let lv = tree.map(|tree| LineageView { tree, tree_keys: &tree_keys, extra_keys: &extra_keys, event_type });
         for Route { rule: r, guard } in route.iter() {
             if let Some(g) = guard {
-                let lv = tree.map(|tree| LineageView {
-                    tree,
-                    tree_keys: &self.tree_keys,
-                    extra_keys: &self.extra_keys,
-                    event_type,
-                });
                 let (keys, memos) = (&self.keys, &mut self.memos);
                 if Self::guard_fails(keys, memos, g, lineage, &mut u_escape, &mut fetched, lv.as_ref()) {
                     continue;
@@ -635,21 +642,15 @@ impl Probe {
                             wanted_tree = true;
                             return false;
                         }
-                        Raw::Absent => {
-                            let keys = &self.keys;
-                            let mut fetch = |i: usize| fetched.get(keys, i).clone();
-                            match tree.map(|t| {
-                                lineage_value(t, &mut fetch, &self.tree_keys, &self.extra_keys, event_type, name)
-                            }) {
-                                Some(Some(v)) => {
-                                    if let Some(v) = v {
-                                        ev.push(name.to_string(), Value::Str(v));
-                                    }
-                                    true
+                        Raw::Absent => match lv.as_ref().map(|lv| lv.value(&self.keys, &mut fetched, name)) {
+                            Some(Some(v)) => {
+                                if let Some(v) = v {
+                                    ev.push(name.to_string(), Value::Str(v));
                                 }
-                                _ => false,
+                                true
                             }
-                        }
+                            _ => false,
+                        },
                         Raw::Unsure => false,
                     };
                     self.asked[i] = if k { 1 } else { 2 };
@@ -666,12 +667,12 @@ impl Probe {
                 // It may pass, if the lineage fields the line lacks say so.
                 if tree.is_none() {
                     deferred = true;
-                    maybe |= 1u64.checked_shl(*r as u32).unwrap_or(0);
+                    maybe |= bit(*r);
                 }
             }
             if rule_pass {
                 pass = true;
-                passing |= 1u64.checked_shl(*r as u32).unwrap_or(0);
+                passing |= bit(*r);
                 // With hints, every rule is asked (the line's reader says which may pass).
                 if !self.hints {
                     break;
@@ -736,6 +737,10 @@ mod tests {
         assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
         let ir = crate::plan::compile::compile(&query, &crate::plan::PlanOptions::default()).expect("compiles");
         Executor::new(&ir, crate::eval::Ctx::default()).expect("executor")
+    }
+
+    fn ask(m: &mut Memo, e: Option<u32>, t: &Test, v: &str) -> Option<bool> {
+        m.answer(e, t, |p| Some(crate::eval::filter::matcher_answer(p, v)))
     }
 
     fn rx(p: &str) -> Matcher {
@@ -848,29 +853,29 @@ mod tests {
         for round in 0..2 {
             let e = m.entry(b"W3WP.EXE");
             assert_eq!(e, Some(0), "round {round}");
-            assert_eq!(m.answer(e, &web, "W3WP.EXE"), Some(true));
-            assert_eq!(m.answer(e, &same, "W3WP.EXE"), Some(true));
-            assert_eq!(m.answer(e, &cmd, "W3WP.EXE"), Some(false));
-            assert_eq!(m.answer(e, &exact, "W3WP.EXE"), Some(false));
+            assert_eq!(ask(&mut m, e, &web, "W3WP.EXE"), Some(true));
+            assert_eq!(ask(&mut m, e, &same, "W3WP.EXE"), Some(true));
+            assert_eq!(ask(&mut m, e, &cmd, "W3WP.EXE"), Some(false));
+            assert_eq!(ask(&mut m, e, &exact, "W3WP.EXE"), Some(false));
             let e = m.entry(b"cmd.exe");
             assert_eq!(e, Some(1));
-            assert_eq!(m.answer(e, &cmd, "cmd.exe"), Some(true));
-            assert_eq!(m.answer(e, &web, "cmd.exe"), Some(false));
+            assert_eq!(ask(&mut m, e, &cmd, "cmd.exe"), Some(true));
+            assert_eq!(ask(&mut m, e, &web, "cmd.exe"), Some(false));
         }
         // Long values are not remembered, and still answered.
         let long = "cmd ".repeat(100);
         assert_eq!(m.entry(long.as_bytes()), None);
-        assert_eq!(m.answer(None, &cmd, &long), Some(true));
+        assert_eq!(ask(&mut m, None, &cmd, long.as_str()), Some(true));
         // Full: it starts over, and answers stay right.
         for i in 0..Memo::ENTRIES + 10 {
             let v = format!("v{i}.exe");
             let e = m.entry(v.as_bytes());
-            assert_eq!(m.answer(e, &cmd, &v), Some(false));
+            assert_eq!(ask(&mut m, e, &cmd, v.as_str()), Some(false));
         }
         assert!(m.index.len() <= Memo::ENTRIES);
         let e = m.entry(b"w3wp.exe");
-        assert_eq!(m.answer(e, &web, "w3wp.exe"), Some(true));
-        assert_eq!(m.answer(e, &exact, "w3wp.exe"), Some(true));
+        assert_eq!(ask(&mut m, e, &web, "w3wp.exe"), Some(true));
+        assert_eq!(ask(&mut m, e, &exact, "w3wp.exe"), Some(true));
     }
 
     #[test]
@@ -881,7 +886,7 @@ mod tests {
         let v = "a".repeat(60) + "c";
         for _ in 0..2 {
             let e = m.entry(v.as_bytes());
-            assert_eq!(m.answer(e, &t, &v), None);
+            assert_eq!(ask(&mut m, e, &t, v.as_str()), None);
         }
     }
 }

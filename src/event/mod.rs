@@ -148,7 +148,6 @@ impl Event {
         }
     }
 
-    /// An event from fields already free of duplicates (readers).
     /// Which of a pack's rules (bit `i`: rule `i`) the line probe found may pass on the line
     /// this event was read from; `None` when not probed that way (every rule may).
     pub fn rules_hint(&self) -> Option<u64> {
@@ -159,6 +158,7 @@ impl Event {
         self.hint = hint;
     }
 
+    /// An event from fields already free of duplicates (readers).
     pub fn from_fields(fields: Vec<(String, Value)>) -> Event {
         Event { fields, hint: None }
     }

@@ -40,11 +40,7 @@ impl Key {
 
     /// The key's value in `line`.
     pub fn get<'a>(&self, line: &'a [u8]) -> Raw<'a> {
-        match self.text(line) {
-            Text::Absent => Raw::Absent,
-            Text::Str(t) => decode(t).map_or(Raw::Unsure, Raw::Plain),
-            Text::Unsure => Raw::Unsure,
-        }
+        self.text(line).raw()
     }
 
     /// The key's value in `line` as the line spells it, not decoded.
@@ -76,6 +72,17 @@ pub enum Text<'a> {
     Str(&'a [u8]),
     /// Present, but not a string, or a string without its end.
     Unsure,
+}
+
+impl<'a> Text<'a> {
+    /// The value decoded: a string that [`decode`] refuses is `Unsure`.
+    pub fn raw(self) -> Raw<'a> {
+        match self {
+            Text::Absent => Raw::Absent,
+            Text::Str(t) => decode(t).map_or(Raw::Unsure, Raw::Plain),
+            Text::Unsure => Raw::Unsure,
+        }
+    }
 }
 
 fn text_at(line: &[u8], j: usize) -> Text<'_> {
@@ -240,9 +247,10 @@ pub fn event_type(line: &[u8]) -> Raw<'_> {
 }
 
 fn value_at(line: &[u8], j: usize) -> Raw<'_> {
+    // A key was found: present, so never `Absent`.
     match text_at(line, j) {
-        Text::Str(t) => decode(t).map_or(Raw::Unsure, Raw::Plain),
-        _ => Raw::Unsure,
+        Text::Absent => Raw::Unsure,
+        t => t.raw(),
     }
 }
 
