@@ -191,8 +191,9 @@ pub(crate) fn read_ordered(
                             match verdict {
                                 super::probe::Verdict::Keep => {}
                                 super::probe::Verdict::Lineage(rec) => {
-                                    state.note(&rec);
-                                    continue;
+                                    if state.note_spelled(&rec) {
+                                        continue;
+                                    }
                                 }
                                 super::probe::Verdict::Drop | super::probe::Verdict::Defer => continue,
                             }
@@ -286,9 +287,12 @@ fn parse_block(
             match p.check(bytes, first_type, None) {
                 super::probe::Verdict::Keep => {}
                 super::probe::Verdict::Drop => return true,
-                super::probe::Verdict::Lineage(ev) => {
-                    items.push(Item::Lineage(ev));
-                    return true;
+                super::probe::Verdict::Lineage(rec) => {
+                    // Decoded here (a reader's thread), or parsed when it does not decode.
+                    if let Some(rec) = rec.decoded() {
+                        items.push(Item::Lineage(rec));
+                        return true;
+                    }
                 }
                 super::probe::Verdict::Defer => {
                     items.push(Item::Deferred(bytes.to_vec(), n));

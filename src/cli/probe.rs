@@ -13,7 +13,7 @@ use crate::eval::Executor;
 use crate::event::{Event, Value};
 use crate::read::rawline::{self, Key, Raw, Text};
 use crate::read::skip::EventTypes;
-use crate::read::tree::{ProcRecord, ProcView, ProcessTree, ENRICHED_FIELDS};
+use crate::read::tree::{ProcView, ProcessTree, SpelledProc, ENRICHED_FIELDS};
 
 /// A query the probe tests lines against, with the event types it can use (`None`: any).
 #[derive(Debug, Clone)]
@@ -24,13 +24,14 @@ pub struct ProbeQuery {
 
 /// What to do with a line.
 #[derive(Debug)]
-pub enum Verdict {
+pub enum Verdict<'l> {
     /// Parse it.
     Keep,
     /// It cannot pass: count it and go on.
     Drop,
-    /// It cannot pass, but it is a process event: what lineage reads of it.
-    Lineage(ProcRecord),
+    /// It cannot pass, but it is a process event: what lineage reads of it, as the line spells
+    /// it (when the tree cannot read that, [`ProcessTree::record_spelled`], parse the line).
+    Lineage(SpelledProc<'l>),
     /// Only the process tree can tell (a deferring probe, [`Probe::defer_lineage`]): check it
     /// again where the tree is.
     Defer,
@@ -537,7 +538,7 @@ impl Probe {
     /// plain value), which is the type when the line has no `#` (so no `#event_simpleName`).
     /// `tree`: the process tree as it stands before this line (reading in order, enrichment
     /// on): the lineage fields the line lacks are then known, as the tree would fill them.
-    pub fn check(&mut self, line: &[u8], first_type: Option<&[u8]>, tree: Option<&ProcessTree>) -> Verdict {
+    pub fn check<'l>(&mut self, line: &'l [u8], first_type: Option<&[u8]>, tree: Option<&ProcessTree>) -> Verdict<'l> {
         self.hint = None;
         if self.off {
             return Verdict::Keep;
@@ -553,7 +554,7 @@ impl Probe {
         v
     }
 
-    fn verdict(&mut self, line: &[u8], first_type: Option<&[u8]>, tree: Option<&ProcessTree>) -> Verdict {
+    fn verdict<'l>(&mut self, line: &'l [u8], first_type: Option<&[u8]>, tree: Option<&ProcessTree>) -> Verdict<'l> {
         let Some(has_hash) = rawline::flat_shape(line) else { return Verdict::Keep };
         let hinted = first_type
             .filter(|_| !has_hash)
@@ -692,7 +693,8 @@ impl Probe {
         if !self.lineage || !matches!(event_type, "ProcessRollup2" | "SyntheticProcessRollup2") {
             return Verdict::Drop;
         }
-        let mut vals: [Option<std::borrow::Cow<'_, str>>; TREE_FIELDS.len()] = Default::default();
+        // The values as the line spells them: the tree decodes only what it has not seen.
+        let mut vals: [Option<&'l [u8]>; TREE_FIELDS.len()] = Default::default();
         let mut seen_aid = false;
         for (t, (slot, name)) in vals.iter_mut().zip(TREE_FIELDS).enumerate() {
             // The tree names a host by `aid`, else `ComputerName`.
@@ -702,28 +704,23 @@ impl Probe {
             if !self.parents && matches!(name, "ParentProcessId" | "ParentProcessGuid" | "ParentBaseFileName") {
                 continue;
             }
-            match fetched.get(&self.keys, self.tree_keys[t]).clone() {
-                Raw::Plain(v) => {
+            let at = fetched.index(&self.keys, self.tree_keys[t]);
+            match fetched.got[at].text {
+                Text::Str(v) => {
                     if name == "aid" {
                         seen_aid = true;
                     }
                     *slot = Some(v);
                 }
-                Raw::Absent if *u_escape.get_or_insert_with(|| rawline::has_u_escape(line)) => return Verdict::Keep,
-                Raw::Absent => {}
+                Text::Absent if *u_escape.get_or_insert_with(|| rawline::has_u_escape(line)) => return Verdict::Keep,
+                Text::Absent => {}
                 // Parse it: the tree must see the same values as from a parsed line.
-                Raw::Unsure => return Verdict::Keep,
+                Text::Unsure => return Verdict::Keep,
             }
         }
         let [aid, computer, target, ppid, pguid, image, pname] = vals;
         let Some(host) = aid.or(computer) else { return Verdict::Drop };
-        Verdict::Lineage(ProcRecord::new(
-            &host,
-            pguid.as_deref().or(ppid.as_deref()),
-            target.as_deref(),
-            image.as_deref(),
-            pname.as_deref(),
-        ))
+        Verdict::Lineage(SpelledProc { host, parent: pguid.or(ppid), target, image, parent_name: pname })
     }
 }
 

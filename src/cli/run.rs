@@ -100,6 +100,12 @@ impl ReadState {
         }
     }
 
+    /// [`note`](Self::note) from a line's spelling; false when the tree cannot read it (the
+    /// line is to be parsed).
+    pub(crate) fn note_spelled(&mut self, rec: &read::tree::SpelledProc<'_>) -> bool {
+        self.tree.as_mut().is_none_or(|t| t.record_spelled(rec))
+    }
+
     pub(crate) fn enrich(&mut self, ev: &mut Event) {
         if let Some(t) = self.tree.as_mut() {
             t.enrich(ev);
@@ -546,9 +552,10 @@ fn read_stream(
                     return true;
                 }
                 super::probe::Verdict::Lineage(rec) => {
-                    stats.events += 1;
-                    state.note(&rec);
-                    return true;
+                    if state.note_spelled(&rec) {
+                        stats.events += 1;
+                        return true;
+                    }
                 }
             }
         }

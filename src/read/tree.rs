@@ -139,6 +139,39 @@ impl ProcRecord {
     }
 }
 
+/// A process event's [`ProcView`] as its line spells it: the contents of JSON strings, escapes
+/// not decoded (what the line probe hands over for a process event that cannot pass the query,
+/// so that a remembered image is not decoded again).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SpelledProc<'a> {
+    pub host: &'a [u8],
+    pub parent: Option<&'a [u8]>,
+    pub target: Option<&'a [u8]>,
+    pub image: Option<&'a [u8]>,
+    pub parent_name: Option<&'a [u8]>,
+}
+
+impl SpelledProc<'_> {
+    /// Decoded and owned (`None` when a value is not a string a parser would read as
+    /// [`rawline::decode`](crate::read::rawline::decode) does).
+    pub fn decoded(&self) -> Option<ProcRecord> {
+        use crate::read::rawline::decode;
+        let opt = decode_opt;
+        let host = decode(self.host)?;
+        let (parent, target, image, pname) =
+            (opt(self.parent)?, opt(self.target)?, opt(self.image)?, opt(self.parent_name)?);
+        Some(ProcRecord::new(&host, parent.as_deref(), target.as_deref(), image.as_deref(), pname.as_deref()))
+    }
+}
+
+/// An optional value decoded (`None`: it does not decode).
+fn decode_opt(t: Option<&[u8]>) -> Option<Option<std::borrow::Cow<'_, str>>> {
+    match t {
+        None => Some(None),
+        Some(t) => crate::read::rawline::decode(t).map(Some),
+    }
+}
+
 /// The process trees of the hosts seen so far.
 #[derive(Debug, Default)]
 pub struct ProcessTree {
@@ -146,6 +179,9 @@ pub struct ProcessTree {
     clock: u64,
     /// Image paths, shared (most processes run a few images).
     images: HashMap<Arc<str>, ()>,
+    /// The same, by their JSON spelling (escapes as a line writes them): a line probe's
+    /// process record is remembered without decoding its image.
+    spelled: HashMap<Box<[u8]>, Arc<str>>,
 }
 
 pub fn basename(p: &str) -> &str {
@@ -195,6 +231,7 @@ impl ProcessTree {
         let a: Arc<str> = Arc::from(s);
         if self.images.len() >= PER_HOST {
             self.images.clear();
+            self.spelled.clear();
         }
         self.images.insert(Arc::clone(&a), ());
         a
@@ -338,6 +375,53 @@ impl ProcessTree {
         }
     }
 
+    /// [`record`](Self::record) from a line's spelling; false (nothing remembered) when a value
+    /// is not a string [`rawline::decode`](crate::read::rawline::decode) reads: the line is then
+    /// parsed instead.
+    pub fn record_spelled(&mut self, r: &SpelledProc<'_>) -> bool {
+        use crate::read::rawline::decode;
+        let opt = decode_opt;
+        let (Some(host), Some(parent), Some(target)) = (decode(r.host), opt(r.parent), opt(r.target)) else {
+            return false;
+        };
+        let mut name = |t: Option<&[u8]>| match t {
+            None => Some(None),
+            Some(t) => self.intern_spelled(t).map(Some),
+        };
+        let (Some(image), Some(parent_name)) = (name(r.image), name(r.parent_name)) else { return false };
+        let v = ProcView {
+            host: &host,
+            parent: parent.as_deref(),
+            target: target.as_deref(),
+            image: image.as_deref(),
+            parent_name: parent_name.as_deref(),
+            has_grandparent: false,
+        };
+        let generation = self.touch(v.host);
+        let filled = if parent_name.is_some() {
+            None
+        } else {
+            self.lookup(&ProcView { has_grandparent: true, ..v }).parent.map(|p| self.intern(&p))
+        };
+        let (Some(id), Some(image)) = (v.target, image.clone()) else { return true };
+        let parent_name = parent_name.clone().or(filled);
+        let parent = v.parent.map(key);
+        if let Some(c) = self.hosts.get_mut(v.host) {
+            c.insert(key(id), Proc { image, parent, parent_name }, generation);
+        }
+        true
+    }
+
+    /// [`intern`](Self::intern) by a JSON string's spelling; `None` when it does not decode.
+    fn intern_spelled(&mut self, t: &[u8]) -> Option<Arc<str>> {
+        if let Some(a) = self.spelled.get(t) {
+            return Some(Arc::clone(a));
+        }
+        let a = self.intern(&crate::read::rawline::decode(t)?);
+        self.spelled.insert(t.into(), Arc::clone(&a));
+        Some(a)
+    }
+
     /// Keep a process (`filled_parent`: its parent's name when the event lacks it).
     fn remember(&mut self, v: &ProcView<'_>, filled_parent: Option<&str>, generation: usize) {
         let (Some(id), Some(image)) = (v.target, v.image) else { return };
@@ -462,6 +546,43 @@ mod tests {
         // cmd.exe's record keeps the parent name filled from the tree: its child's grandparent.
         assert_eq!(b.peek(&v("8", Some("3"), "w", None)).unwrap().grandparent.as_deref(), Some("cmd.exe"));
         assert_eq!(b.peek(&v("9", Some("2"), "w", None)).unwrap().grandparent.as_deref(), Some("w3wp.exe"));
+        assert_eq!(a.len(), b.len());
+    }
+
+    #[test]
+    fn a_spelled_record_is_the_decoded_one() {
+        // As lines spell them: escaped backslashes, an escaped quote in a parent's name.
+        let spelled = [
+            ("1", None, r"\\Device\\w3wp.exe", Some(r#"svc\"host.exe"#)),
+            ("2", Some("1"), r"\\Device\\cmd.exe", None),
+            ("3", Some("2"), r"\\Device\\whoami.exe", Some("cmd.exe")),
+            ("4", Some("9"), r"\\Device\\cmd.exe", None),
+        ];
+        let (mut a, mut b) = (ProcessTree::new(), ProcessTree::new());
+        for (target, parent, image, pname) in spelled {
+            let s = SpelledProc {
+                host: b"h",
+                parent: parent.map(str::as_bytes),
+                target: Some(target.as_bytes()),
+                image: Some(image.as_bytes()),
+                parent_name: pname.map(str::as_bytes),
+            };
+            a.record(s.decoded().expect("decodes").view());
+            assert!(b.record_spelled(&s));
+        }
+        let v = |parent| ProcView { host: "h", parent: Some(parent), target: Some("9"), ..ProcView::default() };
+        for p in ["1", "2", "3", "4"] {
+            assert_eq!(a.peek(&v(p)), b.peek(&v(p)), "child of {p}");
+        }
+        assert_eq!(b.peek(&v("2")).unwrap().parent.as_deref(), Some("cmd.exe"));
+        assert_eq!(b.peek(&v("2")).unwrap().grandparent.as_deref(), Some("w3wp.exe"));
+        assert_eq!(b.context_image("h", "1").as_deref(), Some(r"\Device\w3wp.exe"));
+        assert_eq!(a.len(), b.len());
+        // A value a parser must read (a \u escape): nothing remembered, the line is parsed.
+        let odd = SpelledProc { host: b"h", target: Some(b"5"), image: Some(br"\u0041.exe"), ..SpelledProc::default() };
+        assert!(odd.decoded().is_none());
+        assert!(!b.record_spelled(&odd));
+        assert!(b.context_image("h", "5").is_none());
         assert_eq!(a.len(), b.len());
     }
 
