@@ -162,6 +162,7 @@ pub(crate) fn read_ordered(
         let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
         let mut next = 0u64;
         let mut failure: Option<RunError> = None;
+        let mut skip = opts.skip.as_deref().cloned();
         'all: for d in done_rx.iter() {
             pending.insert(d.seq, d);
             while let Some(d) = pending.remove(&next) {
@@ -183,7 +184,7 @@ pub(crate) fn read_ordered(
                         }
                         Item::Event(ev) => ev,
                         Item::Deferred(bytes, n) => {
-                            let first_type = opts.skip.as_ref().and_then(|s| s.check(&bytes).1);
+                            let first_type = skip.as_mut().and_then(|s| s.check(&bytes).1);
                             let verdict = match state.probe.as_mut() {
                                 Some(p) => p.check(&bytes, first_type, state.tree.as_ref()),
                                 None => super::probe::Verdict::Keep,
@@ -250,12 +251,13 @@ fn item_worker(
     lineage: bool,
 ) {
     let mut probe = super::run::ReadState::probe_for(opts, lineage);
+    let mut skip = opts.skip.as_deref().cloned();
     if let Some(p) = probe.as_mut() {
         p.defer_lineage();
     }
     loop {
         let Some(job) = crate::eval::lock(source).next_job(stop) else { return };
-        let (items, count, problems) = parse_block(&job, opts, fopts, probe.as_mut(), names);
+        let (items, count, problems) = parse_block(&job, fopts, probe.as_mut(), &mut skip, names);
         // The block's buffer goes back to be filled again.
         crate::eval::lock(source).give_back(job.data);
         let d =
@@ -269,9 +271,9 @@ fn item_worker(
 /// One block's lines: skipped, probed, parsed, in order.
 fn parse_block(
     job: &Job,
-    opts: &RunOptions,
     fopts: &LineOptions,
     mut probe: Option<&mut super::probe::Probe>,
+    skip: &mut Option<read::skip::LineSkip>,
     names: &[String],
 ) -> (Vec<Item>, u64, Vec<Problem>) {
     let mut items: Vec<Item> = Vec::new();
@@ -279,7 +281,7 @@ fn parse_block(
     let mut count = 0u64;
     let _ = read::for_each_line_in(&job.data, job.first_line, |n, bytes| {
         count += 1;
-        let (skipped, first_type) = opts.skip.as_ref().map_or((false, None), |s| s.check(bytes));
+        let (skipped, first_type) = skip.as_mut().map_or((false, None), |s| s.check(bytes));
         if skipped {
             return true;
         }
@@ -445,9 +447,10 @@ fn worker(
     };
     // No lineage here: the query's result does not depend on it.
     let mut probe = super::run::ReadState::probe_for(opts, false);
+    let mut skip = opts.skip.as_deref().cloned();
     loop {
         let Some(job) = crate::eval::lock(source).next_job(stop) else { return };
-        let (items, count, problems) = parse_block(&job, opts, fopts, probe.as_mut(), names);
+        let (items, count, problems) = parse_block(&job, fopts, probe.as_mut(), &mut skip, names);
         crate::eval::lock(source).give_back(job.data);
         let out = {
             let events = items

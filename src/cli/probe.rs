@@ -573,7 +573,7 @@ impl Probe {
         }
         let mut u_escape: Option<bool> = None;
         // The values read from the line, each searched for once.
-        let mut fetched = Fetched { line, got: Vec::new() };
+        let mut fetched = Fetched { line, got: Vec::with_capacity(16) };
         let lineage = self.lineage || self.derive;
         // Lineage fields the line lacks are first unknown, then asked of the tree, or (a
         // deferring probe without the tree) the line is deferred.

@@ -536,9 +536,9 @@ fn read_stream(
         _ => {}
     }
     let mut strict_fail: Option<Problem> = None;
-    let skip = opts.skip.clone();
+    let mut skip = opts.skip.as_deref().cloned();
     let mut on_line = |line_no: u64, bytes: &[u8]| -> bool {
-        let (skipped, first_type) = skip.as_ref().map_or((false, None), |s| s.check(bytes));
+        let (skipped, first_type) = skip.as_mut().map_or((false, None), |s| s.check(bytes));
         if skipped {
             stats.events += 1;
             return true;

@@ -50,11 +50,13 @@ impl EventTypes {
     }
 }
 
-/// The event types a query can use.
+/// The event types a query can use. Each reader works on its own copy (`check` remembers
+/// the answer per event type: a pack's set has regexes, and a line's type is one of a few).
 #[derive(Debug, Clone)]
 pub struct LineSkip {
     types: EventTypes,
     marker: memmem::Finder<'static>,
+    seen: crate::hash::FastMap<Box<[u8]>, bool>,
 }
 
 impl LineSkip {
@@ -73,7 +75,11 @@ impl LineSkip {
     /// `None` when an entry cannot be tested safely (see [`EventTypes::new`]).
     pub fn new(names: &[String]) -> Option<LineSkip> {
         let types = EventTypes::new(names)?;
-        Some(LineSkip { types, marker: memmem::Finder::new(b"event_simpleName\"").into_owned() })
+        Some(LineSkip {
+            types,
+            marker: memmem::Finder::new(b"event_simpleName\"").into_owned(),
+            seen: Default::default(),
+        })
     }
 
     /// A Falcon line whose `event_simpleName` (or `#event_simpleName`) is none of the event
@@ -81,13 +87,13 @@ impl LineSkip {
     /// so `event_simpleName"` can only be the end of a key (checked: the key is exactly that
     /// name). Anything unusual (an escaped value, another key ending the same way, a value that
     /// is not a string) keeps the line.
-    pub fn skippable(&self, line: &[u8]) -> bool {
+    pub fn skippable(&mut self, line: &[u8]) -> bool {
         self.check(line).0
     }
 
     /// [`LineSkip::skippable`], and the event type it read (a plain string value of the first
     /// `event_simpleName` or `#event_simpleName` key), for the line probe to reuse.
-    pub fn check<'a>(&self, line: &'a [u8]) -> (bool, Option<&'a [u8]>) {
+    pub fn check<'a>(&mut self, line: &'a [u8]) -> (bool, Option<&'a [u8]>) {
         let mut from = 0;
         while let Some(i) = self.marker.find(&line[from..]) {
             let at = from + i;
@@ -109,9 +115,23 @@ impl LineSkip {
                 return (false, None);
             }
             let t = &rest[..end];
-            return (!self.types.contains(t), Some(t));
+            return (!self.listed(t), Some(t));
         }
         (false, None)
+    }
+}
+
+impl LineSkip {
+    /// Whether an event type is one of the set, remembered (for a few hundred types).
+    fn listed(&mut self, t: &[u8]) -> bool {
+        if let Some(&k) = self.seen.get(t) {
+            return k;
+        }
+        let k = self.types.contains(t);
+        if self.seen.len() < 512 {
+            self.seen.insert(t.into(), k);
+        }
+        k
     }
 }
 
@@ -126,7 +146,7 @@ mod tests {
 
     #[test]
     fn skips_only_falcon_lines_of_other_types() {
-        let s = LineSkip::new(&["ProcessRollup2".to_string()]).unwrap();
+        let mut s = LineSkip::new(&["ProcessRollup2".to_string()]).unwrap();
         assert!(!s.skippable(br#"{"event_simpleName":"ProcessRollup2"}"#));
         assert!(s.skippable(br#"{"event_simpleName":"SyntheticProcessRollup2"}"#));
         assert!(s.skippable(br##"{"#event_simpleName":"DnsRequest"}"##));
@@ -141,8 +161,11 @@ mod tests {
         assert!(!s.skippable(br#"{"event_simpleName":"Process\u0052ollup2"}"#));
         assert!(!s.skippable(br#"{"event_simpleName":7}"#));
         // Regex entries, as a filter `#event_simpleName=/Written$/i` gives them.
-        let r = LineSkip::new(&["/Written$/i".to_string(), "FileCreateInfo".to_string()]).unwrap();
+        let mut r = LineSkip::new(&["/Written$/i".to_string(), "FileCreateInfo".to_string()]).unwrap();
         assert!(!r.skippable(br#"{"event_simpleName":"NewScriptWritten"}"#));
+        // Asked again: the remembered answers are the same.
+        assert!(!r.skippable(br#"{"event_simpleName":"NewScriptWritten"}"#));
+        assert!(r.skippable(br#"{"event_simpleName":"ProcessRollup2"}"#));
         assert!(!r.skippable(br#"{"event_simpleName":"FileCreateInfo"}"#));
         assert!(r.skippable(br#"{"event_simpleName":"ProcessRollup2"}"#));
         assert!(LineSkip::new(&["/(?<=x)y/".to_string()]).is_none());
