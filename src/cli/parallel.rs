@@ -325,7 +325,7 @@ struct Source<'a> {
     opts: &'a RunOptions,
     /// The input being read, and whether it has given a block yet.
     file: usize,
-    cur: Option<read::Blocks<Box<dyn std::io::BufRead + Send>>>,
+    cur: Option<read::Blocks<Box<dyn read::Source + Send>>>,
     sent: bool,
     seq: u64,
     /// Inputs that ended early.
@@ -380,7 +380,7 @@ impl<'a> Source<'a> {
                 }
             }
             let spare = self.spare.pop();
-            let res = self.cur.as_mut().map(|b| b.next_block(spare)).unwrap_or(Ok(None));
+            let res = self.cur.as_mut().map(|b| b.next_block_of(spare)).unwrap_or(Ok(None));
             match res {
                 Ok(Some((first, data))) => {
                     self.sent = true;

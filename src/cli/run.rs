@@ -512,7 +512,7 @@ fn read_zip(
 /// A stream of NDJSON lines (any JSON rendering) or Windows event XML.
 fn read_stream(
     name: &str,
-    reader: &mut dyn BufRead,
+    reader: &mut dyn read::Source,
     fopts: &LineOptions,
     opts: &RunOptions,
     state: &mut ReadState,
@@ -577,7 +577,7 @@ fn read_stream(
     let mut next_line = 1u64;
     // One block buffer, handed back after each block.
     let spare: std::cell::Cell<Option<Vec<u8>>> = std::cell::Cell::new(None);
-    let res = read::for_each_block(reader, 1 << 20, false, &mut || spare.take(), |_, data| {
+    let res = read::for_each_block_of(reader, 1 << 20, false, &mut || spare.take(), |_, data| {
         let r = read::for_each_line_in(&data, next_line, &mut on_line);
         spare.set(Some(data));
         match r {

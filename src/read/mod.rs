@@ -106,43 +106,86 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Open an input (a path or `-` for stdin), decompressing gzip or zstd by content. Standard
-/// input is read on a thread of its own (a pipe's reads cost as much as a file's parse), so
-/// that reading and parsing overlap.
-pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
-    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
-        Box::new(Threaded::spawn(Box::new(io::stdin())))
-    } else {
-        Box::new(std::fs::File::open(path)?)
-    };
-    decompress(raw)
-}
-
-/// Wrap a reader in the decompressor its first bytes call for.
-pub fn decompress(raw: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
-    let mut br = BufReader::with_capacity(1 << 16, raw);
-    let head = br.fill_buf()?.to_vec();
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(Threaded::spawn(Box::new(flate2::bufread::MultiGzDecoder::new(br)))))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Ok(Box::new(Threaded::spawn(Box::new(zstd::stream::read::Decoder::with_buffer(br)?))))
-    } else {
-        Ok(Box::new(br))
+/// An opened input: its bytes, and (when read on a thread of its own) its blocks of whole
+/// lines, handed over as that thread read them.
+pub trait Source: BufRead {
+    /// The reader thread, when there is one ([`Threaded::next_block`]).
+    fn threaded(&mut self) -> Option<&mut Threaded> {
+        None
     }
 }
 
-/// A reader whose source runs on a thread of its own (decompression), handing over blocks
-/// through a small bounded channel, so that decompressing and parsing overlap. An error of the
-/// source comes out after the data read before it, as it would from the source itself.
+impl<R: Read> Source for BufReader<R> {}
+
+impl Source for Threaded {
+    fn threaded(&mut self) -> Option<&mut Threaded> {
+        Some(self)
+    }
+}
+
+/// Open an input (a path or `-` for stdin), decompressing gzip or zstd by content. Standard
+/// input is read on a thread of its own (a pipe's reads cost as much as a file's parse), so
+/// that reading and parsing overlap.
+pub fn open(path: &Path) -> io::Result<Box<dyn Source + Send>> {
+    if path.as_os_str() == "-" {
+        let mut t = Threaded::spawn(Box::new(io::stdin()));
+        let head = t.fill_buf()?;
+        if !compressed(head) {
+            return Ok(Box::new(t));
+        }
+        return decompress_buffered(t);
+    }
+    decompress(Box::new(std::fs::File::open(path)?))
+}
+
+fn compressed(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+}
+
+/// Wrap a reader in the decompressor its first bytes call for.
+pub fn decompress(raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Source + Send>> {
+    let mut br = BufReader::with_capacity(1 << 16, raw);
+    if !compressed(br.fill_buf()?) {
+        return Ok(Box::new(br));
+    }
+    decompress_buffered(br)
+}
+
+/// A compressed stream (its first bytes say which) decompressed on a thread of its own.
+fn decompress_buffered<R: BufRead + Send + 'static>(mut br: R) -> io::Result<Box<dyn Source + Send>> {
+    if br.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(Threaded::spawn(Box::new(flate2::bufread::MultiGzDecoder::new(br)))))
+    } else {
+        Ok(Box::new(Threaded::spawn(Box::new(zstd::stream::read::Decoder::with_buffer(br)?))))
+    }
+}
+
+/// A reader whose source runs on a thread of its own (decompression, a pipe), handing over
+/// blocks of whole lines through a small bounded channel, so that reading and parsing overlap.
+/// An error of the source comes out after the data read before it, as it would from the
+/// source itself. Read as a stream ([`BufRead`]), the blocks are the source's bytes in order;
+/// [`Threaded::next_block`] hands each block over whole, without a copy.
 pub struct Threaded {
-    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    rx: std::sync::mpsc::Receiver<Msg>,
     back: std::sync::mpsc::SyncSender<Vec<u8>>,
     cur: Vec<u8>,
     pos: usize,
+    /// `cur` is the bytes read before an error (its last line may be cut).
+    tail: bool,
     done: bool,
 }
 
-/// Bytes per block handed over, and blocks in flight (bounded memory: 4 MiB).
+/// What the reader thread hands over.
+enum Msg {
+    /// Whole lines (the last block of the source may lack its final newline).
+    Lines(Vec<u8>),
+    /// The bytes read before an error (the last line may be cut).
+    Tail(Vec<u8>),
+    Failed(io::Error),
+}
+
+/// Bytes per block handed over, and blocks in flight (bounded memory: about 4 MiB, more only
+/// for a line longer than a block).
 const BLOCK: usize = 1 << 20;
 const IN_FLIGHT: usize = 4;
 
@@ -154,39 +197,100 @@ impl std::fmt::Debug for Threaded {
 
 impl Threaded {
     pub fn spawn(mut src: Box<dyn Read + Send>) -> Threaded {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(IN_FLIGHT);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(IN_FLIGHT);
         let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
-        std::thread::spawn(move || loop {
-            let mut buf = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BLOCK));
-            buf.resize(BLOCK, 0);
-            let mut n = 0;
-            let res = loop {
-                match src.read(&mut buf[n..]) {
-                    Ok(0) => break Ok(()),
-                    Ok(k) => {
-                        n += k;
-                        if n == BLOCK {
-                            break Ok(());
+        std::thread::spawn(move || {
+            // The start of a line cut by a block's end, for the next block.
+            let mut carry: Vec<u8> = Vec::new();
+            loop {
+                let mut buf = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BLOCK + BLOCK / 4));
+                buf.clear();
+                buf.append(&mut carry);
+                // Read a block's worth, then on to the end of its last line (`Ok(true)`: the
+                // source ended).
+                let mut want = BLOCK;
+                let res = loop {
+                    let before = buf.len();
+                    if let Err(e) = (&mut src).take((want - before) as u64).read_to_end(&mut buf) {
+                        break Err(e);
+                    }
+                    if buf.len() < want {
+                        break Ok(true);
+                    }
+                    match memchr::memrchr(b'\n', &buf) {
+                        Some(nl) => {
+                            carry.extend_from_slice(&buf[nl + 1..]);
+                            buf.truncate(nl + 1);
+                            break Ok(false);
+                        }
+                        // A line longer than a block: read on.
+                        None => want = buf.len() + BLOCK,
+                    }
+                };
+                match res {
+                    Ok(end) => {
+                        if !buf.is_empty() && tx.send(Msg::Lines(buf)).is_err() {
+                            return; // the reader is gone
+                        }
+                        if end {
+                            return;
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => break Err(e),
+                    Err(e) => {
+                        if !buf.is_empty() {
+                            let _ = tx.send(Msg::Tail(buf));
+                        }
+                        let _ = tx.send(Msg::Failed(e));
+                        return;
+                    }
                 }
-            };
-            buf.truncate(n);
-            let last = n < BLOCK || res.is_err();
-            if n > 0 && tx.send(Ok(buf)).is_err() {
-                return; // the reader is gone
-            }
-            if let Err(e) = res {
-                let _ = tx.send(Err(e));
-                return;
-            }
-            if last {
-                return;
             }
         });
-        Threaded { rx, back, cur: Vec::new(), pos: 0, done: false }
+        Threaded { rx, back, cur: Vec::new(), pos: 0, tail: false, done: false }
+    }
+
+    /// The next block of whole lines (the last may lack its newline), as the thread read it;
+    /// `Ok(None)` at the end. What was read of the current block through [`Read`] is not given
+    /// again. Before an error, the lines read whole are given, and the cut one is not (as
+    /// [`for_each_block`] does). `spare`: a used block, for the thread to fill again.
+    pub fn next_block(&mut self, spare: Option<Vec<u8>>) -> io::Result<Option<Vec<u8>>> {
+        if let Some(v) = spare.filter(|v| v.capacity() > 0) {
+            let _ = self.back.try_send(v);
+        }
+        // The whole lines of bytes read before an error.
+        let whole = |mut block: Vec<u8>| {
+            let nl = memchr::memrchr(b'\n', &block)?;
+            block.truncate(nl + 1);
+            Some(block)
+        };
+        if self.pos < self.cur.len() {
+            let rest = if self.pos == 0 { std::mem::take(&mut self.cur) } else { self.cur[self.pos..].to_vec() };
+            self.pos = self.cur.len();
+            match self.tail {
+                false => return Ok(Some(rest)),
+                true => {
+                    if let Some(block) = whole(rest) {
+                        return Ok(Some(block));
+                    }
+                }
+            }
+        }
+        while !self.done {
+            match self.rx.recv() {
+                Ok(Msg::Lines(block)) => return Ok(Some(block)),
+                Ok(Msg::Tail(block)) => {
+                    if let Some(block) = whole(block) {
+                        return Ok(Some(block));
+                    }
+                }
+                Ok(Msg::Failed(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => self.done = true,
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -200,16 +304,25 @@ impl Read for Threaded {
     }
 }
 
+impl Threaded {
+    /// Make a block the current one (a stream read goes on in it).
+    fn hold(&mut self, block: Vec<u8>, tail: bool) {
+        let old = std::mem::replace(&mut self.cur, block);
+        if old.capacity() > 0 {
+            let _ = self.back.try_send(old);
+        }
+        self.pos = 0;
+        self.tail = tail;
+    }
+}
+
 impl BufRead for Threaded {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.pos >= self.cur.len() && !self.done {
             match self.rx.recv() {
-                Ok(Ok(block)) => {
-                    let old = std::mem::replace(&mut self.cur, block);
-                    let _ = self.back.try_send(old);
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => {
+                Ok(Msg::Lines(block)) => self.hold(block, false),
+                Ok(Msg::Tail(block)) => self.hold(block, true),
+                Ok(Msg::Failed(e)) => {
                     self.done = true;
                     return Err(e);
                 }
@@ -317,6 +430,44 @@ pub fn for_each_block(
     }
 }
 
+/// [`for_each_block`] over an opened input: the blocks of a reader thread are handed over as
+/// it read them (no copy); `size` applies to the others.
+pub fn for_each_block_of(
+    src: &mut dyn Source,
+    size: usize,
+    count: bool,
+    spare: &mut dyn FnMut() -> Option<Vec<u8>>,
+    mut on_block: impl FnMut(u64, Vec<u8>) -> bool,
+) -> Result<u64, (u64, io::Error)> {
+    let Some(t) = src.threaded() else { return for_each_block(src, size, count, spare, on_block) };
+    let mut lines = 0u64;
+    loop {
+        match t.next_block(spare()) {
+            Ok(Some(data)) => {
+                let first = number_lines(count, &mut lines, &data);
+                if !on_block(first, data) {
+                    return Ok(lines);
+                }
+            }
+            Ok(None) => return Ok(lines),
+            Err(e) => return Err((lines, e)),
+        }
+    }
+}
+
+/// The number of a block's first line (0 without `count`), counting its lines into `lines`.
+fn number_lines(count: bool, lines: &mut u64, data: &[u8]) -> u64 {
+    if !count {
+        return 0;
+    }
+    let first = *lines + 1;
+    *lines += memchr::memchr_iter(b'\n', data).count() as u64;
+    if data.last().is_some_and(|&b| b != b'\n') {
+        *lines += 1;
+    }
+    first
+}
+
 /// The blocks of [`for_each_block`], one at a time (for readers shared between threads).
 #[derive(Debug)]
 pub struct Blocks<R: Read> {
@@ -355,15 +506,7 @@ impl<R: Read> Blocks<R> {
     }
 
     fn number(&mut self, data: &[u8]) -> u64 {
-        if !self.count {
-            return 0;
-        }
-        let first = self.lines + 1;
-        self.lines += memchr::memchr_iter(b'\n', data).count() as u64;
-        if data.last().is_some_and(|&b| b != b'\n') {
-            self.lines += 1;
-        }
-        first
+        number_lines(self.count, &mut self.lines, data)
     }
 
     /// The next block and the number of its first line; `Ok(None)` at the end; the error
@@ -412,6 +555,19 @@ impl<R: Read> Blocks<R> {
         block.truncate(cut);
         let first = self.number(&block);
         Ok(Some((first, block)))
+    }
+}
+
+impl Blocks<Box<dyn Source + Send>> {
+    /// [`Blocks::next_block`], taking a reader thread's blocks as it read them.
+    #[allow(clippy::type_complexity)]
+    pub fn next_block_of(&mut self, spare: Option<Vec<u8>>) -> Result<Option<(u64, Vec<u8>)>, (u64, io::Error)> {
+        let Some(t) = self.r.threaded() else { return self.next_block(spare) };
+        match t.next_block(spare) {
+            Ok(Some(data)) => Ok(Some((number_lines(self.count, &mut self.lines, &data), data))),
+            Ok(None) => Ok(None),
+            Err(e) => Err((self.lines, e)),
+        }
     }
 }
 
@@ -522,6 +678,73 @@ mod tests {
         assert_eq!(s, "a\nb\n");
         let mut t = Threaded::spawn(Box::new(io::empty()));
         assert_eq!(t.fill_buf().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn threaded_blocks_are_whole_lines_then_the_error() {
+        // Lines of many lengths (one longer than a block), then an error from the source.
+        struct Src(Vec<u8>, usize);
+        impl Read for Src {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                if self.1 == self.0.len() {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut"));
+                }
+                let n = out.len().min(self.0.len() - self.1).min(70_000);
+                out[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+                self.1 += n;
+                Ok(n)
+            }
+        }
+        let mut text = Vec::new();
+        for i in 0..40_000 {
+            text.extend_from_slice(format!("{{\"n\":{i},\"pad\":\"{}\"}}\n", "x".repeat(i % 97)).as_bytes());
+        }
+        text.extend_from_slice(&vec![b'y'; BLOCK + 5]);
+        text.extend_from_slice(b"\nlast");
+        let mut t = Threaded::spawn(Box::new(Src(text.clone(), 0)));
+        // What a sniff looks at stays in the first block.
+        assert!(t.fill_buf().unwrap().starts_with(b"{\"n\":0,"));
+        let (mut got, mut blocks, mut spare) = (Vec::new(), 0, None);
+        let err = loop {
+            match t.next_block(spare.take()) {
+                Ok(Some(b)) => {
+                    got.extend_from_slice(&b);
+                    blocks += 1;
+                    spare = Some(b);
+                    if got.len() < text.len() {
+                        assert!(got.ends_with(b"\n"), "block {blocks} ends a line");
+                    }
+                }
+                Ok(None) => panic!("the error comes after the data"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        // Every whole line, not the one the error cut.
+        assert_eq!(got, text[..text.len() - 4]);
+        assert!(blocks > 2);
+        // Read as a stream, everything before the error.
+        let mut t = Threaded::spawn(Box::new(Src(text.clone(), 0)));
+        let mut all = Vec::new();
+        assert!(t.read_to_end(&mut all).is_err());
+        assert_eq!(all, text);
+        // A source shorter than a block, cut: looked at first (as a sniff does), then taken
+        // in blocks, its cut line is not given.
+        let short = b"{\"a\":1}\n{\"a\":2}\n{\"a\"".to_vec();
+        let mut t = Threaded::spawn(Box::new(Src(short.clone(), 0)));
+        assert_eq!(t.fill_buf().unwrap(), &short[..]);
+        assert_eq!(t.next_block(None).unwrap(), Some(short[..short.len() - 4].to_vec()));
+        assert!(t.next_block(None).is_err());
+        // Numbered through an opened input as any reader's blocks are.
+        let mut src: Box<dyn Source + Send> = Box::new(Threaded::spawn(Box::new(&b"a\n\nb\nc"[..])));
+        let mut firsts = Vec::new();
+        let n = for_each_block_of(&mut *src, 1 << 20, true, &mut || None, |first, data| {
+            firsts.push((first, data));
+            true
+        })
+        .unwrap();
+        assert_eq!(n, 4);
+        assert_eq!(firsts, vec![(1, b"a\n\nb\nc".to_vec())]);
     }
 
     #[test]
