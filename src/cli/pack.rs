@@ -195,8 +195,16 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
     let mut routes: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let untyped: Vec<usize> = rules.iter().enumerate().filter(|(_, r)| r.wants(None)).map(|(i, _)| i).collect();
     let mut route_lists: Vec<Vec<usize>> = vec![untyped];
+    // The rules' guards for events that come without a line probe's hint (EVTX, XML): a probe
+    // of its own, asked about events only.
+    let mut event_probe = run::ReadState::probe_for(opts, false);
     {
         let stats = run::read_all(&inputs, &fopts, opts, &mut state, &mut |mut ev| {
+            if ev.rules_hint().is_none() {
+                if let Some(p) = event_probe.as_mut() {
+                    ev.set_rules_hint(p.event_hint(&ev));
+                }
+            }
             let route = match ev.get("#event_simpleName").or_else(|| ev.get("event_simpleName")).map(Value::as_str) {
                 None => 0,
                 Some(name) => match routes.get(name.as_ref()) {

@@ -107,19 +107,23 @@ struct Test {
 /// The guards' answers on one field's values, remembered across lines: field values repeat
 /// (process names, command lines of services, registry paths), and a pack tests a dozen
 /// patterns on each. Bounded: values longer than [`Memo::MAX_LEN`] are not remembered, and the
-/// memo starts over when it holds [`Memo::ENTRIES`] values.
+/// memo starts over when it holds [`Memo::ENTRIES`] values or [`Memo::BYTES`] of them (script
+/// blocks are long, and their scans are the costliest to repeat).
 #[derive(Debug, Default)]
 struct Memo {
     /// Distinct patterns tested on the field (their names, to give each its slot).
     patterns: Vec<String>,
     index: crate::hash::FastMap<Box<[u8]>, u32>,
+    /// The bytes of the values in `index`.
+    bytes: usize,
     /// Per value, per slot: not asked (0), false (1), true (2), no answer (3).
     answers: Vec<u8>,
 }
 
 impl Memo {
     const ENTRIES: usize = 8192;
-    const MAX_LEN: usize = 256;
+    const MAX_LEN: usize = 64 << 10;
+    const BYTES: usize = 4 << 20;
 
     fn slot(&mut self, m: &crate::plan::ir::Matcher) -> usize {
         use crate::plan::ir::Matcher;
@@ -146,10 +150,12 @@ impl Memo {
         if let Some(&e) = self.index.get(text) {
             return Some(e);
         }
-        if self.index.len() >= Self::ENTRIES {
+        if self.index.len() >= Self::ENTRIES || self.bytes + text.len() > Self::BYTES {
             self.index.clear();
             self.answers.clear();
+            self.bytes = 0;
         }
+        self.bytes += text.len();
         let e = self.index.len() as u32;
         self.index.insert(text.into(), e);
         self.answers.resize(self.answers.len() + self.patterns.len(), 0);
@@ -445,6 +451,57 @@ impl Probe {
         routes
     }
 
+    /// The routes of an event type, worked out the first time it is seen.
+    fn route_for(&mut self, execs: &[(Executor, Option<EventTypes>)], event_type: &str) -> std::sync::Arc<[Route]> {
+        let at = match self.route_of.get(event_type.as_bytes()) {
+            Some(&at) => at,
+            None => {
+                let routes = self.route(execs, event_type);
+                self.routes.push(routes.into());
+                self.route_of.insert(event_type.as_bytes().into(), self.routes.len() - 1);
+                self.routes.len() - 1
+            }
+        };
+        std::sync::Arc::clone(&self.routes[at])
+    }
+
+    /// For an event read whole and enriched (EVTX, Windows XML, a line kept without a hint):
+    /// the queries of a pack that may pass on it (bit `i`: query `i`), by the same guards as
+    /// lines, their answers remembered per value. A field the event lacks stays absent (its
+    /// reader and the tree are done with it). `None` when this says nothing: not a pack, or an
+    /// event without a plain `#event_simpleName`. A probe asked about events is asked about
+    /// nothing else: its memos are keyed by values, not by their spelling in a line.
+    pub fn event_hint(&mut self, ev: &Event) -> Option<u64> {
+        if !self.hints {
+            return None;
+        }
+        let Some(Value::Str(event_type)) = ev.get("#event_simpleName") else { return None };
+        let execs = std::mem::take(&mut self.execs);
+        let route = self.route_for(&execs, event_type);
+        self.execs = execs;
+        let mut hint = 0u64;
+        for Route { rule, guard } in route.iter() {
+            let fails = guard.as_ref().is_some_and(|g| {
+                g.iter().all(|alt| {
+                    alt.iter().any(|t| match ev.get(self.keys[t.key].name()) {
+                        None => true,
+                        Some(Value::Str(v)) => {
+                            let memo = &mut self.memos[t.key];
+                            let e = memo.entry(v.as_bytes());
+                            memo.answer(e, t, |m| Some(crate::eval::filter::matcher_answer(m, v))) == Some(false)
+                        }
+                        // Numbers, lists: the query tells.
+                        Some(_) => false,
+                    })
+                })
+            });
+            if !fails {
+                hint |= bit(*rule);
+            }
+        }
+        Some(hint)
+    }
+
     /// Whether every alternative of a query's guard has a test the line fails for sure (read
     /// from its raw values, as `known` reads them: an absent field fails unless the reader or
     /// the tree may add it, or a key has an escape).
@@ -583,16 +640,7 @@ impl Probe {
         // The rules that pass, and (without the tree) those that may, by bit.
         let (mut passing, mut maybe) = (0u64, 0u64);
         let execs = std::mem::take(&mut self.execs);
-        let at = match self.route_of.get(event_type.as_bytes()) {
-            Some(&at) => at,
-            None => {
-                let routes = self.route(&execs, event_type);
-                self.routes.push(routes.into());
-                self.route_of.insert(event_type.as_bytes().into(), self.routes.len() - 1);
-                self.routes.len() - 1
-            }
-        };
-        let route = std::sync::Arc::clone(&self.routes[at]);
+        let route = self.route_for(&execs, event_type);
         let (tree_keys, extra_keys) = (self.tree_keys, self.extra_keys);
         let lv = tree.map(|tree| LineageView { tree, tree_keys: &tree_keys, extra_keys: &extra_keys, event_type });
         for Route { rule: r, guard } in route.iter() {
@@ -859,10 +907,31 @@ mod tests {
             assert_eq!(ask(&mut m, e, &cmd, "cmd.exe"), Some(true));
             assert_eq!(ask(&mut m, e, &web, "cmd.exe"), Some(false));
         }
-        // Long values are not remembered, and still answered.
+        // Long values (a script block) are remembered, up to a point; longer ones are still
+        // answered.
         let long = "cmd ".repeat(100);
-        assert_eq!(m.entry(long.as_bytes()), None);
-        assert_eq!(ask(&mut m, None, &cmd, long.as_str()), Some(true));
+        let e = m.entry(long.as_bytes());
+        assert!(e.is_some());
+        assert_eq!(ask(&mut m, e, &cmd, long.as_str()), Some(true));
+        let again = m.entry(long.as_bytes());
+        assert_eq!((again, m.known(again, &cmd)), (e, Some(Some(true))));
+        let huge = "x".repeat(Memo::MAX_LEN + 1);
+        assert_eq!(m.entry(huge.as_bytes()), None);
+        assert_eq!(ask(&mut m, None, &cmd, huge.as_str()), Some(false));
+        // Past its byte budget, it starts over.
+        let half = "y".repeat(Memo::MAX_LEN / 2);
+        for i in 0..2 * Memo::BYTES / half.len() {
+            let v = format!("{i}{half}");
+            let e = m.entry(v.as_bytes());
+            assert!(e.is_some());
+            assert_eq!(ask(&mut m, e, &cmd, v.as_str()), Some(false));
+        }
+        assert!(
+            m.bytes <= Memo::BYTES && m.index.len() <= Memo::BYTES / half.len(),
+            "{} values, {} bytes",
+            m.index.len(),
+            m.bytes
+        );
         // Full: it starts over, and answers stay right.
         for i in 0..Memo::ENTRIES + 10 {
             let v = format!("v{i}.exe");
