@@ -1,6 +1,9 @@
 //! Regexes as LogScale (JitRex) means them, compiled once: the `regex` crate for every
 //! pattern it accepts, `fancy-regex` with a hard backtracking limit for lookahead and
-//! back-references. A pattern that hits the limit is an error naming it, never a hang.
+//! back-references. A pattern that hits the limit is an error naming it, never a hang. A
+//! pattern whose syntax is checked and that cannot fail later is compiled at its first use
+//! (a pack's patterns for inputs it never sees are never compiled); every error is still found
+//! when the query is compiled.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -22,6 +25,46 @@ pub struct Rx {
 enum Engine {
     Fast(regex::Regex),
     Back(Box<fancy_regex::Regex>),
+    /// Compiled the first time it is used: a pack has a hundred patterns, many for event types
+    /// or fields an input never has, and compiling them all would be most of a small run.
+    Lazy(std::sync::Arc<Lazy>),
+}
+
+/// A pattern known to parse, and its engine once compiled.
+struct Lazy {
+    pattern: String,
+    engine: std::sync::OnceLock<Resolved>,
+}
+
+/// A pattern's engine, compiled.
+enum Resolved {
+    Fast(regex::Regex),
+    Back(Box<fancy_regex::Regex>),
+    /// Neither engine took it (a size limit): it gives up on every event.
+    Failed,
+}
+
+/// The engine for a pattern (flags inline): the `regex` crate when it takes the pattern, else
+/// `fancy-regex` with the backtracking limit; the error is the `regex` crate's.
+fn build(p: &str) -> Result<Resolved, String> {
+    match regex::Regex::new(p) {
+        Ok(r) => Ok(Resolved::Fast(r)),
+        Err(fast_err) => match fancy_regex::RegexBuilder::new(p).backtrack_limit(BACKTRACK_LIMIT).build() {
+            Ok(r) => Ok(Resolved::Back(Box::new(r))),
+            Err(_) => Err(first_line(&fast_err.to_string())),
+        },
+    }
+}
+
+/// Whether compiling a pattern can be left to its first use: its syntax parses (so it compiles,
+/// but for the `regex` crate's size limit, which a pattern this short does not reach), and
+/// nothing in it can fail later, in translation (Unicode class names, bytes mode).
+fn can_wait(p: &str) -> bool {
+    p.len() <= 4096
+        && !p.contains("\\p")
+        && !p.contains("\\P")
+        && !p.contains("-u")
+        && regex_syntax::ast::parse::Parser::new().parse(p).is_ok()
 }
 
 impl fmt::Debug for Rx {
@@ -62,13 +105,25 @@ pub fn compile(pattern: &str, flags: &str, source: &str) -> Result<Rx, String> {
         capture_names(&p).into_iter().filter(|n| seen.insert(n.clone())).collect()
     };
     let p = any_char_classes(&p);
-    match regex::Regex::new(&p) {
-        Ok(r) => Ok(Rx { source: source.to_string(), engine: Engine::Fast(r), names }),
-        Err(fast_err) => match fancy_regex::RegexBuilder::new(&p).backtrack_limit(BACKTRACK_LIMIT).build() {
-            Ok(r) => Ok(Rx { source: source.to_string(), engine: Engine::Back(Box::new(r)), names }),
-            Err(_) => Err(first_line(&fast_err.to_string())),
-        },
-    }
+    let engine = if can_wait(&p) {
+        Engine::Lazy(std::sync::Arc::new(Lazy { pattern: p.into_owned(), engine: std::sync::OnceLock::new() }))
+    } else {
+        match build(&p)? {
+            Resolved::Fast(r) => Engine::Fast(r),
+            Resolved::Back(r) => Engine::Back(r),
+            failed @ Resolved::Failed => {
+                Engine::Lazy(std::sync::Arc::new(Lazy { pattern: p.into_owned(), engine: failed.into() }))
+            }
+        }
+    };
+    Ok(Rx { source: source.to_string(), engine, names })
+}
+
+/// An engine to match with.
+enum Ref<'a> {
+    Fast(&'a regex::Regex),
+    Back(&'a fancy_regex::Regex),
+    Failed,
 }
 
 /// `[\s\S]` (and `[\S\s]`, `[\w\W]`, `[\d\D]`, …), the portable spelling of "any character",
@@ -181,22 +236,41 @@ impl Rx {
         match &self.engine {
             Engine::Fast(r) => r.as_str(),
             Engine::Back(r) => r.as_str(),
+            Engine::Lazy(l) => &l.pattern,
         }
+    }
+
+    /// The engine, compiled now if it waited.
+    fn engine(&self) -> Ref<'_> {
+        match &self.engine {
+            Engine::Fast(r) => Ref::Fast(r),
+            Engine::Back(r) => Ref::Back(r),
+            Engine::Lazy(l) => match l.engine.get_or_init(|| build(&l.pattern).unwrap_or(Resolved::Failed)) {
+                Resolved::Fast(r) => Ref::Fast(r),
+                Resolved::Back(r) => Ref::Back(r),
+                Resolved::Failed => Ref::Failed,
+            },
+        }
+    }
+
+    fn gave_up(&self) -> RxLimit {
+        RxLimit(self.source.clone())
     }
 
     /// Unanchored search.
     pub fn is_match(&self, s: &str) -> Result<bool, RxLimit> {
-        match &self.engine {
-            Engine::Fast(r) => Ok(r.is_match(s)),
-            Engine::Back(r) => r.is_match(s).map_err(|_| RxLimit(self.source.clone())),
+        match self.engine() {
+            Ref::Fast(r) => Ok(r.is_match(s)),
+            Ref::Back(r) => r.is_match(s).map_err(|_| self.gave_up()),
+            Ref::Failed => Err(self.gave_up()),
         }
     }
 
     /// The named groups of the first match, or `None` when there is no match.
     pub fn captures(&self, s: &str) -> Result<Option<Vec<(String, String)>>, RxLimit> {
         let mut out = Vec::new();
-        match &self.engine {
-            Engine::Fast(r) => {
+        match self.engine() {
+            Ref::Fast(r) => {
                 let Some(c) = r.captures(s) else { return Ok(None) };
                 for n in &self.names {
                     if let Some(m) = c.name(n) {
@@ -204,14 +278,15 @@ impl Rx {
                     }
                 }
             }
-            Engine::Back(r) => {
-                let Some(c) = r.captures(s).map_err(|_| RxLimit(self.source.clone()))? else { return Ok(None) };
+            Ref::Back(r) => {
+                let Some(c) = r.captures(s).map_err(|_| self.gave_up())? else { return Ok(None) };
                 for n in &self.names {
                     if let Some(m) = c.name(n) {
                         out.push((n.clone(), m.as_str().to_string()));
                     }
                 }
             }
+            Ref::Failed => return Err(self.gave_up()),
         }
         Ok(Some(out))
     }
@@ -219,8 +294,8 @@ impl Rx {
     /// Every match's named groups (`repeat=true`), up to `limit` matches.
     pub fn captures_all(&self, s: &str, limit: usize) -> Result<Vec<Vec<(String, String)>>, RxLimit> {
         let mut all = Vec::new();
-        match &self.engine {
-            Engine::Fast(r) => {
+        match self.engine() {
+            Ref::Fast(r) => {
                 for c in r.captures_iter(s).take(limit) {
                     all.push(
                         self.names
@@ -230,9 +305,9 @@ impl Rx {
                     );
                 }
             }
-            Engine::Back(r) => {
+            Ref::Back(r) => {
                 for c in r.captures_iter(s).take(limit) {
-                    let c = c.map_err(|_| RxLimit(self.source.clone()))?;
+                    let c = c.map_err(|_| self.gave_up())?;
                     all.push(
                         self.names
                             .iter()
@@ -241,30 +316,31 @@ impl Rx {
                     );
                 }
             }
+            Ref::Failed => return Err(self.gave_up()),
         }
         Ok(all)
     }
 
     /// Replace every match (`$1`, `${name}` references) — `replace()`.
     pub fn replace_all(&self, s: &str, with: &str) -> Result<String, RxLimit> {
-        match &self.engine {
-            Engine::Fast(r) => Ok(r.replace_all(s, with).into_owned()),
-            Engine::Back(r) => {
-                r.try_replacen(s, 0, with).map(|c| c.into_owned()).map_err(|_| RxLimit(self.source.clone()))
-            }
+        match self.engine() {
+            Ref::Fast(r) => Ok(r.replace_all(s, with).into_owned()),
+            Ref::Back(r) => r.try_replacen(s, 0, with).map(|c| c.into_owned()).map_err(|_| self.gave_up()),
+            Ref::Failed => Err(self.gave_up()),
         }
     }
 
-    /// Split by the pattern.
+    /// Split by the pattern (a pattern that gave up does not split).
     pub fn split(&self, s: &str) -> Vec<String> {
-        match &self.engine {
-            Engine::Fast(r) => r.split(s).map(str::to_string).collect(),
-            Engine::Back(r) => r.split(s).filter_map(Result::ok).map(str::to_string).collect(),
+        match self.engine() {
+            Ref::Fast(r) => r.split(s).map(str::to_string).collect(),
+            Ref::Back(r) => r.split(s).filter_map(Result::ok).map(str::to_string).collect(),
+            Ref::Failed => vec![s.to_string()],
         }
     }
 
     pub fn is_backtracking(&self) -> bool {
-        matches!(self.engine, Engine::Back(_))
+        matches!(self.engine(), Ref::Back(_))
     }
 }
 
@@ -307,6 +383,29 @@ mod tests {
         }
         let r = compile(r"sp_configure[\s\S]*CLR", "i", "/x/").unwrap();
         assert_eq!(r.is_match("SP_CONFIGURE 'x',\n\r 'clr'"), Ok(true));
+    }
+
+    #[test]
+    fn patterns_compile_at_first_use_and_fail_at_once() {
+        // Waits: it parses, and nothing in it can fail later.
+        let r = compile(r"^(?<tool>whoami|net1?)\.exe$", "i", "/t/").unwrap();
+        assert!(matches!(&r.engine, Engine::Lazy(l) if l.engine.get().is_none()));
+        assert_eq!(r.compiled(), r"(?i)^(?<tool>whoami|net1?)\.exe$");
+        assert_eq!(r.is_match("NET1.EXE"), Ok(true));
+        assert!(matches!(&r.engine, Engine::Lazy(l) if l.engine.get().is_some()));
+        assert_eq!(r.captures("whoami.exe").unwrap(), Some(vec![("tool".to_string(), "whoami".to_string())]));
+        assert_eq!(r.split("a"), vec!["a"]);
+        // Errors are found when the query is compiled, not on the first event.
+        for bad in ["(", r"\p{NoSuchScript}", "(?-u:\\xFF)", "[z-a]"] {
+            assert!(compile(bad, "", "/b/").is_err(), "{bad}");
+        }
+        // A Unicode class name is checked at once, and then works.
+        let g = compile(r"\p{Greek}+", "", "/g/").unwrap();
+        assert!(matches!(g.engine, Engine::Fast(_)));
+        assert_eq!(g.is_match("αβγ"), Ok(true));
+        // Clones share the compiled engine.
+        let c = r.clone();
+        assert_eq!(c.is_match("whoami.exe"), Ok(true));
     }
 
     #[test]
