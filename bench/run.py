@@ -227,6 +227,8 @@ def main():
         (".zst ÷ zstd -dc", ratio("cqlhunt seed over FILE.zst, 1 thread (+ decompression thread)", "zstd -dc FILE.zst"), 1.5),
         ("EVTX seed, 1 thread ÷ evtx_dump", ratio("cqlhunt seed over the EVTX file, 1 thread", "evtx_dump -t 1 -o jsonl"), 1.3),
         ("EVTX seed, 2 threads ÷ 1 thread", ratio("cqlhunt seed over the EVTX file, 2 threads", "cqlhunt seed over the EVTX file, 1 thread"), 1.0),
+        # Must-show 7 says "the pack": read as the seed pack above, and as the T1505 pack here.
+        ("EVTX detect (T1505 pack), 1 thread ÷ evtx_dump", ratio("cqlhunt detect (the whole pack) over the EVTX file, 1 thread", "evtx_dump -t 1 -o jsonl"), 1.3),
     ]
     lines += ["", "## Against the targets of issue 6", "", "| ratio | measured | target | met |", "|---|---:|---:|---|"]
     targets.append(("peak RSS, 4 GB ÷ 1 GB", rss4 / rss1 if rss1 else None, 1.1))
