@@ -480,6 +480,8 @@ impl Probe {
         let route = self.route_for(&execs, event_type);
         self.execs = execs;
         let mut hint = 0u64;
+        // Per key index: its memo entry for this event, once asked.
+        let mut entries: Vec<Option<Option<u32>>> = vec![None; self.keys.len()];
         for Route { rule, guard } in route.iter() {
             let fails = guard.as_ref().is_some_and(|g| {
                 g.iter().all(|alt| {
@@ -487,7 +489,7 @@ impl Probe {
                         None => true,
                         Some(Value::Str(v)) => {
                             let memo = &mut self.memos[t.key];
-                            let e = memo.entry(v.as_bytes());
+                            let e = *entries[t.key].get_or_insert_with(|| memo.entry(v.as_bytes()));
                             memo.answer(e, t, |m| Some(crate::eval::filter::matcher_answer(m, v))) == Some(false)
                         }
                         // Numbers, lists: the query tells.
