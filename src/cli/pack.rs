@@ -192,7 +192,7 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
     let mut summary = Summary::default();
     // Which rules can use an event type, worked out once per type (there are few): the type's
     // index into `route_lists` (events without a type use the last entry, made first).
-    let mut routes: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut routes: crate::hash::FastMap<String, usize> = Default::default();
     let untyped: Vec<usize> = rules.iter().enumerate().filter(|(_, r)| r.wants(None)).map(|(i, _)| i).collect();
     let mut route_lists: Vec<Vec<usize>> = vec![untyped];
     // The rules' guards for events that come without a line probe's hint (EVTX, XML): a probe
@@ -210,6 +210,11 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
                 Some(name) => match routes.get(name.as_ref()) {
                     Some(&i) => i,
                     None => {
+                        // Bounded: past a few thousand types (not Falcon's), it starts over.
+                        if routes.len() >= 4096 {
+                            routes.clear();
+                            route_lists.truncate(1);
+                        }
                         let list =
                             rules.iter().enumerate().filter(|(_, r)| r.wants(Some(&name))).map(|(i, _)| i).collect();
                         route_lists.push(list);

@@ -456,6 +456,11 @@ impl Probe {
         let at = match self.route_of.get(event_type.as_bytes()) {
             Some(&at) => at,
             None => {
+                // Bounded: past a few thousand event types (not Falcon's), it starts over.
+                if self.routes.len() >= 4096 {
+                    self.routes.clear();
+                    self.route_of.clear();
+                }
                 let routes = self.route(execs, event_type);
                 self.routes.push(routes.into());
                 self.route_of.insert(event_type.as_bytes().into(), self.routes.len() - 1);
@@ -821,6 +826,13 @@ mod tests {
         assert!(check(&mut p, line("ScriptControlScanInfo", "ScriptContent", "whoami")));
         assert!(check(&mut p, line("DnsRequest", "DomainName", "x")));
         assert!(!check(&mut p, line("NetworkConnectIP4", "CommandLine", "whoami")));
+        // Routes are remembered for a few thousand event types, then worked out again.
+        for i in 0..5000 {
+            assert!(!check(&mut p, line(&format!("T{i}"), "CommandLine", "whoami")));
+            assert!(p.routes.len() <= 4096 && p.route_of.len() == p.routes.len());
+        }
+        assert!(check(&mut p, line("ProcessRollup2", "CommandLine", "cmd /c WHOAMI")));
+        assert!(!check(&mut p, line("ProcessRollup2", "CommandLine", "cmd /c dir")));
     }
 
     #[test]
