@@ -899,6 +899,47 @@ mod tests {
     }
 
     #[test]
+    fn an_event_read_whole_says_which_rules_may_pass() {
+        let rules = [
+            "#event_simpleName=ProcessRollup2 | FileName=/^cmd\\.exe$/i | count()",
+            "#event_simpleName=ProcessRollup2 | CommandLine=/whoami/i | count()",
+            "#event_simpleName=NewScriptWritten | count()",
+            "FileName=/cmd/ | count()",
+        ];
+        let mut p = Probe::new(rules.iter().map(|q| (exec(q), None)).collect(), false, false, false);
+        let ev = |fields: &[(&str, Value)]| {
+            let mut e = Event::new();
+            for (k, v) in fields {
+                e.set(k, v.clone());
+            }
+            e
+        };
+        let s = |v: &str| Value::Str(v.to_string());
+        let pr2 = |f: &str, c: &str| {
+            ev(&[("#event_simpleName", s("ProcessRollup2")), ("FileName", s(f)), ("CommandLine", s(c))])
+        };
+        // The same answers as for the lines of a_kept_line_says_which_rules_may_pass, asked twice
+        // (the second time from the memos).
+        for _ in 0..2 {
+            assert_eq!(p.event_hint(&pr2("cmd.exe", "cmd /c whoami")), Some(0b1011));
+            assert_eq!(p.event_hint(&pr2("CMD.EXE", "cmd /c whoami")), Some(0b0011));
+            assert_eq!(p.event_hint(&pr2("net.exe", "net user")), Some(0));
+            assert_eq!(p.event_hint(&pr2("net.exe", "whoami")), Some(0b0010));
+        }
+        // A field the event lacks fails its tests; one that is not a string leaves it to the rule.
+        let no_cmd = ev(&[("#event_simpleName", s("ProcessRollup2")), ("FileName", s("cmd.exe"))]);
+        assert_eq!(p.event_hint(&no_cmd), Some(0b1001));
+        let odd =
+            ev(&[("#event_simpleName", s("ProcessRollup2")), ("FileName", s("x")), ("CommandLine", Value::Num(1.0))]);
+        assert_eq!(p.event_hint(&odd), Some(0b0010));
+        assert_eq!(p.event_hint(&ev(&[("#event_simpleName", s("NewScriptWritten"))])), Some(0b0100));
+        // Without a plain event type, or for one query: nothing said.
+        assert_eq!(p.event_hint(&ev(&[("FileName", s("cmd.exe"))])), None);
+        let mut one = Probe::new(vec![(exec(rules[0]), None)], false, false, false);
+        assert_eq!(one.event_hint(&pr2("cmd.exe", "")), None);
+    }
+
+    #[test]
     fn the_memo_gives_each_pattern_its_own_answer_per_value() {
         let mut m = Memo::default();
         let t = |m: &mut Memo, p: Matcher| Test { key: 0, slot: m.slot(&p), m: p };
