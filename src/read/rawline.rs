@@ -91,16 +91,16 @@ fn text_at(line: &[u8], j: usize) -> Text<'_> {
         return Text::Unsure;
     }
     let v = &line[j + 1..];
+    // The first quote after an even number of backslashes (an odd number escapes it): one
+    // search per quote, not one per escape (Windows paths are full of `\\`).
     let mut i = 0;
     loop {
-        let Some(e) = memchr::memchr2(b'"', b'\\', &v[i..]).map(|e| i + e) else { return Text::Unsure };
-        if v[e] == b'"' {
-            return Text::Str(&v[..e]);
+        let Some(q) = memchr::memchr(b'"', &v[i..]).map(|q| i + q) else { return Text::Unsure };
+        let escapes = v[..q].iter().rev().take_while(|&&b| b == b'\\').count();
+        if escapes % 2 == 0 {
+            return Text::Str(&v[..q]);
         }
-        i = e + 2;
-        if i > v.len() {
-            return Text::Unsure;
-        }
+        i = q + 1;
     }
 }
 
@@ -287,6 +287,11 @@ mod tests {
         // No end, or an escape at the very end: only a parser can tell.
         assert_eq!(k.text(br#"{"ImageFileName":"abc"#), Text::Unsure);
         assert_eq!(k.text(br#"{"ImageFileName":"abc\"#), Text::Unsure);
+        // Runs of backslashes: an even run leaves the quote that follows it the end.
+        assert_eq!(k.text(br#"{"ImageFileName":"C:\\\\","b":"x"}"#), Text::Str(br"C:\\\\"));
+        assert_eq!(k.text(br#"{"ImageFileName":"a\\\\\"b","c":1}"#), Text::Str(br#"a\\\\\"b"#));
+        assert_eq!(k.text(br#"{"ImageFileName":"\\\"\\","c":1}"#), Text::Str(br#"\\\"\\"#));
+        assert_eq!(k.text(br#"{"ImageFileName":"a\\\""#), Text::Unsure);
         // What decoding refuses: control bytes, \u, unknown escapes, bytes that are not UTF-8.
         assert_eq!(decode(br"a\u0041"), None);
         assert_eq!(decode(br"a\qb"), None);
