@@ -215,16 +215,36 @@ struct Slot<'l> {
 struct Fetched<'l> {
     line: &'l [u8],
     got: Vec<Slot<'l>>,
+    /// Per key index (the first [`Fetched::DIRECT`]): its position in `got`, `u8::MAX` before it
+    /// is asked.
+    at: [u8; Fetched::DIRECT],
 }
 
 impl<'l> Fetched<'l> {
+    const DIRECT: usize = 64;
+
+    fn new(line: &'l [u8]) -> Fetched<'l> {
+        Fetched { line, got: Vec::with_capacity(16), at: [u8::MAX; Fetched::DIRECT] }
+    }
+
     /// The position in `got` of a key's value, searched for the first time it is asked.
     fn index(&mut self, keys: &[Key], i: usize) -> usize {
-        match self.got.iter().position(|s| s.key == i) {
+        let known = match self.at.get(i) {
+            Some(&at) if at != u8::MAX => Some(at as usize),
+            Some(_) => None,
+            None => self.got.iter().position(|s| s.key == i),
+        };
+        match known {
             Some(at) => at,
             None => {
                 self.got.push(Slot { key: i, text: keys[i].text(self.line), value: None, entry: None });
-                self.got.len() - 1
+                let at = self.got.len() - 1;
+                if let (Some(slot), Ok(small)) = (self.at.get_mut(i), u8::try_from(at)) {
+                    if small != u8::MAX {
+                        *slot = small;
+                    }
+                }
+                at
             }
         }
     }
@@ -637,7 +657,7 @@ impl Probe {
         }
         let mut u_escape: Option<bool> = None;
         // The values read from the line, each searched for once.
-        let mut fetched = Fetched { line, got: Vec::with_capacity(16) };
+        let mut fetched = Fetched::new(line);
         let lineage = self.lineage || self.derive;
         // Lineage fields the line lacks are first unknown, then asked of the tree, or (a
         // deferring probe without the tree) the line is deferred.
