@@ -50,6 +50,30 @@ fn check_reports_the_seeds_five_defects() {
     assert!(human.contains("failed: 5 errors, 0 warnings"), "{human}");
 }
 
+/// A rule file: its `queryString` is what is checked, with diagnostics placed in it.
+#[test]
+fn check_reads_a_rule_files_query() {
+    let rule = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/t1505/alerts/mssql-clr-enabled.yaml");
+    let (code, out, err) = run(&["check", rule], None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("mssql-clr-enabled.yaml: queryString: ok: 0 errors"), "{out}");
+    let dir = std::env::temp_dir().join(format!("cqlhunt-check-yaml-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let bad = dir.join("bad.yaml");
+    let text = "$schema: https://schemas.humio.com/alert/v0.3.0\nname: x\nqueryString: |-\n  FileName=cmd.exe\n  | groupBy(aid\n";
+    std::fs::write(&bad, text).expect("write");
+    let (code, out, _) = run(&["check", "--format", "short", bad.to_str().unwrap()], None);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("bad.yaml: queryString:2:10: error[E0102]"), "{out}");
+    // Not a rule: the reason, exit 1.
+    let broken = dir.join("broken.yml");
+    std::fs::write(&broken, "name: [\n").expect("write");
+    let (code, _, err) = run(&["check", broken.to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("broken.yml: not valid YAML"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn lenient_gives_five_warnings_and_no_error() {
     let (code, out, _) = run(&["check", "--lenient", "--format", "short", SEED], None);

@@ -25,10 +25,11 @@ struct Cli {
 enum Cmd {
     /// Parse and plan queries; print diagnostics. Exit 0 when no errors, 1 otherwise.
     #[command(
-        after_help = "Examples:\n  cqlhunt check rules/*.cql\n  cqlhunt check --lenient ../shared/seed/query.cql\n  echo 'FileName=cmd.exe | groupBy(aid)' | cqlhunt check -"
+        after_help = "Examples:\n  cqlhunt check rules/*.cql\n  cqlhunt check rules/t1505/alerts/*.yaml\n  cqlhunt check --lenient ../shared/seed/query.cql\n  echo 'FileName=cmd.exe | groupBy(aid)' | cqlhunt check -"
     )]
     Check {
-        /// Query files (`-` reads standard input).
+        /// Query files (`-` reads standard input); a `.yaml`/`.yml` file is a LogScale alert
+        /// whose `queryString` is checked.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         #[command(flatten)]
@@ -408,8 +409,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let color = use_color(common.color);
             let mut any_err = false;
             for f in &files {
-                let (name, bytes) = read_input(f)?;
-                let (text, bad) = decode(&bytes);
+                let (mut name, bytes) = read_input(f)?;
+                let (mut text, bad) = decode(&bytes);
+                // A rule file: its query, with diagnostics placed in the query's own text.
+                let yaml = f.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml"));
+                if yaml && bad.is_none() {
+                    match crate::pack::parse_rule(&text, f) {
+                        Ok(rule) => {
+                            name = format!("{name}: queryString");
+                            text = rule.query;
+                        }
+                        Err(e) => {
+                            eprintln_safe(&format!("cqlhunt: {e}"));
+                            any_err = true;
+                            continue;
+                        }
+                    }
+                }
                 let mut diags = check_source(&text, common.lenient, &opts);
                 if let Some(b) = bad {
                     diags.insert(0, b);
