@@ -56,6 +56,41 @@ fn gz(bytes: &[u8]) -> Vec<u8> {
     e.finish().expect("gz")
 }
 
+/// Over many blocks, with bad records and blank lines, and cut short: two threads say the same
+/// things as one, at the same line numbers, in the same order.
+#[test]
+fn threads_number_lines_as_one_thread_does() {
+    let d = tmpdir("numbering");
+    let mut lines: Vec<String> = good_lines(30_000).lines().map(str::to_string).collect();
+    for (at, bad) in [(99, "not json"), (12_345, "{\"cut\": "), (20_000, ""), (20_001, "   "), (29_998, "[1]")] {
+        lines[at] = bad.to_string();
+    }
+    let text = lines.join("\n") + "\n";
+    assert!(text.len() > 3 << 20, "several blocks");
+    let plain = d.join("bad.ndjson");
+    write(&plain, text.as_bytes());
+    let whole = gz(text.as_bytes());
+    let cut = d.join("cut.ndjson.gz");
+    write(&cut, &whole[..whole.len() * 2 / 3]);
+    for file in [&plain, &cut] {
+        let f = file.to_str().unwrap();
+        for args in [
+            &["run", "-e", "count()", "-o", "ndjson"][..],
+            &["detect", "-o", "ndjson"][..],
+            &["run", "--strict-input", "-e", "count()"][..],
+        ] {
+            let one = run(&[args, &["-j", "1", f]].concat(), None);
+            let two = run(&[args, &["-j", "2", f]].concat(), None);
+            assert_eq!(one, two, "{args:?} {f}");
+            if args[0] == "run" && args[1] != "--strict-input" {
+                assert!(one.2.contains(":100: not JSON"), "{}", one.2);
+            }
+        }
+    }
+    let (_, _, err) = run(&["run", "-j", "2", "-e", "count()", cut.to_str().unwrap()], None);
+    assert!(err.contains("input ends early after line "), "{err}");
+}
+
 #[test]
 fn a_line_that_is_not_a_json_object_is_skipped_and_counted() {
     let d = tmpdir("notjson");

@@ -25,9 +25,11 @@ const BLOCK: usize = 1 << 20;
 struct Job {
     seq: u64,
     file: usize,
-    /// The number of the block's first line.
-    first_line: u64,
+    /// Its lines, numbered from 1 within the block (the collector, taking blocks in order,
+    /// knows how many lines came before: nobody counts them under the source's lock).
     data: Vec<u8>,
+    /// The input ended early here (after the blocks before this one): the error.
+    cut: Option<String>,
 }
 
 /// What a worker made of a block.
@@ -52,8 +54,32 @@ struct Done {
     file: usize,
     out: Output,
     events: u64,
+    /// Lines in the block (blank ones too): problems and deferred lines are numbered from 1
+    /// within it.
+    lines: u64,
     problems: Vec<Problem>,
     error: Option<String>,
+    cut: Option<String>,
+}
+
+/// Per input, the lines of the blocks taken so far: block-relative line numbers made whole.
+struct LineBase(Vec<u64>);
+
+impl LineBase {
+    /// Number a block's problems in its input, and count its lines.
+    fn take(&mut self, d: &mut Done) -> u64 {
+        let base = self.0[d.file];
+        for p in &mut d.problems {
+            p.line = p.line.map(|l| l + base);
+        }
+        self.0[d.file] += d.lines;
+        base
+    }
+
+    /// The message for an input that ended early, after the lines taken so far.
+    fn cut(&self, names: &[String], file: usize, e: &str) -> String {
+        format!("{}: input ends early after line {}: {e}", names[file], self.0[file])
+    }
 }
 
 fn ctx(opts: &RunOptions, now_ms: f64) -> Ctx {
@@ -163,10 +189,12 @@ pub(crate) fn read_ordered(
         let mut next = 0u64;
         let mut failure: Option<RunError> = None;
         let mut skip = opts.skip.as_deref().cloned();
+        let mut lines = LineBase(vec![0; names.len()]);
         'all: for d in done_rx.iter() {
             pending.insert(d.seq, d);
-            while let Some(d) = pending.remove(&next) {
+            while let Some(mut d) = pending.remove(&next) {
                 next += 1;
+                let base = lines.take(&mut d);
                 let fs = &mut stats[d.file];
                 fs.events += d.events;
                 for p in d.problems {
@@ -206,7 +234,7 @@ pub(crate) fn read_ordered(
                                 Err(reason) => {
                                     let fs = &mut stats[d.file];
                                     fs.events -= 1;
-                                    let p = Problem { file: names[d.file].clone(), line: Some(n), reason };
+                                    let p = Problem { file: names[d.file].clone(), line: Some(base + n), reason };
                                     if let Err(p) = super::run::bad_record(opts, fs, p) {
                                         failure = Some(RunError::Input(format!("{p} (--strict-input)")));
                                         break 'all;
@@ -220,6 +248,14 @@ pub(crate) fn read_ordered(
                     if !sink(ev) {
                         break 'all;
                     }
+                }
+                if let Some(e) = &d.cut {
+                    let msg = lines.cut(&names, d.file, e);
+                    if opts.strict_input {
+                        failure = Some(RunError::Input(format!("{msg} (--strict-input)")));
+                        break 'all;
+                    }
+                    super::run::warn_record(opts, &format!("{msg}; the events before it were read"));
                 }
             }
         }
@@ -257,11 +293,11 @@ fn item_worker(
     }
     loop {
         let Some(job) = crate::eval::lock(source).next_job(stop) else { return };
-        let (items, count, problems) = parse_block(&job, fopts, probe.as_mut(), &mut skip, names);
+        let Parsed { items, events, lines, problems } = parse_block(&job, fopts, probe.as_mut(), &mut skip, names);
         // The block's buffer goes back to be filled again.
         crate::eval::lock(source).give_back(job.data);
-        let d =
-            Done { seq: job.seq, file: job.file, out: Output::Ordered(items), events: count, problems, error: None };
+        let out = Output::Ordered(items);
+        let d = Done { seq: job.seq, file: job.file, out, events, lines, problems, error: None, cut: job.cut };
         if done.send(d).is_err() || stop.load(Ordering::Relaxed) {
             return;
         }
@@ -275,11 +311,11 @@ fn parse_block(
     mut probe: Option<&mut super::probe::Probe>,
     skip: &mut Option<read::skip::LineSkip>,
     names: &[String],
-) -> (Vec<Item>, u64, Vec<Problem>) {
+) -> Parsed {
     let mut items: Vec<Item> = Vec::new();
     let mut problems = Vec::new();
     let mut count = 0u64;
-    let _ = read::for_each_line_in(&job.data, job.first_line, |n, bytes| {
+    let lines = read::for_each_line_in(&job.data, 1, |n, bytes| {
         count += 1;
         let (skipped, first_type) = skip.as_mut().map_or((false, None), |s| s.check(bytes));
         if skipped {
@@ -314,7 +350,15 @@ fn parse_block(
         }
         true
     });
-    (items, count, problems)
+    Parsed { items, events: count, lines: lines.unwrap_or(0), problems }
+}
+
+/// What [`parse_block`] made of a block.
+struct Parsed {
+    items: Vec<Item>,
+    events: u64,
+    lines: u64,
+    problems: Vec<Problem>,
 }
 
 /// The inputs, read block by block by whichever worker asks next (under a lock): no reading
@@ -334,6 +378,8 @@ struct Source<'a> {
     failure: Option<String>,
     /// Used blocks handed back, to fill again.
     spare: Vec<Vec<u8>>,
+    /// An input ended early under --strict-input: no more blocks.
+    halted: bool,
 }
 
 impl<'a> Source<'a> {
@@ -349,11 +395,12 @@ impl<'a> Source<'a> {
             ended: BTreeMap::new(),
             failure: None,
             spare: Vec::new(),
+            halted: false,
         }
     }
 
-    fn job(&mut self, first_line: u64, data: Vec<u8>) -> Job {
-        let job = Job { seq: self.seq, file: self.file, first_line, data };
+    fn job(&mut self, data: Vec<u8>, cut: Option<String>) -> Job {
+        let job = Job { seq: self.seq, file: self.file, data, cut };
         self.seq += 1;
         job
     }
@@ -363,13 +410,13 @@ impl<'a> Source<'a> {
     /// line exists.
     fn next_job(&mut self, stop: &AtomicBool) -> Option<Job> {
         loop {
-            if stop.load(Ordering::Relaxed) || self.failure.is_some() || self.file >= self.inputs.len() {
+            if stop.load(Ordering::Relaxed) || self.failure.is_some() || self.halted || self.file >= self.inputs.len() {
                 return None;
             }
             if self.cur.is_none() {
                 match read::open(&self.inputs[self.file]) {
                     Ok(r) => {
-                        self.cur = Some(read::Blocks::new(r, BLOCK, true));
+                        self.cur = Some(read::Blocks::new(r, BLOCK, false));
                         self.sent = false;
                     }
                     Err(e) => {
@@ -382,27 +429,27 @@ impl<'a> Source<'a> {
             let spare = self.spare.pop();
             let res = self.cur.as_mut().map(|b| b.next_block_of(spare)).unwrap_or(Ok(None));
             match res {
-                Ok(Some((first, data))) => {
+                Ok(Some((_, data))) => {
                     self.sent = true;
-                    return Some(self.job(first, data));
+                    return Some(self.job(data, None));
                 }
                 Ok(None) => {}
-                Err((line, e)) => {
-                    let msg = format!("{}: input ends early after line {line}: {e}", self.names[self.file]);
-                    if self.opts.strict_input {
-                        self.failure = Some(format!("{msg} (--strict-input)"));
-                        stop.store(true, Ordering::Relaxed);
-                        return None;
-                    }
-                    super::run::warn_record(self.opts, &format!("{msg}; the events before it were read"));
+                Err((_, e)) => {
+                    // Said in order by the collector, which knows the line it ended after; under
+                    // --strict-input, nothing more is read.
                     self.ended.insert(self.file, true);
+                    self.halted = self.opts.strict_input;
+                    self.cur = None;
+                    let job = self.job(Vec::new(), Some(e.to_string()));
+                    self.file += 1;
+                    return Some(job);
                 }
             }
             // This input is done.
             self.cur = None;
             let empty = !self.sent;
             if empty {
-                let job = self.job(1, Vec::new());
+                let job = self.job(Vec::new(), None);
                 self.file += 1;
                 return Some(job);
             }
@@ -439,8 +486,10 @@ fn worker(
                 file: 0,
                 out: Output::Chunk(Chunk::Rows(Vec::new())),
                 events: 0,
+                lines: 0,
                 problems: Vec::new(),
                 error: Some(e),
+                cut: None,
             });
             return;
         }
@@ -450,7 +499,8 @@ fn worker(
     let mut skip = opts.skip.as_deref().cloned();
     loop {
         let Some(job) = crate::eval::lock(source).next_job(stop) else { return };
-        let (items, count, problems) = parse_block(&job, fopts, probe.as_mut(), &mut skip, names);
+        let Parsed { items, events: count, lines, problems } =
+            parse_block(&job, fopts, probe.as_mut(), &mut skip, names);
         crate::eval::lock(source).give_back(job.data);
         let out = {
             let events = items
@@ -464,7 +514,8 @@ fn worker(
             Output::Chunk(ex.run_chunk(events))
         };
         let error = ex.ctx.error();
-        if done.send(Done { seq: job.seq, file: job.file, out, events: count, problems, error }).is_err() {
+        let d = Done { seq: job.seq, file: job.file, out, events: count, lines, problems, error, cut: job.cut };
+        if done.send(d).is_err() {
             return;
         }
     }
@@ -488,13 +539,15 @@ fn collect(
     let mut rows = Vec::new();
     let mut failure: Option<RunError> = None;
     let mut warnings: Vec<String> = Vec::new();
+    let mut lines = LineBase(vec![0; names.len()]);
     for d in done {
         pending.insert(d.seq, d);
-        while let Some(d) = pending.remove(&next) {
+        while let Some(mut d) = pending.remove(&next) {
             next += 1;
             if failure.is_some() {
                 continue;
             }
+            lines.take(&mut d);
             if let Some(e) = d.error {
                 stop.store(true, Ordering::Relaxed);
                 failure = Some(RunError::Query(e));
@@ -522,6 +575,15 @@ fn collect(
                     stop.store(true, Ordering::Relaxed);
                     failure = Some(RunError::Output(e.to_string()));
                     break;
+                }
+            }
+            if let (Some(e), None) = (&d.cut, &failure) {
+                let msg = lines.cut(names, d.file, e);
+                if opts.strict_input {
+                    stop.store(true, Ordering::Relaxed);
+                    failure = Some(RunError::Input(format!("{msg} (--strict-input)")));
+                } else {
+                    super::run::warn_record(opts, &format!("{msg}; the events before it were read"));
                 }
             }
         }
