@@ -403,30 +403,35 @@ impl ProcessTree {
         } else {
             self.lookup(&ProcView { has_grandparent: true, ..v }).parent.map(|p| self.intern(&p))
         };
-        let (Some(id), Some(image)) = (v.target, image.clone()) else { return true };
-        let parent_name = parent_name.clone().or(filled);
-        let parent = v.parent.map(key);
-        if let Some(c) = self.hosts.get_mut(v.host) {
-            c.insert(key(id), Proc { image, parent, parent_name }, generation);
-        }
+        self.keep(&v, image.clone(), parent_name.clone().or(filled), generation);
         true
     }
 
     /// [`intern`](Self::intern) by a JSON string's spelling; `None` when it does not decode.
+    /// Bounded as the images are (spellings of one image may differ in their escapes).
     fn intern_spelled(&mut self, t: &[u8]) -> Option<Arc<str>> {
         if let Some(a) = self.spelled.get(t) {
             return Some(Arc::clone(a));
         }
         let a = self.intern(&crate::read::rawline::decode(t)?);
+        if self.spelled.len() >= PER_HOST {
+            self.spelled.clear();
+        }
         self.spelled.insert(t.into(), Arc::clone(&a));
         Some(a)
     }
 
     /// Keep a process (`filled_parent`: its parent's name when the event lacks it).
     fn remember(&mut self, v: &ProcView<'_>, filled_parent: Option<&str>, generation: usize) {
-        let (Some(id), Some(image)) = (v.target, v.image) else { return };
+        let Some(image) = v.image.filter(|_| v.target.is_some()) else { return };
         let image = self.intern(image);
         let parent_name = v.parent_name.or(filled_parent).map(|p| self.intern(p));
+        self.keep(v, Some(image), parent_name, generation);
+    }
+
+    /// Keep a process by its id, with its image and parent's name interned.
+    fn keep(&mut self, v: &ProcView<'_>, image: Option<Arc<str>>, parent_name: Option<Arc<str>>, generation: usize) {
+        let (Some(id), Some(image)) = (v.target, image) else { return };
         let parent = v.parent.map(key);
         if let Some(c) = self.hosts.get_mut(v.host) {
             c.insert(key(id), Proc { image, parent, parent_name }, generation);
@@ -584,6 +589,19 @@ mod tests {
         assert!(!b.record_spelled(&odd));
         assert!(b.context_image("h", "5").is_none());
         assert_eq!(a.len(), b.len());
+        // One image spelled many ways (`/` escaped or not): bounded all the same.
+        let mut t = ProcessTree::new();
+        for i in 0..PER_HOST + 100 {
+            let spelling: String = (0..17).map(|bit| if i >> bit & 1 == 1 { r"\/d" } else { "/d" }).collect();
+            let s = SpelledProc {
+                host: b"h",
+                target: Some(b"1"),
+                image: Some(spelling.as_bytes()),
+                ..SpelledProc::default()
+            };
+            assert!(t.record_spelled(&s));
+        }
+        assert!(t.spelled.len() <= PER_HOST && t.images.len() == 1, "{} spellings", t.spelled.len());
     }
 
     fn ev(pairs: &[(&str, &str)]) -> Event {
