@@ -117,6 +117,18 @@ pub trait Source: BufRead {
 
 impl<R: Read> Source for BufReader<R> {}
 
+impl<S: Source + ?Sized> Source for &mut S {
+    fn threaded(&mut self) -> Option<&mut Threaded> {
+        (**self).threaded()
+    }
+}
+
+impl<S: Source + ?Sized> Source for Box<S> {
+    fn threaded(&mut self) -> Option<&mut Threaded> {
+        (**self).threaded()
+    }
+}
+
 impl Source for Threaded {
     fn threaded(&mut self) -> Option<&mut Threaded> {
         Some(self)
@@ -196,53 +208,33 @@ impl std::fmt::Debug for Threaded {
 }
 
 impl Threaded {
-    pub fn spawn(mut src: Box<dyn Read + Send>) -> Threaded {
+    pub fn spawn(src: Box<dyn Read + Send>) -> Threaded {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(IN_FLIGHT);
         let (back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT + 2);
         std::thread::spawn(move || {
-            // The start of a line cut by a block's end, for the next block.
-            let mut carry: Vec<u8> = Vec::new();
+            let mut blocks = Blocks::new(src, BLOCK, false);
             loop {
-                let mut buf = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BLOCK + BLOCK / 4));
-                buf.clear();
-                buf.append(&mut carry);
-                // Read a block's worth, then on to the end of its last line (`Ok(true)`: the
-                // source ended).
-                let mut want = BLOCK;
-                let res = loop {
-                    let before = buf.len();
-                    if let Err(e) = (&mut src).take((want - before) as u64).read_to_end(&mut buf) {
-                        break Err(e);
+                let msg = match blocks.next_block(spare.try_recv().ok()) {
+                    // The last whole lines before an error, with the line it cut: one block.
+                    Ok(Some((_, mut block))) if blocks.failing() => {
+                        block.append(&mut blocks.unread());
+                        Msg::Tail(block)
                     }
-                    if buf.len() < want {
-                        break Ok(true);
-                    }
-                    match memchr::memrchr(b'\n', &buf) {
-                        Some(nl) => {
-                            carry.extend_from_slice(&buf[nl + 1..]);
-                            buf.truncate(nl + 1);
-                            break Ok(false);
-                        }
-                        // A line longer than a block: read on.
-                        None => want = buf.len() + BLOCK,
-                    }
-                };
-                match res {
-                    Ok(end) => {
-                        if !buf.is_empty() && tx.send(Msg::Lines(buf)).is_err() {
-                            return; // the reader is gone
-                        }
-                        if end {
+                    Ok(Some((_, block))) => Msg::Lines(block),
+                    Ok(None) => return,
+                    Err((_, e)) => {
+                        // The bytes of the line the error cut, for a stream read, then the error.
+                        let tail = blocks.unread();
+                        if !tail.is_empty() && tx.send(Msg::Tail(tail)).is_err() {
                             return;
                         }
+                        Msg::Failed(e)
                     }
-                    Err(e) => {
-                        if !buf.is_empty() {
-                            let _ = tx.send(Msg::Tail(buf));
-                        }
-                        let _ = tx.send(Msg::Failed(e));
-                        return;
-                    }
+                };
+                let last = matches!(msg, Msg::Failed(_));
+                // The reader is gone, or this was the error that ends the source.
+                if tx.send(msg).is_err() || last {
+                    return;
                 }
             }
         });
@@ -257,7 +249,7 @@ impl Threaded {
         if let Some(v) = spare.filter(|v| v.capacity() > 0) {
             let _ = self.back.try_send(v);
         }
-        // The whole lines of bytes read before an error.
+        // The whole lines of bytes read before an error (only a stream read sees the cut one).
         let whole = |mut block: Vec<u8>| {
             let nl = memchr::memrchr(b'\n', &block)?;
             block.truncate(nl + 1);
@@ -414,20 +406,9 @@ pub fn for_each_block(
     size: usize,
     count: bool,
     spare: &mut dyn FnMut() -> Option<Vec<u8>>,
-    mut on_block: impl FnMut(u64, Vec<u8>) -> bool,
+    on_block: impl FnMut(u64, Vec<u8>) -> bool,
 ) -> Result<u64, (u64, io::Error)> {
-    let mut blocks = Blocks::new(r, size, count);
-    loop {
-        match blocks.next_block(spare()) {
-            Ok(Some((first, data))) => {
-                if !on_block(first, data) {
-                    return Ok(blocks.lines());
-                }
-            }
-            Ok(None) => return Ok(blocks.lines()),
-            Err(e) => return Err(e),
-        }
-    }
+    drain(Blocks::new(r, size, count), Blocks::next_block, spare, on_block)
 }
 
 /// [`for_each_block`] over an opened input: the blocks of a reader thread are handed over as
@@ -437,20 +418,28 @@ pub fn for_each_block_of(
     size: usize,
     count: bool,
     spare: &mut dyn FnMut() -> Option<Vec<u8>>,
+    on_block: impl FnMut(u64, Vec<u8>) -> bool,
+) -> Result<u64, (u64, io::Error)> {
+    drain(Blocks::new(src, size, count), Blocks::next_block_of, spare, on_block)
+}
+
+/// Hand every block that `next` gives to `on_block`.
+#[allow(clippy::type_complexity)]
+fn drain<R: Read>(
+    mut blocks: Blocks<R>,
+    mut next: impl FnMut(&mut Blocks<R>, Option<Vec<u8>>) -> Result<Option<(u64, Vec<u8>)>, (u64, io::Error)>,
+    spare: &mut dyn FnMut() -> Option<Vec<u8>>,
     mut on_block: impl FnMut(u64, Vec<u8>) -> bool,
 ) -> Result<u64, (u64, io::Error)> {
-    let Some(t) = src.threaded() else { return for_each_block(src, size, count, spare, on_block) };
-    let mut lines = 0u64;
     loop {
-        match t.next_block(spare()) {
-            Ok(Some(data)) => {
-                let first = number_lines(count, &mut lines, &data);
+        match next(&mut blocks, spare()) {
+            Ok(Some((first, data))) => {
                 if !on_block(first, data) {
-                    return Ok(lines);
+                    return Ok(blocks.lines());
                 }
             }
-            Ok(None) => return Ok(lines),
-            Err(e) => return Err((lines, e)),
+            Ok(None) => return Ok(blocks.lines()),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -549,16 +538,26 @@ impl<R: Read> Blocks<R> {
             None => Vec::with_capacity(self.size + self.size / 4),
         };
         let mut block = std::mem::replace(&mut self.buf, next);
-        if self.failed.is_none() {
-            self.buf.extend_from_slice(&block[cut..]);
-        }
+        self.buf.extend_from_slice(&block[cut..]);
         block.truncate(cut);
         let first = self.number(&block);
         Ok(Some((first, block)))
     }
 }
 
-impl Blocks<Box<dyn Source + Send>> {
+impl<R: Read> Blocks<R> {
+    /// The bytes read and not handed over: after an error, the line it cut.
+    pub fn unread(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// The block just handed over is the last before an error (the next call returns it).
+    pub fn failing(&self) -> bool {
+        self.failed.is_some()
+    }
+}
+
+impl<R: Source> Blocks<R> {
     /// [`Blocks::next_block`], taking a reader thread's blocks as it read them.
     #[allow(clippy::type_complexity)]
     pub fn next_block_of(&mut self, spare: Option<Vec<u8>>) -> Result<Option<(u64, Vec<u8>)>, (u64, io::Error)> {
