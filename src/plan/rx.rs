@@ -16,36 +16,25 @@ pub const BACKTRACK_LIMIT: usize = 1_000_000;
 pub struct Rx {
     /// The pattern as LogScale would show it (`/…/flags` or the string given to `regex()`).
     pub source: String,
-    engine: Engine,
+    engine: std::sync::Arc<Engine>,
     /// Named capture groups, in order.
     pub names: Vec<String>,
 }
 
-#[derive(Clone)]
-enum Engine {
-    Fast(regex::Regex),
-    Back(Box<fancy_regex::Regex>),
-    /// Compiled the first time it is used: a pack has a hundred patterns, many for event types
-    /// or fields an input never has, and compiling them all would be most of a small run.
-    Lazy(std::sync::Arc<Lazy>),
-}
-
-/// A pattern known to parse, and its engines once compiled: for an ASCII pattern and an ASCII
-/// value, the pattern compiled without Unicode (its automaton is far smaller, compiled and run
-/// faster, and it answers alike: on ASCII text, Unicode's `\w`, `\s`, `\d`, `\b` and case
-/// folding are ASCII's); the whole one for everything else.
-struct Lazy {
+/// A pattern (flags inline) and its engines, compiled at once or, when nothing can fail later,
+/// the first time it is used: a pack has a hundred patterns, many for event types or fields an
+/// input never has, and compiling them all would be most of a small run. For an ASCII pattern
+/// that waited and an ASCII value, the pattern compiled without Unicode answers (its automaton
+/// is far smaller, compiled and run faster, and it answers alike: on ASCII text, Unicode's
+/// `\w`, `\s`, `\d`, `\b` and case folding are ASCII's); the whole one answers everything else.
+struct Engine {
     pattern: String,
     ascii_pattern: bool,
     ascii: std::sync::OnceLock<Option<regex::bytes::Regex>>,
-    engine: std::sync::OnceLock<Resolved>,
+    compiled: std::sync::OnceLock<Resolved>,
 }
 
-impl Lazy {
-    fn new(pattern: String, engine: std::sync::OnceLock<Resolved>) -> Lazy {
-        Lazy { ascii_pattern: pattern.is_ascii(), pattern, ascii: std::sync::OnceLock::new(), engine }
-    }
-
+impl Engine {
     /// The ASCII engine, when it can answer for this value.
     fn ascii_for(&self, s: &str) -> Option<&regex::bytes::Regex> {
         if !self.ascii_pattern || !s.is_ascii() {
@@ -53,13 +42,18 @@ impl Lazy {
         }
         self.ascii.get_or_init(|| regex::bytes::RegexBuilder::new(&self.pattern).unicode(false).build().ok()).as_ref()
     }
+
+    /// The whole engine, compiled now if it waited.
+    fn compiled(&self) -> &Resolved {
+        self.compiled.get_or_init(|| build(&self.pattern).unwrap_or(Resolved::Failed))
+    }
 }
 
 /// A pattern's engine, compiled.
 enum Resolved {
     Fast(regex::Regex),
     Back(Box<fancy_regex::Regex>),
-    /// Neither engine took it (a size limit): it gives up on every event.
+    /// Neither engine took a pattern that waited (a size limit): it gives up on every event.
     Failed,
 }
 
@@ -124,23 +118,15 @@ pub fn compile(pattern: &str, flags: &str, source: &str) -> Result<Rx, String> {
         capture_names(&p).into_iter().filter(|n| seen.insert(n.clone())).collect()
     };
     let p = any_char_classes(&p);
-    let engine = if can_wait(&p) {
-        Engine::Lazy(std::sync::Arc::new(Lazy::new(p.into_owned(), std::sync::OnceLock::new())))
-    } else {
-        match build(&p)? {
-            Resolved::Fast(r) => Engine::Fast(r),
-            Resolved::Back(r) => Engine::Back(r),
-            failed @ Resolved::Failed => Engine::Lazy(std::sync::Arc::new(Lazy::new(p.into_owned(), failed.into()))),
-        }
+    let waits = can_wait(&p);
+    let compiled = if waits { std::sync::OnceLock::new() } else { std::sync::OnceLock::from(build(&p)?) };
+    let engine = Engine {
+        ascii_pattern: waits && p.is_ascii(),
+        pattern: p.into_owned(),
+        ascii: std::sync::OnceLock::new(),
+        compiled,
     };
-    Ok(Rx { source: source.to_string(), engine, names })
-}
-
-/// An engine to match with.
-enum Ref<'a> {
-    Fast(&'a regex::Regex),
-    Back(&'a fancy_regex::Regex),
-    Failed,
+    Ok(Rx { source: source.to_string(), engine: std::sync::Arc::new(engine), names })
 }
 
 /// `[\s\S]` (and `[\S\s]`, `[\w\W]`, `[\d\D]`, …), the portable spelling of "any character",
@@ -250,24 +236,12 @@ fn capture_names(p: &str) -> Vec<String> {
 impl Rx {
     /// The pattern as compiled (flags inline): two regexes with the same one match alike.
     pub fn compiled(&self) -> &str {
-        match &self.engine {
-            Engine::Fast(r) => r.as_str(),
-            Engine::Back(r) => r.as_str(),
-            Engine::Lazy(l) => &l.pattern,
-        }
+        &self.engine.pattern
     }
 
-    /// The engine, compiled now if it waited.
-    fn engine(&self) -> Ref<'_> {
-        match &self.engine {
-            Engine::Fast(r) => Ref::Fast(r),
-            Engine::Back(r) => Ref::Back(r),
-            Engine::Lazy(l) => match l.engine.get_or_init(|| build(&l.pattern).unwrap_or(Resolved::Failed)) {
-                Resolved::Fast(r) => Ref::Fast(r),
-                Resolved::Back(r) => Ref::Back(r),
-                Resolved::Failed => Ref::Failed,
-            },
-        }
+    /// The whole engine, compiled now if it waited.
+    fn engine(&self) -> &Resolved {
+        self.engine.compiled()
     }
 
     fn gave_up(&self) -> RxLimit {
@@ -276,15 +250,13 @@ impl Rx {
 
     /// Unanchored search.
     pub fn is_match(&self, s: &str) -> Result<bool, RxLimit> {
-        if let Engine::Lazy(l) = &self.engine {
-            if let Some(r) = l.ascii_for(s) {
-                return Ok(r.is_match(s.as_bytes()));
-            }
+        if let Some(r) = self.engine.ascii_for(s) {
+            return Ok(r.is_match(s.as_bytes()));
         }
         match self.engine() {
-            Ref::Fast(r) => Ok(r.is_match(s)),
-            Ref::Back(r) => r.is_match(s).map_err(|_| self.gave_up()),
-            Ref::Failed => Err(self.gave_up()),
+            Resolved::Fast(r) => Ok(r.is_match(s)),
+            Resolved::Back(r) => r.is_match(s).map_err(|_| self.gave_up()),
+            Resolved::Failed => Err(self.gave_up()),
         }
     }
 
@@ -292,7 +264,7 @@ impl Rx {
     pub fn captures(&self, s: &str) -> Result<Option<Vec<(String, String)>>, RxLimit> {
         let mut out = Vec::new();
         match self.engine() {
-            Ref::Fast(r) => {
+            Resolved::Fast(r) => {
                 let Some(c) = r.captures(s) else { return Ok(None) };
                 for n in &self.names {
                     if let Some(m) = c.name(n) {
@@ -300,7 +272,7 @@ impl Rx {
                     }
                 }
             }
-            Ref::Back(r) => {
+            Resolved::Back(r) => {
                 let Some(c) = r.captures(s).map_err(|_| self.gave_up())? else { return Ok(None) };
                 for n in &self.names {
                     if let Some(m) = c.name(n) {
@@ -308,7 +280,7 @@ impl Rx {
                     }
                 }
             }
-            Ref::Failed => return Err(self.gave_up()),
+            Resolved::Failed => return Err(self.gave_up()),
         }
         Ok(Some(out))
     }
@@ -317,7 +289,7 @@ impl Rx {
     pub fn captures_all(&self, s: &str, limit: usize) -> Result<Vec<Vec<(String, String)>>, RxLimit> {
         let mut all = Vec::new();
         match self.engine() {
-            Ref::Fast(r) => {
+            Resolved::Fast(r) => {
                 for c in r.captures_iter(s).take(limit) {
                     all.push(
                         self.names
@@ -327,7 +299,7 @@ impl Rx {
                     );
                 }
             }
-            Ref::Back(r) => {
+            Resolved::Back(r) => {
                 for c in r.captures_iter(s).take(limit) {
                     let c = c.map_err(|_| self.gave_up())?;
                     all.push(
@@ -338,7 +310,7 @@ impl Rx {
                     );
                 }
             }
-            Ref::Failed => return Err(self.gave_up()),
+            Resolved::Failed => return Err(self.gave_up()),
         }
         Ok(all)
     }
@@ -346,23 +318,23 @@ impl Rx {
     /// Replace every match (`$1`, `${name}` references) — `replace()`.
     pub fn replace_all(&self, s: &str, with: &str) -> Result<String, RxLimit> {
         match self.engine() {
-            Ref::Fast(r) => Ok(r.replace_all(s, with).into_owned()),
-            Ref::Back(r) => r.try_replacen(s, 0, with).map(|c| c.into_owned()).map_err(|_| self.gave_up()),
-            Ref::Failed => Err(self.gave_up()),
+            Resolved::Fast(r) => Ok(r.replace_all(s, with).into_owned()),
+            Resolved::Back(r) => r.try_replacen(s, 0, with).map(|c| c.into_owned()).map_err(|_| self.gave_up()),
+            Resolved::Failed => Err(self.gave_up()),
         }
     }
 
     /// Split by the pattern (a pattern that gave up does not split).
     pub fn split(&self, s: &str) -> Vec<String> {
         match self.engine() {
-            Ref::Fast(r) => r.split(s).map(str::to_string).collect(),
-            Ref::Back(r) => r.split(s).filter_map(Result::ok).map(str::to_string).collect(),
-            Ref::Failed => vec![s.to_string()],
+            Resolved::Fast(r) => r.split(s).map(str::to_string).collect(),
+            Resolved::Back(r) => r.split(s).filter_map(Result::ok).map(str::to_string).collect(),
+            Resolved::Failed => vec![s.to_string()],
         }
     }
 
     pub fn is_backtracking(&self) -> bool {
-        matches!(self.engine(), Ref::Back(_))
+        matches!(self.engine(), Resolved::Back(_))
     }
 }
 
@@ -411,11 +383,11 @@ mod tests {
     fn patterns_compile_at_first_use_and_fail_at_once() {
         // Waits: it parses, and nothing in it can fail later.
         let r = compile(r"^(?<tool>whoami|net1?)\.exe$", "i", "/t/").unwrap();
-        assert!(matches!(&r.engine, Engine::Lazy(l) if l.engine.get().is_none()));
+        assert!(r.engine.compiled.get().is_none());
         assert_eq!(r.compiled(), r"(?i)^(?<tool>whoami|net1?)\.exe$");
         assert_eq!(r.is_match("NET1.EXE"), Ok(true));
         // An ASCII value needed only the ASCII engine; captures compile the whole one.
-        assert!(matches!(&r.engine, Engine::Lazy(l) if l.ascii.get().is_some() && l.engine.get().is_none()));
+        assert!(r.engine.ascii.get().is_some() && r.engine.compiled.get().is_none());
         assert_eq!(r.captures("whoami.exe").unwrap(), Some(vec![("tool".to_string(), "whoami".to_string())]));
         assert_eq!(r.split("a"), vec!["a"]);
         // Errors are found when the query is compiled, not on the first event.
@@ -424,7 +396,7 @@ mod tests {
         }
         // A Unicode class name is checked at once, and then works.
         let g = compile(r"\p{Greek}+", "", "/g/").unwrap();
-        assert!(matches!(g.engine, Engine::Fast(_)));
+        assert!(matches!(g.engine.compiled.get(), Some(Resolved::Fast(_))));
         assert_eq!(g.is_match("αβγ"), Ok(true));
         // Clones share the compiled engine.
         let c = r.clone();
@@ -463,10 +435,11 @@ mod tests {
         ];
         for (p, flags) in patterns {
             let r = compile(p, flags, "/t/").unwrap();
-            let Engine::Lazy(l) = &r.engine else { panic!("{p} waits") };
+            let l = &r.engine;
+            assert!(l.compiled.get().is_none(), "{p} waits");
             for v in values {
                 let whole = match r.engine() {
-                    Ref::Fast(f) => f.is_match(v),
+                    Resolved::Fast(f) => f.is_match(v),
                     _ => panic!("{p}: the regex crate"),
                 };
                 let ascii = l.ascii_for(v).expect("an ASCII engine").is_match(v.as_bytes());
