@@ -113,11 +113,18 @@ struct Test {
 struct Memo {
     /// Distinct patterns tested on the field (their names, to give each its slot).
     patterns: Vec<String>,
+    /// Per slot: its pattern (for the literals it needs, [`crate::plan::required`]).
+    matchers: Vec<crate::plan::ir::Matcher>,
+    /// The slots' literals, found in one scan of a value: a value that holds none of a
+    /// pattern's is answered without running it. Made with the first value asked about.
+    literals: Option<Option<crate::plan::required::Literals>>,
     index: crate::hash::FastMap<Box<[u8]>, u32>,
     /// The bytes of the values in `index`.
     bytes: usize,
     /// Per value, per slot: not asked (0), false (1), true (2), no answer (3).
     answers: Vec<u8>,
+    /// Per value: the literals it holds, once scanned (0 before).
+    present: Vec<u128>,
 }
 
 impl Memo {
@@ -137,6 +144,8 @@ impl Memo {
             Some(i) => i,
             None => {
                 self.patterns.push(id);
+                self.matchers.push(m.clone());
+                self.literals = None;
                 self.patterns.len() - 1
             }
         }
@@ -153,13 +162,49 @@ impl Memo {
         if self.index.len() >= Self::ENTRIES || self.bytes + text.len() > Self::BYTES {
             self.index.clear();
             self.answers.clear();
+            self.present.clear();
             self.bytes = 0;
         }
         self.bytes += text.len();
         let e = self.index.len() as u32;
         self.index.insert(text.into(), e);
         self.answers.resize(self.answers.len() + self.patterns.len(), 0);
+        self.present.push(0);
         Some(e)
+    }
+
+    /// Whether the slot's pattern cannot match the value: it needs literals an ASCII value
+    /// lacks (the value is scanned once for all the slots' literals).
+    fn ruled_out(&mut self, entry: Option<u32>, slot: usize, v: &str) -> bool {
+        use crate::plan::ir::Matcher;
+        if !matches!(self.matchers.get(slot), Some(Matcher::Regex(_))) || !v.is_ascii() {
+            return false;
+        }
+        let matchers = &self.matchers;
+        let lits = self.literals.get_or_insert_with(|| {
+            let needs: Vec<_> = matchers
+                .iter()
+                .map(|m| match m {
+                    Matcher::Regex(r) => r.required().map(<[_]>::to_vec),
+                    _ => None,
+                })
+                .collect();
+            crate::plan::required::Literals::new(&needs)
+        });
+        let Some(lits) = lits else { return false };
+        if !lits.needs(slot) {
+            return false;
+        }
+        let present = match entry.and_then(|e| self.present.get_mut(e as usize)) {
+            Some(p) => {
+                if *p == 0 {
+                    *p = lits.present(v.as_bytes());
+                }
+                *p
+            }
+            None => lits.present(v.as_bytes()),
+        };
+        lits.rules_out(slot, present)
     }
 
     /// A test's answer remembered for an entry: `None` when not asked yet, `Some(None)` when
@@ -183,18 +228,15 @@ impl Memo {
         }
     }
 
-    /// A test's answer, from the memo when asked before; else `ask`'s (`None`: the value
-    /// cannot be read, nothing to remember), remembered.
-    fn answer(
-        &mut self,
-        entry: Option<u32>,
-        t: &Test,
-        ask: impl FnOnce(&crate::plan::ir::Matcher) -> Option<Option<bool>>,
-    ) -> Option<bool> {
+    /// A test's answer, from the memo when asked before; else the test's on the value
+    /// (`None`: the value cannot be read, nothing to remember), remembered.
+    fn answer<'v>(&mut self, entry: Option<u32>, t: &Test, value: impl FnOnce() -> Option<&'v str>) -> Option<bool> {
         if let Some(a) = self.known(entry, t) {
             return a;
         }
-        let a = ask(&t.m)?;
+        let v = value()?;
+        let a =
+            if self.ruled_out(entry, t.slot, v) { Some(false) } else { crate::eval::filter::matcher_answer(&t.m, v) };
         self.remember(entry, t, a);
         a
     }
@@ -542,7 +584,7 @@ impl Probe {
                         Some(Value::Str(v)) => {
                             let memo = &mut self.memos[t.key];
                             let e = *entries[t.key].get_or_insert_with(|| memo.entry(v.as_bytes()));
-                            memo.answer(e, t, |m| Some(crate::eval::filter::matcher_answer(m, v))) == Some(false)
+                            memo.answer(e, t, || Some(v.as_str())) == Some(false)
                         }
                         // Numbers, lists: the query tells.
                         Some(_) => false,
@@ -576,11 +618,15 @@ impl Probe {
                     Text::Str(text) => {
                         let memo = &mut memos[t.key];
                         let e = *fetched.got[at].entry.get_or_insert_with(|| memo.entry(text));
-                        let ask = |m: &crate::plan::ir::Matcher| match fetched.value(at) {
-                            Raw::Plain(v) => Some(crate::eval::filter::matcher_answer(m, v)),
-                            _ => None,
+                        let f = &mut *fetched;
+                        let value = move || {
+                            let f = f;
+                            match f.value(at) {
+                                Raw::Plain(v) => Some(&**v),
+                                _ => None,
+                            }
                         };
-                        memo.answer(e, t, ask) == Some(false)
+                        memo.answer(e, t, value) == Some(false)
                     }
                     Text::Absent => {
                         if *u_escape.get_or_insert_with(|| rawline::has_u_escape(fetched.line)) {
@@ -839,11 +885,42 @@ mod tests {
     }
 
     fn ask(m: &mut Memo, e: Option<u32>, t: &Test, v: &str) -> Option<bool> {
-        m.answer(e, t, |p| Some(crate::eval::filter::matcher_answer(p, v)))
+        m.answer(e, t, || Some(v))
     }
 
     fn rx(p: &str) -> Matcher {
         Matcher::Regex(std::sync::Arc::new(crate::plan::rx::compile(p, "i", p).expect("regex")))
+    }
+
+    /// A memo that rules patterns out by their literals answers as the patterns do, for values
+    /// it remembers and values it does not, ASCII or not (Unicode case folding: `ſ` is `s`).
+    #[test]
+    fn literals_answer_as_the_patterns_do() {
+        let mut m = Memo::default();
+        let pats = [rx(r"\b(esxcli|localcli)\b"), rx(r"termsrv\.dll"), rx(r"^(cmd|sh)\.exe$"), rx(r"^a")];
+        let tests: Vec<Test> = pats.iter().map(|p| Test { key: 0, slot: m.slot(p), m: p.clone() }).collect();
+        let values = [
+            "esxcli software vib install",
+            "C:\\x\\LOCALCLI.exe",
+            "copy TermSrv.DLL c:\\temp",
+            "termsrv dll",
+            "CMD.EXE",
+            "\u{17f}h.exe",
+            "sh.exe x",
+            "abc",
+            "",
+        ];
+        for round in 0..2 {
+            for v in values {
+                let e = m.entry(v.as_bytes());
+                for t in &tests {
+                    let want = crate::eval::filter::matcher_answer(&t.m, v);
+                    assert_eq!(ask(&mut m, e, t, v), want, "{v:?} {:?} round {round}", t.m);
+                    assert_eq!(ask(&mut m, None, t, v), want, "{v:?} {:?} unremembered", t.m);
+                }
+            }
+        }
+        assert!(matches!(m.literals, Some(Some(_))), "the patterns' literals are scanned for");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod compile;
 pub mod ir;
 pub mod project;
 pub(crate) mod regex_check;
+pub mod required;
 pub mod rx;
 
 /// The leading inline-flag group of a pattern that also has a top-level `|` (JitRex v1 quirk).

@@ -32,6 +32,9 @@ struct Engine {
     ascii_pattern: bool,
     ascii: std::sync::OnceLock<Option<regex::bytes::Regex>>,
     compiled: std::sync::OnceLock<Resolved>,
+    /// The literals a match holds one of ([`crate::plan::required`]), worked out when first
+    /// asked.
+    required: std::sync::OnceLock<Option<Vec<Vec<u8>>>>,
 }
 
 impl Engine {
@@ -125,6 +128,7 @@ pub fn compile(pattern: &str, flags: &str, source: &str) -> Result<Rx, String> {
         pattern: p.into_owned(),
         ascii: std::sync::OnceLock::new(),
         compiled,
+        required: std::sync::OnceLock::new(),
     };
     Ok(Rx { source: source.to_string(), engine: std::sync::Arc::new(engine), names })
 }
@@ -237,6 +241,12 @@ impl Rx {
     /// The pattern as compiled (flags inline): two regexes with the same one match alike.
     pub fn compiled(&self) -> &str {
         &self.engine.pattern
+    }
+
+    /// The literals every match holds one of (ASCII, without case), for ASCII values
+    /// ([`crate::plan::required`]); `None` when none are known.
+    pub fn required(&self) -> Option<&[Vec<u8>]> {
+        self.engine.required.get_or_init(|| crate::plan::required::required(&self.engine.pattern)).as_deref()
     }
 
     /// The whole engine, compiled now if it waited.

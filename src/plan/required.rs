@@ -1,0 +1,351 @@
+//! The literals a pattern needs: a set of strings of which every match holds one, compared
+//! without ASCII case. A value that holds none of them cannot match, whatever the pattern's
+//! engine, so one scan for the literals of all the patterns tested on a field
+//! ([`Literals`]) answers most of them without running them.
+//!
+//! Read from the pattern's syntax tree compiled without Unicode: on ASCII text Unicode's case
+//! folding, `\w`, `\b` and `\d` are ASCII's, so the literals hold only for ASCII values (a
+//! caller asks [`Literals::present`] only about those). A pattern the syntax does not take
+//! (lookaround, back-references) needs nothing that is known.
+
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+/// Literals shorter than this say too little to be worth a scan.
+const MIN_LEN: usize = 3;
+/// At most this many literals for one pattern (an alternation of more says little).
+const MAX_SET: usize = 64;
+
+/// What a piece of a pattern needs.
+#[derive(Debug, Clone, PartialEq)]
+enum Need {
+    /// It matches exactly one of these texts (lower case), nothing else: it joins its
+    /// neighbours.
+    Exact(Vec<Vec<u8>>),
+    /// Every match holds one of these (lower case).
+    Any(Vec<Vec<u8>>),
+    /// Nothing known.
+    Nothing,
+}
+
+/// The literals every match of `pattern` (flags inline, as `plan::rx` compiles it) holds one
+/// of, lower case ASCII; `None` when none are known or they are too short to help.
+pub fn required(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(pattern).ok()?;
+    let mut set = match need(&hir) {
+        Need::Exact(set) | Need::Any(set) => set,
+        Need::Nothing => return None,
+    };
+    set.sort();
+    set.dedup();
+    let ok = !set.is_empty() && set.len() <= MAX_SET && set.iter().all(|s| s.len() >= MIN_LEN && s.is_ascii());
+    ok.then_some(set)
+}
+
+/// Every text of `a` followed by every text of `b`; `None` past [`MAX_SET`] texts.
+fn cross(a: &[Vec<u8>], b: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if a.len() * b.len() > MAX_SET {
+        return None;
+    }
+    Some(a.iter().flat_map(|x| b.iter().map(move |y| [x.as_slice(), y].concat())).collect())
+}
+
+fn need(h: &Hir) -> Need {
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => Need::Exact(vec![Vec::new()]),
+        HirKind::Literal(l) => Need::Exact(vec![l.0.to_ascii_lowercase()]),
+        HirKind::Class(c) => match one_letter(c) {
+            Some(b) => Need::Exact(vec![vec![b]]),
+            None => Need::Nothing,
+        },
+        HirKind::Capture(c) => need(&c.sub),
+        HirKind::Repetition(r) => {
+            if r.min == 0 {
+                return Need::Nothing;
+            }
+            match need(&r.sub) {
+                Need::Exact(set) if r.min == 1 && r.max == Some(1) => Need::Exact(set),
+                Need::Exact(set) | Need::Any(set) if set.iter().all(|s| !s.is_empty()) => Need::Any(set),
+                _ => Need::Nothing,
+            }
+        }
+        HirKind::Concat(parts) => {
+            // Runs of exact pieces are one set of texts each; the best of them and of the
+            // other pieces' sets is the need of the whole.
+            let mut best: Option<Vec<Vec<u8>>> = None;
+            let offer = |set: Vec<Vec<u8>>, best: &mut Option<Vec<Vec<u8>>>| {
+                if set.iter().all(|s| !s.is_empty()) && best.as_ref().is_none_or(|b| score(&set) > score(b)) {
+                    *best = Some(set);
+                }
+            };
+            let mut run: Vec<Vec<u8>> = vec![Vec::new()];
+            let mut exact = true;
+            for p in parts {
+                match need(p) {
+                    Need::Exact(set) => {
+                        run = match cross(&run, &set) {
+                            Some(r) => r,
+                            None => {
+                                exact = false;
+                                offer(std::mem::take(&mut run), &mut best);
+                                set
+                            }
+                        }
+                    }
+                    other => {
+                        exact = false;
+                        offer(std::mem::replace(&mut run, vec![Vec::new()]), &mut best);
+                        if let Need::Any(set) = other {
+                            offer(set, &mut best);
+                        }
+                    }
+                }
+            }
+            if exact {
+                return Need::Exact(run);
+            }
+            offer(run, &mut best);
+            best.map_or(Need::Nothing, Need::Any)
+        }
+        HirKind::Alternation(alts) => {
+            let mut all = Vec::new();
+            let mut exact = true;
+            for a in alts {
+                match need(a) {
+                    Need::Exact(set) => all.extend(set),
+                    Need::Any(set) => {
+                        exact = false;
+                        all.extend(set);
+                    }
+                    Need::Nothing => return Need::Nothing,
+                }
+            }
+            if exact {
+                return Need::Exact(all);
+            }
+            if all.iter().any(Vec::is_empty) {
+                return Need::Nothing;
+            }
+            Need::Any(all)
+        }
+    }
+}
+
+/// How much a set says: its shortest literal's length, then fewer literals.
+fn score(set: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
+    (set.iter().map(Vec::len).min().unwrap_or(0), std::cmp::Reverse(set.len()))
+}
+
+/// The byte a class matches when it is one ASCII byte, or one letter in either case (lower
+/// case); `None` otherwise.
+fn one_letter(c: &Class) -> Option<u8> {
+    let bytes: Vec<u32> = match c {
+        Class::Bytes(b) => {
+            let mut v = Vec::new();
+            for r in b.ranges() {
+                if u32::from(r.end()) - u32::from(r.start()) > 1 {
+                    return None;
+                }
+                v.extend(u32::from(r.start())..=u32::from(r.end()));
+            }
+            v
+        }
+        Class::Unicode(u) => {
+            let mut v = Vec::new();
+            for r in u.ranges() {
+                if u32::from(r.end()) - u32::from(r.start()) > 1 {
+                    return None;
+                }
+                v.extend(u32::from(r.start())..=u32::from(r.end()));
+            }
+            v
+        }
+    };
+    let ascii = |x: u32| u8::try_from(x).ok().filter(u8::is_ascii);
+    match bytes.as_slice() {
+        [a] => ascii(*a).map(|b| b.to_ascii_lowercase()),
+        [a, b] => {
+            let (a, b) = (ascii(*a)?, ascii(*b)?);
+            (a != b && a.eq_ignore_ascii_case(&b)).then(|| a.to_ascii_lowercase())
+        }
+        _ => None,
+    }
+}
+
+/// The literals of several patterns tested on one field, found in one scan of a value.
+#[derive(Debug, Clone)]
+pub struct Literals {
+    ac: aho_corasick::AhoCorasick,
+    /// Per pattern (in the order given): the bits of its literals, 0 when it needs none known.
+    needs: Vec<u128>,
+}
+
+impl Literals {
+    /// Literals for the patterns (`None`: a pattern with nothing known); `None` when no pattern
+    /// needs any. At most 127 literals are kept (patterns past them need nothing known).
+    pub fn new(patterns: &[Option<Vec<Vec<u8>>>]) -> Option<Literals> {
+        let mut all: Vec<Vec<u8>> = Vec::new();
+        let mut needs = Vec::with_capacity(patterns.len());
+        for set in patterns {
+            let mut bits = 0u128;
+            if let Some(set) = set {
+                let mut ids = Vec::new();
+                for lit in set {
+                    let id = match all.iter().position(|l| l == lit) {
+                        Some(i) => i,
+                        None => {
+                            all.push(lit.clone());
+                            all.len() - 1
+                        }
+                    };
+                    ids.push(id);
+                }
+                if ids.iter().all(|&i| i < 127) {
+                    bits = ids.iter().fold(0, |b, &i| b | 1u128 << i);
+                } else {
+                    all.truncate(all.len().min(127));
+                }
+            }
+            needs.push(bits);
+        }
+        if needs.iter().all(|&b| b == 0) {
+            return None;
+        }
+        let ac = aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(&all).ok()?;
+        Some(Literals { ac, needs })
+    }
+
+    /// Whether pattern `i` needs literals (so [`Literals::present`] can rule it out).
+    pub fn needs(&self, i: usize) -> bool {
+        self.needs.get(i).is_some_and(|&b| b != 0)
+    }
+
+    /// The bits of the literals an ASCII value holds (bit 127 always set: asked).
+    pub fn present(&self, value: &[u8]) -> u128 {
+        let mut bits = 1u128 << 127;
+        for m in self.ac.find_overlapping_iter(value) {
+            bits |= 1u128 << m.pattern().as_usize();
+        }
+        bits
+    }
+
+    /// Whether pattern `i` cannot match a value whose literals are `present`.
+    pub fn rules_out(&self, i: usize, present: u128) -> bool {
+        let need = self.needs.get(i).copied().unwrap_or(0);
+        need != 0 && need & present == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(p: &str) -> Option<Vec<String>> {
+        required(p).map(|s| s.into_iter().map(|l| String::from_utf8(l).unwrap()).collect())
+    }
+
+    #[test]
+    fn literals_of_the_packs_kinds_of_patterns() {
+        assert_eq!(
+            req(r"(?i)\.software\.acceptance\.set\b.*CommunitySupported"),
+            Some(vec![".software.acceptance.set".into()])
+        );
+        assert_eq!(req(r"(?i)\b(esxcli|localcli)\b[^;|&\n]*\bsoftware"), Some(vec!["software".into()]));
+        assert_eq!(req(r"(?i)\b(esxcli|localcli)\b"), Some(vec!["esxcli".into(), "localcli".into()]));
+        assert_eq!(
+            req(r"(?i)\\TransportRoles\\Shared\\(fet)?agents\.config$"),
+            Some(vec!["\\transportroles\\shared\\".into()])
+        );
+        assert_eq!(
+            req(r"(?i)[\\/](inetpub|wwwroot)[\\/]|\\FrontEnd\\HttpProxy\\"),
+            Some(vec!["\\frontend\\httpproxy\\".into(), "inetpub".into(), "wwwroot".into()])
+        );
+        assert_eq!(req(r"(?i)\.(aspx|asp|php)$"), Some(vec![".asp".into(), ".aspx".into(), ".php".into()]));
+        assert_eq!(req(r"^ImagePath$"), Some(vec!["imagepath".into()]));
+        assert_eq!(req(r"(ab)+cde"), Some(vec!["cde".into()]));
+        assert_eq!(req(r"(abc)+"), Some(vec!["abc".into()]));
+    }
+
+    #[test]
+    fn nothing_known_is_nothing_required() {
+        // Exact pieces side by side join into whole texts.
+        assert_eq!(req(r"(?i)^(cmd|sh)\.exe$"), Some(vec!["cmd.exe".into(), "sh.exe".into()]));
+        assert_eq!(req(r".*"), None);
+        assert_eq!(req(r"a|bcd"), None); // "a" is too short
+        assert_eq!(req(r"(abc)?def|x"), None);
+        assert_eq!(req(r"[a-z]+"), None);
+        assert_eq!(req(r"ab(?=c)"), None); // lookahead: not the regex crate's
+        assert_eq!(req(r"\d{3}"), None);
+    }
+
+    #[test]
+    fn optional_pieces_break_runs() {
+        // "ab" and "cd" are not adjacent in every match.
+        assert_eq!(req(r"abc(x)?def"), Some(vec!["abc".into()]));
+        assert_eq!(req(r"(?i)a[Bb]c"), Some(vec!["abc".into()]));
+    }
+
+    #[test]
+    fn scans_find_every_literal_without_case() {
+        let lits = Literals::new(&[required(r"(?i)\b(esxcli|localcli)\b"), None, required(r"termsrv\.dll")]).unwrap();
+        assert!(lits.needs(0) && !lits.needs(1) && lits.needs(2));
+        let p = lits.present(b"C:\\x\\LOCALCLI software");
+        assert!(!lits.rules_out(0, p) && !lits.rules_out(1, p) && lits.rules_out(2, p));
+        let p = lits.present(b"copy TermSrv.DLL x");
+        assert!(lits.rules_out(0, p) && !lits.rules_out(2, p));
+    }
+
+    /// The literals are a necessary condition: on ASCII values, a pattern matches only values
+    /// that hold one of its literals (checked over generated values for the pack's patterns).
+    #[test]
+    fn a_match_always_holds_a_literal() {
+        let patterns = [
+            r"(?i)\b(esxcli|localcli)\b[^;|&\n]*\bsoftware\s+acceptance\s+set\b",
+            r"(?i)[\\/](inetpub|wwwroot|htdocs)[\\/]|\\FrontEnd\\HttpProxy\\",
+            r"(?i)\.(aspx?|php[3-8]?|jspx?)$",
+            r"(?i)Set-\w*VirtualDirectory",
+            r"(?i)(^|\n)object_name:xp_cmdshell\s*(\n|$)",
+        ];
+        let words = [
+            "esxcli",
+            "ESXCLI",
+            "software",
+            "acceptance",
+            "set",
+            " ",
+            "\\",
+            "/",
+            "inetpub",
+            "WWWROOT",
+            "htdocs",
+            "\\FrontEnd\\HttpProxy\\",
+            ".aspx",
+            ".asp",
+            ".php5",
+            ".jspx",
+            "Set-",
+            "Web",
+            "VirtualDirectory",
+            "\n",
+            "object_name:",
+            "xp_cmdshell",
+            "x",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for p in patterns {
+            let re = regex::Regex::new(p).unwrap();
+            let lits = Literals::new(&[required(p)]).unwrap();
+            for _ in 0..4000 {
+                let mut v = String::new();
+                for _ in 0..6 {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    v.push_str(words[(seed % words.len() as u64) as usize]);
+                }
+                if re.is_match(&v) {
+                    assert!(!lits.rules_out(0, lits.present(v.as_bytes())), "{p} on {v:?}");
+                }
+            }
+        }
+    }
+}
