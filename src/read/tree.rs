@@ -46,14 +46,27 @@ struct HostCache {
     last_seen: u64,
 }
 
-/// FNV-1a over the id's text.
+/// A 64-bit hash of an id's (or a host's) text, eight bytes at a time: ids and hosts are
+/// kept as these.
 fn key(id: &str) -> u64 {
-    let mut x: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        x ^= u64::from(b);
-        x = x.wrapping_mul(0x0000_0100_0000_01b3);
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mix = |h: u64, w: u64| {
+        let h = (h ^ w).wrapping_mul(K);
+        h ^ (h >> 29)
+    };
+    let b = id.as_bytes();
+    let mut h = 0x243f_6a88_85a3_08d3 ^ b.len() as u64;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        h = mix(h, u64::from_le_bytes(w.try_into().unwrap_or_default()));
     }
-    x
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        h = mix(h, u64::from_le_bytes(w));
+    }
+    h ^ (h >> 32)
 }
 
 impl HostCache {
@@ -175,7 +188,8 @@ fn decode_opt(t: Option<&[u8]>) -> Option<Option<std::borrow::Cow<'_, str>>> {
 /// The process trees of the hosts seen so far.
 #[derive(Debug, Default)]
 pub struct ProcessTree {
-    hosts: HashMap<String, HostCache>,
+    /// By the [`key`] of the host's name.
+    hosts: HashMap<u64, HostCache>,
     clock: u64,
     /// Image paths, shared (most processes run a few images).
     images: HashMap<Arc<str>, ()>,
@@ -247,7 +261,7 @@ impl ProcessTree {
             // pass the query without changing what the others get.
             let Some(ctx) = ev.get_str("ContextProcessId").map(|s| key(&s)) else { return };
             let found = match ev.get_str("aid").or_else(|| ev.get_str("ComputerName")) {
-                Some(host) => self.hosts.get(host.as_ref()).and_then(|c| c.get(ctx)).cloned(),
+                Some(host) => self.hosts.get(&key(&host)).and_then(|c| c.get(ctx)),
                 None => None,
             };
             {
@@ -301,7 +315,7 @@ impl ProcessTree {
             None => return,
         };
         let generation = self.touch(&host);
-        let Some(cache) = self.hosts.get_mut(host.as_str()) else { return };
+        let Some(cache) = self.hosts.get_mut(&key(&host)) else { return };
         // A successful fork/clone makes the child a copy of its parent's image, so a pre-forked
         // worker (apache2, php-fpm) that never execs still names its children's parent.
         if let Some((child, image, parent)) = forked(ev) {
@@ -324,8 +338,9 @@ impl ProcessTree {
     /// back their excess. Returns the size of a generation.
     fn touch(&mut self, host: &str) -> usize {
         self.clock += 1;
-        if self.hosts.len() >= HOSTS && !self.hosts.contains_key(host) {
-            if let Some(oldest) = self.hosts.iter().min_by_key(|(_, c)| c.last_seen).map(|(k, _)| k.clone()) {
+        let host = key(host);
+        if self.hosts.len() >= HOSTS && !self.hosts.contains_key(&host) {
+            if let Some(oldest) = self.hosts.iter().min_by_key(|(_, c)| c.last_seen).map(|(&k, _)| k) {
                 self.hosts.remove(&oldest);
             }
         }
@@ -344,12 +359,7 @@ impl ProcessTree {
             }
         }
         let clock = self.clock;
-        match self.hosts.get_mut(host) {
-            Some(c) => c.last_seen = clock,
-            None => {
-                self.hosts.insert(host.to_string(), HostCache { last_seen: clock, ..HostCache::default() });
-            }
-        }
+        self.hosts.entry(host).or_default().last_seen = clock;
         generation
     }
 
@@ -403,7 +413,11 @@ impl ProcessTree {
         } else {
             self.lookup(&ProcView { has_grandparent: true, ..v }).parent.map(|p| self.intern(&p))
         };
-        self.keep(&v, image.clone(), parent_name.clone().or(filled), generation);
+        let (target, parent) = (v.target.map(key), v.parent.map(key));
+        let host = key(v.host);
+        if let (Some(id), Some(image), Some(c)) = (target, image, self.hosts.get_mut(&host)) {
+            c.insert(id, Proc { image, parent, parent_name: parent_name.or(filled) }, generation);
+        }
         true
     }
 
@@ -433,7 +447,7 @@ impl ProcessTree {
     fn keep(&mut self, v: &ProcView<'_>, image: Option<Arc<str>>, parent_name: Option<Arc<str>>, generation: usize) {
         let (Some(id), Some(image)) = (v.target, image) else { return };
         let parent = v.parent.map(key);
-        if let Some(c) = self.hosts.get_mut(v.host) {
+        if let Some(c) = self.hosts.get_mut(&key(v.host)) {
             c.insert(key(id), Proc { image, parent, parent_name }, generation);
         }
     }
@@ -451,7 +465,7 @@ impl ProcessTree {
     /// A process event's missing parent and grandparent names, from its host's processes.
     fn lookup(&self, v: &ProcView<'_>) -> Fill {
         let mut fill = Fill::default();
-        let Some(cache) = self.hosts.get(v.host) else { return fill };
+        let Some(cache) = self.hosts.get(&key(v.host)) else { return fill };
         if let Some(pp) = v.parent.map(key).and_then(|pid| cache.get(pid)) {
             if v.parent_name.is_none() {
                 fill.parent = Some(basename(&pp.image).to_string());
@@ -469,7 +483,7 @@ impl ProcessTree {
     /// The image of a host's process, as [`enrich`](Self::enrich) gives it to the file and
     /// registry events that name it (`ContextProcessId`).
     pub fn context_image(&self, host: &str, context_process_id: &str) -> Option<Arc<str>> {
-        self.hosts.get(host)?.get(key(context_process_id)).map(|p| Arc::clone(&p.image))
+        self.hosts.get(&key(host))?.get(key(context_process_id)).map(|p| Arc::clone(&p.image))
     }
 
     /// Processes remembered (for tests and `--stats`).
