@@ -173,11 +173,16 @@ impl Memo {
         Some(e)
     }
 
-    /// Whether the slot's pattern cannot match the value: it needs literals an ASCII value
-    /// lacks (the value is scanned once for all the slots' literals).
+    /// Whether the slot's pattern cannot match the value: it needs literals the value lacks
+    /// (the value is scanned once for all the slots' literals). The literals are ASCII, read
+    /// as ASCII case folding reads letters; Unicode's folds two more characters to ASCII
+    /// letters (`ſ` to `s`, the Kelvin sign to `k`), so a value holding one is not ruled out.
     fn ruled_out(&mut self, entry: Option<u32>, slot: usize, v: &str) -> bool {
         use crate::plan::ir::Matcher;
-        if !matches!(self.matchers.get(slot), Some(Matcher::Regex(_))) || !v.is_ascii() {
+        if !matches!(self.matchers.get(slot), Some(Matcher::Regex(_))) {
+            return false;
+        }
+        if !v.is_ascii() && v.contains(['\u{17f}', '\u{212a}']) {
             return false;
         }
         let matchers = &self.matchers;
@@ -906,6 +911,10 @@ mod tests {
             "termsrv dll",
             "CMD.EXE",
             "\u{17f}h.exe",
+            "\u{212a}\u{17f}h.exe",
+            "Jos\u{e9} esxcli",
+            "Jos\u{e9} \u{212a}",
+            "\u{e9}cmd.exe",
             "sh.exe x",
             "abc",
             "",
