@@ -108,7 +108,9 @@ struct Test {
 /// (process names, command lines of services, registry paths), and a pack tests a dozen
 /// patterns on each. Bounded: values longer than [`Memo::MAX_LEN`] are not remembered, and the
 /// memo starts over when it holds [`Memo::ENTRIES`] values or [`Memo::BYTES`] of them (script
-/// blocks are long, and their scans are the costliest to repeat).
+/// blocks are long, and their scans are the costliest to repeat). A value that repeats comes
+/// back soon after a new start; a small table stays in the CPU's cache with its answers (2,048
+/// values measured 2-3% faster for `detect` than 8,192 on the benchmark's data).
 #[derive(Debug, Default)]
 struct Memo {
     /// Distinct patterns tested on the field (their names, to give each its slot).
@@ -128,7 +130,7 @@ struct Memo {
 }
 
 impl Memo {
-    const ENTRIES: usize = 8192;
+    const ENTRIES: usize = 2048;
     const MAX_LEN: usize = 64 << 10;
     const BYTES: usize = 4 << 20;
 
