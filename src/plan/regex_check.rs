@@ -14,6 +14,15 @@ pub fn validate(pattern: &str) -> Result<(), String> {
     if unsure {
         return Ok(());
     }
+    // Translation (Unicode classes by name, bytes mode) can fail only where a pattern names a
+    // class or turns Unicode off: otherwise its syntax says all, and the translation (costly
+    // for a long alternation under `(?i)`) is skipped.
+    if !pattern.contains("\\p") && !pattern.contains("\\P") && !pattern.contains("-u") {
+        return match regex_syntax::ast::parse::Parser::new().parse(pattern) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.kind().to_string()),
+        };
+    }
     // `(?P<n>…)` and `(?<n>…)` both parse in regex-syntax.
     match regex_syntax::ParserBuilder::new().build().parse(pattern) {
         Ok(_) => Ok(()),
@@ -66,6 +75,15 @@ mod tests {
         assert!(validate(r"(?<=a)b").is_err());
         assert!(validate(r"a(b").is_err());
         assert!(validate(r"[z-a]").is_err());
+        // Errors only translation finds: an unknown Unicode class; bytes mode matching
+        // invalid UTF-8.
+        assert!(validate(r"\p{Bogus}").is_err());
+        assert!(validate(r"\p{Greek}+").is_ok());
+        assert!(validate(r"(?-u)\xFF").is_err());
+        // A long alternation under (?i), read from its syntax alone, and its errors.
+        let long = (0..300).map(|i| format!("name{i}")).collect::<Vec<_>>().join("|");
+        assert!(validate(&format!("(?i)^({long})\\.exe$")).is_ok());
+        assert!(validate(&format!("(?i)^({long}\\.exe$")).is_err());
     }
 
     #[test]
