@@ -140,28 +140,14 @@ fn score(set: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
 /// The byte a class matches when it is one ASCII byte, or one letter in either case (lower
 /// case); `None` otherwise.
 fn one_letter(c: &Class) -> Option<u8> {
-    let bytes: Vec<u32> = match c {
-        Class::Bytes(b) => {
-            let mut v = Vec::new();
-            for r in b.ranges() {
-                if u32::from(r.end()) - u32::from(r.start()) > 1 {
-                    return None;
-                }
-                v.extend(u32::from(r.start())..=u32::from(r.end()));
-            }
-            v
-        }
-        Class::Unicode(u) => {
-            let mut v = Vec::new();
-            for r in u.ranges() {
-                if u32::from(r.end()) - u32::from(r.start()) > 1 {
-                    return None;
-                }
-                v.extend(u32::from(r.start())..=u32::from(r.end()));
-            }
-            v
-        }
+    let ranges: Vec<(u32, u32)> = match c {
+        Class::Bytes(b) => b.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).collect(),
+        Class::Unicode(u) => u.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).collect(),
     };
+    if ranges.iter().any(|&(lo, hi)| hi - lo > 1) {
+        return None;
+    }
+    let bytes: Vec<u32> = ranges.iter().flat_map(|&(lo, hi)| lo..=hi).collect();
     let ascii = |x: u32| u8::try_from(x).ok().filter(u8::is_ascii);
     match bytes.as_slice() {
         [a] => ascii(*a).map(|b| b.to_ascii_lowercase()),
