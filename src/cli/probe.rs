@@ -935,6 +935,40 @@ mod tests {
     }
 
     #[test]
+    fn tests_are_ordered_by_how_many_alternatives_test_their_key() {
+        let rules = [
+            "#event_simpleName=ProcessRollup2 | event_platform=Win | ParentBaseFileName=/^w3wp\\.exe$/i | count()",
+            "#event_simpleName=ProcessRollup2 | ParentBaseFileName=/^sqlservr\\.exe$/i | count()",
+            "#event_simpleName=ProcessRollup2 | UserName=x | ImageFileName=/inetpub/i | count()",
+            "#event_simpleName=ProcessRollup2 | GrandParentBaseFileName=/^w3wp/i | CommandLine=/x/ | count()",
+        ];
+        let names = |p: &Probe| -> Vec<Vec<String>> {
+            let routes = p.route(&p.execs, "ProcessRollup2");
+            routes
+                .iter()
+                .map(|r| {
+                    r.guard.as_ref().expect("a guard")[0].iter().map(|t| p.keys[t.key].name().to_string()).collect()
+                })
+                .collect()
+        };
+        let execs = || rules.iter().map(|q| (exec(q), None)).collect::<Vec<_>>();
+        // The parent's name, tested by two rules, before the platform; a lineage field last.
+        let p = Probe::new(execs(), false, false, false);
+        assert_eq!(
+            names(&p),
+            [
+                vec!["ParentBaseFileName", "event_platform"],
+                vec!["ParentBaseFileName"],
+                vec!["UserName", "ImageFileName"],
+                vec!["CommandLine", "GrandParentBaseFileName"],
+            ]
+        );
+        // With the tree, the fields it reads from a process event come first.
+        let p = Probe::new(execs(), true, true, true);
+        assert_eq!(names(&p)[2], ["ImageFileName", "UserName"]);
+    }
+
+    #[test]
     fn routes_answer_the_event_type_tests_once() {
         let q = "case { #event_simpleName=ProcessRollup2 CommandLine=/whoami/i ; \
                  #event_simpleName=/^(PowerShellScriptBlock|ScriptControlScanInfo)$/ ScriptContent=/whoami/i ; \
