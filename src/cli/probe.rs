@@ -52,7 +52,7 @@ pub struct Probe {
     asked: Vec<u8>,
     touched: Vec<usize>,
     /// Per event type: the queries that can use it, with their guards for that type.
-    routes: Vec<std::sync::Arc<[Route]>>,
+    routes: Vec<Box<[Route]>>,
     /// Event type → index into `routes`.
     route_of: crate::hash::FastMap<Box<[u8]>, usize>,
     /// The keys of [`TREE_FIELDS`], in order (indices into `keys`).
@@ -547,8 +547,8 @@ impl Probe {
         }
     }
 
-    /// The routes of an event type, worked out the first time it is seen.
-    fn route_for(&mut self, execs: &[(Executor, Option<EventTypes>)], event_type: &str) -> std::sync::Arc<[Route]> {
+    /// The index into `routes` of an event type's routes, worked out the first time it is seen.
+    fn route_for(&mut self, execs: &[(Executor, Option<EventTypes>)], event_type: &str) -> usize {
         let at = match self.route_of.get(event_type.as_bytes()) {
             Some(&at) => at,
             None => {
@@ -563,7 +563,7 @@ impl Probe {
                 self.routes.len() - 1
             }
         };
-        std::sync::Arc::clone(&self.routes[at])
+        at
     }
 
     /// For an event read whole and enriched (EVTX, Windows XML, a line kept without a hint):
@@ -578,12 +578,14 @@ impl Probe {
         }
         let Some(Value::Str(event_type)) = ev.get("#event_simpleName") else { return None };
         let execs = std::mem::take(&mut self.execs);
-        let route = self.route_for(&execs, event_type);
+        let at = self.route_for(&execs, event_type);
         self.execs = execs;
+        // Taken out while the memos are asked, put back after.
+        let routes = std::mem::take(&mut self.routes);
         let mut hint = 0u64;
         // Per key index: its memo entry for this event, once asked.
         let mut entries: Vec<Option<Option<u32>>> = vec![None; self.keys.len()];
-        for Route { rule, guard } in route.iter() {
+        for Route { rule, guard } in routes[at].iter() {
             let fails = guard.as_ref().is_some_and(|g| {
                 g.iter().all(|alt| {
                     alt.iter().any(|t| match ev.get(self.keys[t.key].name()) {
@@ -602,6 +604,7 @@ impl Probe {
                 hint |= bit(*rule);
             }
         }
+        self.routes = routes;
         Some(hint)
     }
 
@@ -747,10 +750,12 @@ impl Probe {
         // The rules that pass, and (without the tree) those that may, by bit.
         let (mut passing, mut maybe) = (0u64, 0u64);
         let execs = std::mem::take(&mut self.execs);
-        let route = self.route_for(&execs, event_type);
+        let at = self.route_for(&execs, event_type);
+        // Taken out while the line is checked, put back after.
+        let routes = std::mem::take(&mut self.routes);
         let (tree_keys, extra_keys) = (self.tree_keys, self.extra_keys);
         let lv = tree.map(|tree| LineageView { tree, tree_keys: &tree_keys, extra_keys: &extra_keys, event_type });
-        for Route { rule: r, guard } in route.iter() {
+        for Route { rule: r, guard } in routes[at].iter() {
             if let Some(g) = guard {
                 let (keys, memos) = (&self.keys, &mut self.memos);
                 if Self::guard_fails(keys, memos, g, lineage, &mut u_escape, &mut fetched, lv.as_ref()) {
@@ -839,6 +844,7 @@ impl Probe {
             self.hint = Some(passing | maybe);
         }
         self.execs = execs;
+        self.routes = routes;
         if pass {
             return Verdict::Keep;
         }
