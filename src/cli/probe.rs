@@ -120,7 +120,9 @@ struct Memo {
     /// The slots' literals, found in one scan of a value: a value that holds none of a
     /// pattern's is answered without running it. Made with the first value asked about.
     literals: Option<Option<crate::plan::required::Literals>>,
-    values: Values,
+    index: crate::hash::FastMap<Box<[u8]>, u32>,
+    /// The bytes of the values in `index`.
+    bytes: usize,
     /// Per value, per slot: not asked (0), false (1), true (2), no answer (3).
     answers: Vec<u8>,
     /// Per value: the literals it holds, once scanned (0 before).
@@ -156,16 +158,18 @@ impl Memo {
         if text.len() > Self::MAX_LEN || self.patterns.is_empty() {
             return None;
         }
-        let h = Values::hash(text);
-        if let Some(e) = self.values.find(text, h) {
+        if let Some(&e) = self.index.get(text) {
             return Some(e);
         }
-        if self.values.len() >= Self::ENTRIES || self.values.bytes.len() + text.len() > Self::BYTES {
-            self.values.clear();
+        if self.index.len() >= Self::ENTRIES || self.bytes + text.len() > Self::BYTES {
+            self.index.clear();
             self.answers.clear();
             self.present.clear();
+            self.bytes = 0;
         }
-        let e = self.values.insert(text, h);
+        self.bytes += text.len();
+        let e = self.index.len() as u32;
+        self.index.insert(text.into(), e);
         self.answers.resize(self.answers.len() + self.patterns.len(), 0);
         self.present.push(0);
         Some(e)
@@ -242,89 +246,6 @@ impl Memo {
             if self.ruled_out(entry, t.slot, v) { Some(false) } else { crate::eval::filter::matcher_answer(&t.m, v) };
         self.remember(entry, t, a);
         a
-    }
-}
-
-/// A memo's values, their bytes side by side in one buffer: a lookup compares against bytes
-/// that sit together (a few hundred KiB for [`Memo::ENTRIES`] values), not against boxes
-/// spread over the heap. Open addressing by the hash's top bits, at most half full.
-#[derive(Debug, Default)]
-struct Values {
-    /// Per slot: an entry's index + 1, or 0 when free ([`Values::SLOTS`], made on first use).
-    slots: Vec<u32>,
-    /// Per entry: its hash, and where its bytes end in `bytes` (they start where the
-    /// previous entry's end).
-    hashes: Vec<u64>,
-    ends: Vec<u32>,
-    bytes: Vec<u8>,
-}
-
-// A memo's table is at most half full, and offsets into its bytes fit in 32 bits.
-const _: () = assert!(Memo::ENTRIES <= Values::SLOTS / 2 && Memo::BYTES < u32::MAX as usize);
-
-impl Values {
-    const BITS: u32 = 12;
-    const SLOTS: usize = 1 << Values::BITS;
-
-    fn hash(v: &[u8]) -> u64 {
-        use std::hash::Hasher;
-        let mut h = crate::hash::FxHasher::default();
-        h.write(v);
-        h.write_usize(v.len());
-        h.finish()
-    }
-
-    fn len(&self) -> usize {
-        self.hashes.len()
-    }
-
-    fn value(&self, e: usize) -> &[u8] {
-        let start = if e == 0 { 0 } else { self.ends[e - 1] as usize };
-        &self.bytes[start..self.ends[e] as usize]
-    }
-
-    /// The slot a hash starts probing at.
-    fn home(h: u64) -> usize {
-        (h >> (64 - Values::BITS)) as usize
-    }
-
-    fn find(&self, v: &[u8], h: u64) -> Option<u32> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let mut i = Values::home(h);
-        loop {
-            let e = self.slots[i].checked_sub(1)? as usize;
-            if self.hashes[e] == h && self.value(e) == v {
-                return Some(e as u32);
-            }
-            i = (i + 1) & (Values::SLOTS - 1);
-        }
-    }
-
-    /// Adds a value not in the table (which holds fewer than half [`Values::SLOTS`] values).
-    fn insert(&mut self, v: &[u8], h: u64) -> u32 {
-        debug_assert!(self.len() < Values::SLOTS / 2);
-        if self.slots.is_empty() {
-            self.slots = vec![0; Values::SLOTS];
-        }
-        let e = self.hashes.len() as u32;
-        self.hashes.push(h);
-        self.bytes.extend_from_slice(v);
-        self.ends.push(self.bytes.len() as u32);
-        let mut i = Values::home(h);
-        while self.slots[i] != 0 {
-            i = (i + 1) & (Values::SLOTS - 1);
-        }
-        self.slots[i] = e + 1;
-        e
-    }
-
-    fn clear(&mut self) {
-        self.slots.fill(0);
-        self.hashes.clear();
-        self.ends.clear();
-        self.bytes.clear();
     }
 }
 
@@ -984,32 +905,6 @@ mod tests {
         Matcher::Regex(std::sync::Arc::new(crate::plan::rx::compile(p, "i", p).expect("regex")))
     }
 
-    /// The values table finds every value it holds, by its bytes, until it starts over.
-    #[test]
-    fn memo_values_are_found_by_their_bytes() {
-        let mut v = Values::default();
-        assert_eq!(v.find(b"x", Values::hash(b"x")), None);
-        let vals: Vec<Vec<u8>> = (0..Memo::ENTRIES).map(|i| format!("value {i}").repeat(i % 7).into_bytes()).collect();
-        let mut ids = Vec::new();
-        for x in &vals {
-            let h = Values::hash(x);
-            match v.find(x, h) {
-                Some(e) => ids.push(e),
-                None => ids.push(v.insert(x, h)),
-            }
-        }
-        // The empty value repeats (i % 7 == 0): one entry.
-        assert_eq!(ids[0], ids[7]);
-        for (x, &e) in vals.iter().zip(&ids) {
-            assert_eq!(v.find(x, Values::hash(x)), Some(e));
-            assert_eq!(v.value(e as usize), x.as_slice());
-        }
-        // Same hash, other bytes: not found.
-        assert_eq!(v.find(b"other", Values::hash(&vals[5])), None);
-        v.clear();
-        assert_eq!(v.find(&vals[5], Values::hash(&vals[5])), None);
-    }
-
     /// A memo that rules patterns out by their literals answers as the patterns do, for values
     /// it remembers and values it does not, ASCII or not (Unicode case folding: `ſ` is `s`).
     #[test]
@@ -1262,10 +1157,10 @@ mod tests {
             assert_eq!(ask(&mut m, e, &cmd, v.as_str()), Some(false));
         }
         assert!(
-            m.values.bytes.len() <= Memo::BYTES && m.values.len() <= Memo::BYTES / half.len(),
+            m.bytes <= Memo::BYTES && m.index.len() <= Memo::BYTES / half.len(),
             "{} values, {} bytes",
-            m.values.len(),
-            m.values.bytes.len()
+            m.index.len(),
+            m.bytes
         );
         // Full: it starts over, and answers stay right.
         for i in 0..Memo::ENTRIES + 10 {
@@ -1273,7 +1168,7 @@ mod tests {
             let e = m.entry(v.as_bytes());
             assert_eq!(ask(&mut m, e, &cmd, v.as_str()), Some(false));
         }
-        assert!(m.values.len() <= Memo::ENTRIES);
+        assert!(m.index.len() <= Memo::ENTRIES);
         let e = m.entry(b"w3wp.exe");
         assert_eq!(ask(&mut m, e, &web, "w3wp.exe"), Some(true));
         assert_eq!(ask(&mut m, e, &exact, "w3wp.exe"), Some(true));
