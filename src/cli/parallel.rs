@@ -37,13 +37,13 @@ enum Output {
     /// The front of the query ran on the worker.
     Chunk(Chunk),
     /// In order, for the collector to enrich and run: events, and process events that cannot
-    /// pass but feed the tree.
-    Ordered(Vec<Item>),
+    /// pass but feed the tree (their records in the block's one buffer).
+    Ordered(Vec<Item>, read::tree::SpelledRecords),
 }
 
 enum Item {
     Event(Event),
-    Lineage(read::tree::ProcRecord),
+    Lineage(read::tree::SpelledAt),
     /// A line only the process tree can decide (`Verdict::Defer`), with its number: the
     /// collector checks it again, in order, with the tree.
     Deferred(Vec<u8>, u64),
@@ -203,11 +203,13 @@ pub(crate) fn read_ordered(
                         break 'all;
                     }
                 }
-                let Output::Ordered(items) = d.out else { continue };
+                let Output::Ordered(items, records) = d.out else { continue };
                 for item in items {
                     let mut ev = match item {
-                        Item::Lineage(rec) => {
-                            state.note(&rec);
+                        Item::Lineage(at) => {
+                            // It decodes: the worker checked.
+                            let known = state.note_spelled(&records.get(&at));
+                            debug_assert!(known, "a record the worker checked decodes");
                             continue;
                         }
                         Item::Event(ev) => ev,
@@ -293,10 +295,11 @@ fn item_worker(
     }
     loop {
         let Some(job) = crate::eval::lock(source).next_job(stop) else { return };
-        let Parsed { items, events, lines, problems } = parse_block(&job, fopts, probe.as_mut(), &mut skip, names);
+        let Parsed { items, records, events, lines, problems } =
+            parse_block(&job, fopts, probe.as_mut(), &mut skip, names);
         // The block's buffer goes back to be filled again.
         crate::eval::lock(source).give_back(job.data);
-        let out = Output::Ordered(items);
+        let out = Output::Ordered(items, records);
         let d = Done { seq: job.seq, file: job.file, out, events, lines, problems, error: None, cut: job.cut };
         if done.send(d).is_err() || stop.load(Ordering::Relaxed) {
             return;
@@ -313,6 +316,7 @@ fn parse_block(
     names: &[String],
 ) -> Parsed {
     let mut items: Vec<Item> = Vec::new();
+    let mut records = read::tree::SpelledRecords::default();
     let mut problems = Vec::new();
     let mut count = 0u64;
     let lines = read::for_each_line_in(&job.data, 1, |n, bytes| {
@@ -326,9 +330,10 @@ fn parse_block(
                 super::probe::Verdict::Keep => {}
                 super::probe::Verdict::Drop => return true,
                 super::probe::Verdict::Lineage(rec) => {
-                    // Decoded here (a reader's thread), or parsed when it does not decode.
-                    if let Some(rec) = rec.decoded() {
-                        items.push(Item::Lineage(rec));
+                    // Kept as the line spells it when it decodes (checked here, on a reader's
+                    // thread), else parsed.
+                    if let Some(at) = records.push(&rec) {
+                        items.push(Item::Lineage(at));
                         return true;
                     }
                 }
@@ -350,12 +355,13 @@ fn parse_block(
         }
         true
     });
-    Parsed { items, events: count, lines: lines.unwrap_or(0), problems }
+    Parsed { items, records, events: count, lines: lines.unwrap_or(0), problems }
 }
 
 /// What [`parse_block`] made of a block.
 struct Parsed {
     items: Vec<Item>,
+    records: read::tree::SpelledRecords,
     events: u64,
     lines: u64,
     problems: Vec<Problem>,
@@ -499,7 +505,7 @@ fn worker(
     let mut skip = opts.skip.as_deref().cloned();
     loop {
         let Some(job) = crate::eval::lock(source).next_job(stop) else { return };
-        let Parsed { items, events: count, lines, problems } =
+        let Parsed { items, events: count, lines, problems, .. } =
             parse_block(&job, fopts, probe.as_mut(), &mut skip, names);
         crate::eval::lock(source).give_back(job.data);
         let out = {
@@ -568,7 +574,7 @@ fn collect(
             match d.out {
                 Output::Chunk(c) => master.absorb(c, &mut rows),
                 // Ordered items go to `read_ordered`, never here.
-                Output::Ordered(_) => {}
+                Output::Ordered(..) => {}
             }
             for r in rows.drain(..) {
                 if let Err(e) = out.row(r) {

@@ -93,15 +93,8 @@ impl ReadState {
         ReadState { tree: opts.enrich.then(read::tree::ProcessTree::new), probe: None }
     }
 
-    /// A process event that cannot pass the query: the tree remembers it.
-    pub(crate) fn note(&mut self, rec: &read::tree::ProcRecord) {
-        if let Some(t) = self.tree.as_mut() {
-            t.record(rec.view());
-        }
-    }
-
-    /// [`note`](Self::note) from a line's spelling; false when the tree cannot read it (the
-    /// line is to be parsed).
+    /// Remember a process event that cannot pass the query, from its line's spelling; false
+    /// when the tree cannot read it (the line is to be parsed).
     pub(crate) fn note_spelled(&mut self, rec: &read::tree::SpelledProc<'_>) -> bool {
         self.tree.as_mut().is_none_or(|t| t.record_spelled(rec))
     }

@@ -109,45 +109,47 @@ pub struct Fill {
     pub grandparent: Option<String>,
 }
 
-/// A process event's [`ProcView`], owned in one allocation: what a reader hands over for a
-/// process event that cannot pass the query but still feeds the tree.
-#[derive(Debug, Clone)]
-pub struct ProcRecord {
-    buf: String,
-    /// host, parent, target, image, parent name: (start, end) in `buf`, or `None`.
-    spans: [Option<(u32, u32)>; 5],
+/// Process records as lines spell them ([`SpelledProc`]), their bytes side by side in one
+/// buffer: what a reader thread hands over for a block's process events that cannot pass the
+/// query but still feed the tree (one buffer per block, not an allocation per event).
+#[derive(Debug, Default)]
+pub struct SpelledRecords {
+    bytes: Vec<u8>,
 }
 
-impl ProcRecord {
-    pub fn new(
-        host: &str,
-        parent: Option<&str>,
-        target: Option<&str>,
-        image: Option<&str>,
-        parent_name: Option<&str>,
-    ) -> ProcRecord {
-        let parts = [Some(host), parent, target, image, parent_name];
-        let mut buf = String::with_capacity(parts.iter().flatten().map(|p| p.len()).sum());
-        let mut spans = [None; 5];
-        for (i, p) in parts.iter().enumerate() {
+/// A record's place in its [`SpelledRecords`]: host, parent, target, image, parent's name as
+/// (start, end), or `None`.
+#[derive(Debug, Clone, Copy)]
+pub struct SpelledAt([Option<(u32, u32)>; 5]);
+
+impl SpelledRecords {
+    /// Keeps a record whose values all decode as the tree will read them
+    /// ([`ProcessTree::record_spelled`]); `None` when one does not (the line is to be parsed).
+    pub fn push(&mut self, r: &SpelledProc<'_>) -> Option<SpelledAt> {
+        use crate::read::rawline::decode;
+        let parts = [Some(r.host), r.parent, r.target, r.image, r.parent_name];
+        if parts.iter().flatten().any(|p| decode(p).is_none()) {
+            return None;
+        }
+        let mut at = [None; 5];
+        for (slot, p) in at.iter_mut().zip(parts) {
             if let Some(p) = p {
-                let start = buf.len() as u32;
-                buf.push_str(p);
-                spans[i] = Some((start, buf.len() as u32));
+                let start = u32::try_from(self.bytes.len()).ok()?;
+                self.bytes.extend_from_slice(p);
+                *slot = Some((start, u32::try_from(self.bytes.len()).ok()?));
             }
         }
-        ProcRecord { buf, spans }
+        Some(SpelledAt(at))
     }
 
-    pub fn view(&self) -> ProcView<'_> {
-        let get = |i: usize| self.spans[i].map(|(a, b)| &self.buf[a as usize..b as usize]);
-        ProcView {
+    pub fn get(&self, at: &SpelledAt) -> SpelledProc<'_> {
+        let get = |i: usize| at.0[i].map(|(a, b)| &self.bytes[a as usize..b as usize]);
+        SpelledProc {
             host: get(0).unwrap_or_default(),
             parent: get(1),
             target: get(2),
             image: get(3),
             parent_name: get(4),
-            has_grandparent: false,
         }
     }
 }
@@ -162,19 +164,6 @@ pub struct SpelledProc<'a> {
     pub target: Option<&'a [u8]>,
     pub image: Option<&'a [u8]>,
     pub parent_name: Option<&'a [u8]>,
-}
-
-impl SpelledProc<'_> {
-    /// Decoded and owned (`None` when a value is not a string a parser would read as
-    /// [`rawline::decode`](crate::read::rawline::decode) does).
-    pub fn decoded(&self) -> Option<ProcRecord> {
-        use crate::read::rawline::decode;
-        let opt = decode_opt;
-        let host = decode(self.host)?;
-        let (parent, target, image, pname) =
-            (opt(self.parent)?, opt(self.target)?, opt(self.image)?, opt(self.parent_name)?);
-        Some(ProcRecord::new(&host, parent.as_deref(), target.as_deref(), image.as_deref(), pname.as_deref()))
-    }
 }
 
 /// An optional value decoded (`None`: it does not decode).
@@ -586,8 +575,25 @@ mod tests {
                 image: Some(image.as_bytes()),
                 parent_name: pname.map(str::as_bytes),
             };
-            a.record(s.decoded().expect("decodes").view());
+            let d = |t: Option<&'static [u8]>| t.map(|t| crate::read::rawline::decode(t).expect("decodes"));
+            let (parent, target, image, pname) = (d(s.parent), d(s.target), d(s.image), d(s.parent_name));
+            a.record(ProcView {
+                host: "h",
+                parent: parent.as_deref(),
+                target: target.as_deref(),
+                image: image.as_deref(),
+                parent_name: pname.as_deref(),
+                has_grandparent: false,
+            });
             assert!(b.record_spelled(&s));
+            // Handed over in a block's buffer, the same record.
+            let mut buf = SpelledRecords::default();
+            let at = buf.push(&s).expect("decodes");
+            let back = buf.get(&at);
+            assert_eq!(
+                (back.host, back.parent, back.target, back.image, back.parent_name),
+                (s.host, s.parent, s.target, s.image, s.parent_name)
+            );
         }
         let v = |parent| ProcView { host: "h", parent: Some(parent), target: Some("9"), ..ProcView::default() };
         for p in ["1", "2", "3", "4"] {
@@ -599,7 +605,7 @@ mod tests {
         assert_eq!(a.len(), b.len());
         // A value a parser must read (a \u escape): nothing remembered, the line is parsed.
         let odd = SpelledProc { host: b"h", target: Some(b"5"), image: Some(br"\u0041.exe"), ..SpelledProc::default() };
-        assert!(odd.decoded().is_none());
+        assert!(SpelledRecords::default().push(&odd).is_none());
         assert!(!b.record_spelled(&odd));
         assert!(b.context_image("h", "5").is_none());
         assert_eq!(a.len(), b.len());
