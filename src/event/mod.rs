@@ -96,6 +96,14 @@ pub fn format_num(n: f64) -> String {
     }
 }
 
+/// Field names compared by length, then their last byte (names of one length often share a
+/// start: `ParentProcessId`, `ParentBaseFileName`), then whole: a lookup passes most fields
+/// without a call to compare bytes.
+#[inline]
+fn same_name(k: &str, name: &str) -> bool {
+    k.len() == name.len() && k.as_bytes().last() == name.as_bytes().last() && k == name
+}
+
 /// One event (or one result row).
 #[derive(Clone, Default)]
 pub struct Event {
@@ -128,7 +136,7 @@ impl Event {
     }
 
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.fields.iter().find(|(k, _)| same_name(k, name)).map(|(_, v)| v)
     }
 
     /// The value as text, if present.
@@ -137,7 +145,7 @@ impl Event {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.fields.iter().any(|(k, _)| k == name)
+        self.fields.iter().any(|(k, _)| same_name(k, name))
     }
 
     /// Set a field, replacing an existing value in place (order kept).
