@@ -549,7 +549,7 @@ impl Probe {
 
     /// The index into `routes` of an event type's routes, worked out the first time it is seen.
     fn route_for(&mut self, execs: &[(Executor, Option<EventTypes>)], event_type: &str) -> usize {
-        let at = match self.route_of.get(event_type.as_bytes()) {
+        match self.route_of.get(event_type.as_bytes()) {
             Some(&at) => at,
             None => {
                 // Bounded: past a few thousand event types (not Falcon's), it starts over.
@@ -562,8 +562,7 @@ impl Probe {
                 self.route_of.insert(event_type.as_bytes().into(), self.routes.len() - 1);
                 self.routes.len() - 1
             }
-        };
-        at
+        }
     }
 
     /// For an event read whole and enriched (EVTX, Windows XML, a line kept without a hint):

@@ -244,7 +244,7 @@ impl Threaded {
     /// The next block of whole lines (the last may lack its newline), as the thread read it;
     /// `Ok(None)` at the end. What was read of the current block through [`Read`] is not given
     /// again. Before an error, the lines read whole are given, and the cut one is not (as
-    /// [`for_each_block`] does). `spare`: a used block, for the thread to fill again.
+    /// [`for_each_block_of`] does). `spare`: a used block, for the thread to fill again.
     pub fn next_block(&mut self, spare: Option<Vec<u8>>) -> io::Result<Option<Vec<u8>>> {
         if let Some(v) = spare.filter(|v| v.capacity() > 0) {
             let _ = self.back.try_send(v);
@@ -395,53 +395,27 @@ pub fn for_each_line(
     }
 }
 
-/// Read `r` in blocks of whole lines of about `size` bytes (a longer line makes a longer
-/// block; the last block may lack its newline), handing each with the number of its first line
-/// to `on_block` (which returns false to stop). On a read error, the whole lines read before it
-/// are handed over and the error comes back with the number of lines handed over. Without
-/// `count`, blocks are numbered 0 and the caller numbers the lines itself. `spare` may hand
-/// back a used block to fill again.
-pub fn for_each_block(
-    r: &mut dyn Read,
-    size: usize,
-    count: bool,
-    spare: &mut dyn FnMut() -> Option<Vec<u8>>,
-    on_block: impl FnMut(u64, Vec<u8>) -> bool,
-) -> Result<u64, (u64, io::Error)> {
-    drain(Blocks::new(r, size, count), Blocks::next_block, spare, on_block)
-}
-
-/// [`for_each_block`] over an opened input: the blocks of a reader thread are handed over as
-/// it read them (no copy); `size` applies to the others.
+/// Read an opened input in blocks of whole lines of about `size` bytes (a longer line makes a
+/// longer block; the last block may lack its newline), handing each with the number of its
+/// first line to `on_block` (which returns false to stop). A reader thread's blocks are handed
+/// over as it read them (no copy); `size` applies to the others. On a read error, the whole
+/// lines read before it are handed over and the error comes back with the number of lines
+/// handed over. Without `count`, blocks are numbered 0 and the caller numbers the lines
+/// itself. `spare` may hand back a used block to fill again.
 pub fn for_each_block_of(
     src: &mut dyn Source,
     size: usize,
     count: bool,
     spare: &mut dyn FnMut() -> Option<Vec<u8>>,
-    on_block: impl FnMut(u64, Vec<u8>) -> bool,
-) -> Result<u64, (u64, io::Error)> {
-    drain(Blocks::new(src, size, count), Blocks::next_block_of, spare, on_block)
-}
-
-/// Hand every block that `next` gives to `on_block`.
-#[allow(clippy::type_complexity)]
-fn drain<R: Read>(
-    mut blocks: Blocks<R>,
-    mut next: impl FnMut(&mut Blocks<R>, Option<Vec<u8>>) -> Result<Option<(u64, Vec<u8>)>, (u64, io::Error)>,
-    spare: &mut dyn FnMut() -> Option<Vec<u8>>,
     mut on_block: impl FnMut(u64, Vec<u8>) -> bool,
 ) -> Result<u64, (u64, io::Error)> {
-    loop {
-        match next(&mut blocks, spare()) {
-            Ok(Some((first, data))) => {
-                if !on_block(first, data) {
-                    return Ok(blocks.lines());
-                }
-            }
-            Ok(None) => return Ok(blocks.lines()),
-            Err(e) => return Err(e),
+    let mut blocks = Blocks::new(src, size, count);
+    while let Some((first, data)) = blocks.next_block_of(spare())? {
+        if !on_block(first, data) {
+            break;
         }
     }
+    Ok(blocks.lines())
 }
 
 /// The number of a block's first line (0 without `count`), counting its lines into `lines`.
@@ -457,7 +431,7 @@ fn number_lines(count: bool, lines: &mut u64, data: &[u8]) -> u64 {
     first
 }
 
-/// The blocks of [`for_each_block`], one at a time (for readers shared between threads).
+/// The blocks of [`for_each_block_of`], one at a time (for readers shared between threads).
 #[derive(Debug)]
 pub struct Blocks<R: Read> {
     r: R,
@@ -570,7 +544,7 @@ impl<R: Source> Blocks<R> {
     }
 }
 
-/// The lines of a block from [`for_each_block`], numbered from `first_line`, as
+/// The lines of a block from [`for_each_block_of`], numbered from `first_line`, as
 /// [`for_each_line`] gives them (line ends stripped, blank lines left out); `on_line` returns
 /// false to stop. The number of lines in the block, or `None` when stopped.
 pub fn for_each_line_in(data: &[u8], first_line: u64, mut on_line: impl FnMut(u64, &[u8]) -> bool) -> Option<u64> {
@@ -621,8 +595,8 @@ mod tests {
         .unwrap();
         for size in [1, 7, 64, 1000, 1 << 20] {
             let mut got = Vec::new();
-            let mut src = text.as_bytes();
-            let total = for_each_block(&mut src, size, true, &mut || None, |first, data| {
+            let mut src = BufReader::new(text.as_bytes());
+            let total = for_each_block_of(&mut src, size, true, &mut || None, |first, data| {
                 assert!(data.ends_with(b"\n") || data.ends_with(b"last"), "{size}: a block of whole lines");
                 for_each_line_in(&data, first, |n, l| {
                     got.push((n, l.to_vec()));
@@ -635,8 +609,8 @@ mod tests {
             assert_eq!(total, 252, "block size {size}");
             // Numbered by the caller: the same lines.
             let (mut got2, mut next) = (Vec::new(), 1);
-            let mut src = text.as_bytes();
-            for_each_block(&mut src, size, false, &mut || None, |_, data| {
+            let mut src = BufReader::new(text.as_bytes());
+            for_each_block_of(&mut src, size, false, &mut || None, |_, data| {
                 let n = for_each_line_in(&data, next, |n, l| {
                     got2.push((n, l.to_vec()));
                     true

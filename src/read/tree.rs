@@ -303,8 +303,9 @@ impl ProcessTree {
             Some(h) => h.into_owned(),
             None => return,
         };
-        let generation = self.touch(&host);
-        let Some(cache) = self.hosts.get_mut(&key(&host)) else { return };
+        let host = key(&host);
+        let generation = self.touch(host);
+        let Some(cache) = self.hosts.get_mut(&host) else { return };
         // A successful fork/clone makes the child a copy of its parent's image, so a pre-forked
         // worker (apache2, php-fpm) that never execs still names its children's parent.
         if let Some((child, image, parent)) = forked(ev) {
@@ -325,9 +326,9 @@ impl ProcessTree {
     /// A host's activity: the clock advances, the host is made (dropping the one whose last
     /// activity is the oldest when there are [`HOSTS`]), and hosts over today's share give
     /// back their excess. Returns the size of a generation.
-    fn touch(&mut self, host: &str) -> usize {
+    /// `host`: the [`key`] of its name.
+    fn touch(&mut self, host: u64) -> usize {
         self.clock += 1;
-        let host = key(host);
         if self.hosts.len() >= HOSTS && !self.hosts.contains_key(&host) {
             if let Some(oldest) = self.hosts.iter().min_by_key(|(_, c)| c.last_seen).map(|(&k, _)| k) {
                 self.hosts.remove(&oldest);
@@ -355,7 +356,7 @@ impl ProcessTree {
     /// Remember a process event, and say what it lacks that the tree knows: its parent's and
     /// grandparent's names (the parent's is remembered with it, given or filled).
     pub fn process(&mut self, v: ProcView<'_>) -> Fill {
-        let generation = self.touch(v.host);
+        let generation = self.touch(key(v.host));
         let fill = self.lookup(&v);
         self.remember(&v, fill.parent.as_deref(), generation);
         fill
@@ -365,7 +366,7 @@ impl ProcessTree {
     /// query): what [`process`](Self::process) remembers, without working out the names it
     /// would fill, unless the event lacks its parent's name (its record keeps the one filled).
     pub fn record(&mut self, v: ProcView<'_>) {
-        let generation = self.touch(v.host);
+        let generation = self.touch(key(v.host));
         if v.parent_name.is_some() {
             self.remember(&v, None, generation);
         } else {
@@ -396,14 +397,14 @@ impl ProcessTree {
             parent_name: parent_name.as_deref(),
             has_grandparent: false,
         };
-        let generation = self.touch(v.host);
+        let host = key(v.host);
+        let generation = self.touch(host);
         let filled = if parent_name.is_some() {
             None
         } else {
             self.lookup(&ProcView { has_grandparent: true, ..v }).parent.map(|p| self.intern(&p))
         };
         let (target, parent) = (v.target.map(key), v.parent.map(key));
-        let host = key(v.host);
         if let (Some(id), Some(image), Some(c)) = (target, image, self.hosts.get_mut(&host)) {
             c.insert(id, Proc { image, parent, parent_name: parent_name.or(filled) }, generation);
         }
