@@ -49,12 +49,16 @@ struct HostCache {
 /// A 64-bit hash of an id's (or a host's) text, eight bytes at a time: ids and hosts are
 /// kept as these.
 fn key(id: &str) -> u64 {
+    key_bytes(id.as_bytes())
+}
+
+/// [`key`] of a text's bytes.
+fn key_bytes(b: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mix = |h: u64, w: u64| {
         let h = (h ^ w).wrapping_mul(K);
         h ^ (h >> 29)
     };
-    let b = id.as_bytes();
     let mut h = 0x243f_6a88_85a3_08d3 ^ b.len() as u64;
     let mut words = b.chunks_exact(8);
     for w in &mut words {
@@ -166,12 +170,14 @@ pub struct SpelledProc<'a> {
     pub parent_name: Option<&'a [u8]>,
 }
 
-/// An optional value decoded (`None`: it does not decode).
-fn decode_opt(t: Option<&[u8]>) -> Option<Option<std::borrow::Cow<'_, str>>> {
-    match t {
-        None => Some(None),
-        Some(t) => crate::read::rawline::decode(t).map(Some),
+/// The [`key`] of a JSON string's text from its spelling (`None`: it does not decode). Ids and
+/// hosts are kept as keys alone, and most are spelled as they read (printable ASCII without an
+/// escape): their key is the spelling's, with no decoding.
+fn spelled_key(t: &[u8]) -> Option<u64> {
+    if t.iter().fold(true, |ok, &c| ok & (0x20..0x80).contains(&c) & (c != b'\\')) {
+        return Some(key_bytes(t));
     }
+    crate::read::rawline::decode(t).map(|s| key(&s))
 }
 
 /// The process trees of the hosts seen so far.
@@ -379,9 +385,11 @@ impl ProcessTree {
     /// is not a string [`rawline::decode`](crate::read::rawline::decode) reads: the line is then
     /// parsed instead.
     pub fn record_spelled(&mut self, r: &SpelledProc<'_>) -> bool {
-        use crate::read::rawline::decode;
-        let opt = decode_opt;
-        let (Some(host), Some(parent), Some(target)) = (decode(r.host), opt(r.parent), opt(r.target)) else {
+        let opt = |t: Option<&[u8]>| match t {
+            None => Some(None),
+            Some(t) => spelled_key(t).map(Some),
+        };
+        let (Some(host), Some(parent), Some(target)) = (spelled_key(r.host), opt(r.parent), opt(r.target)) else {
             return false;
         };
         let mut name = |t: Option<&[u8]>| match t {
@@ -389,22 +397,12 @@ impl ProcessTree {
             Some(t) => self.intern_spelled(t).map(Some),
         };
         let (Some(image), Some(parent_name)) = (name(r.image), name(r.parent_name)) else { return false };
-        let v = ProcView {
-            host: &host,
-            parent: parent.as_deref(),
-            target: target.as_deref(),
-            image: image.as_deref(),
-            parent_name: parent_name.as_deref(),
-            has_grandparent: false,
-        };
-        let host = key(v.host);
         let generation = self.touch(host);
         let filled = if parent_name.is_some() {
             None
         } else {
-            self.lookup(&ProcView { has_grandparent: true, ..v }).parent.map(|p| self.intern(&p))
+            self.lookup_keys(host, parent, false, true).parent.map(|p| self.intern(&p))
         };
-        let (target, parent) = (v.target.map(key), v.parent.map(key));
         if let (Some(id), Some(image), Some(c)) = (target, image, self.hosts.get_mut(&host)) {
             c.insert(id, Proc { image, parent, parent_name: parent_name.or(filled) }, generation);
         }
@@ -454,13 +452,19 @@ impl ProcessTree {
 
     /// A process event's missing parent and grandparent names, from its host's processes.
     fn lookup(&self, v: &ProcView<'_>) -> Fill {
+        self.lookup_keys(key(v.host), v.parent.map(key), v.parent_name.is_some(), v.has_grandparent)
+    }
+
+    /// [`lookup`](Self::lookup) by the keys of the host and the parent, and whether the event
+    /// has its parent's and grandparent's names.
+    fn lookup_keys(&self, host: u64, parent: Option<u64>, has_parent_name: bool, has_grandparent: bool) -> Fill {
         let mut fill = Fill::default();
-        let Some(cache) = self.hosts.get(&key(v.host)) else { return fill };
-        if let Some(pp) = v.parent.map(key).and_then(|pid| cache.get(pid)) {
-            if v.parent_name.is_none() {
+        let Some(cache) = self.hosts.get(&host) else { return fill };
+        if let Some(pp) = parent.and_then(|pid| cache.get(pid)) {
+            if !has_parent_name {
                 fill.parent = Some(basename(&pp.image).to_string());
             }
-            if !v.has_grandparent {
+            if !has_grandparent {
                 fill.grandparent = match pp.parent.and_then(|g| cache.get(g)) {
                     Some(gp) => Some(basename(&gp.image).to_string()),
                     None => pp.parent_name.as_deref().map(str::to_string),
@@ -505,6 +509,32 @@ pub const ENRICHED_FIELDS: &[&str] =
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An id recorded from its spelling is the id its decoded text names: escaped or not, the
+    /// tree finds it by the decoded text; a spelling that does not decode is refused.
+    #[test]
+    fn spelled_ids_are_their_decoded_text() {
+        for (spelled, text) in [(&b"12345"[..], "12345"), (br"a\/b", "a/b"), (br"C:\\x", r"C:\x"), (br#"\"q"#, "\"q")] {
+            assert_eq!(spelled_key(spelled), Some(key(text)), "{}", String::from_utf8_lossy(spelled));
+        }
+        assert_eq!(spelled_key(br"a\tb"), Some(key("a\tb")));
+        assert_eq!(spelled_key(b"a\x01"), None, "a control byte");
+        assert_eq!(spelled_key(b"\xff"), None, "not UTF-8");
+        // Recorded from spellings, found by a parsed event's values.
+        let mut t = ProcessTree::new();
+        let spelled = |target: &'static [u8], parent: &'static [u8], image: &'static [u8]| SpelledProc {
+            host: br"h\\1",
+            parent: Some(parent),
+            target: Some(target),
+            image: Some(image),
+            parent_name: Some(b"services.exe"),
+        };
+        assert!(t.record_spelled(&spelled(br"7\/1", b"1", br"C:\\w3wp.exe")));
+        assert!(t.record_spelled(&spelled(b"8", b"7/1", br"C:\\cmd.exe")));
+        let v = ProcView { host: r"h\1", parent: Some("8"), target: Some("9"), image: Some("x"), ..Default::default() };
+        assert_eq!(t.peek(&v).and_then(|f| f.grandparent).as_deref(), Some("w3wp.exe"));
+        assert!(!t.record_spelled(&spelled(b"9", b"\x01", b"x")), "an id that does not decode");
+    }
 
     #[test]
     fn peeking_tells_what_processing_fills() {
