@@ -20,7 +20,7 @@ pub struct LineOptions {
 }
 
 static FALCON_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"event_simpleName\""));
+    std::sync::LazyLock::new(|| crate::read::rawline::json_finder(b"event_simpleName\""));
 
 /// Parse one line into an event, or say why it is not one.
 pub fn parse_line(line: &[u8], opts: &LineOptions) -> Result<Event, String> {

@@ -187,7 +187,7 @@ fn ws(b: &[u8], mut i: usize) -> usize {
 
 static U_ESCAPE: std::sync::LazyLock<Finder<'static>> = std::sync::LazyLock::new(|| Finder::new(b"\\u"));
 static EVENT_TYPE: std::sync::LazyLock<Finder<'static>> =
-    std::sync::LazyLock::new(|| Finder::new(b"event_simpleName\""));
+    std::sync::LazyLock::new(|| json_finder(b"event_simpleName\""));
 
 /// A flat JSON object: it starts with `{`, ends with `}` (a line cut short is left to the
 /// parser, which says so: what was cut could have been anything), and no value is an object or an array (a `{` or `[`

@@ -77,7 +77,7 @@ impl LineSkip {
         let types = EventTypes::new(names)?;
         Some(LineSkip {
             types,
-            marker: memmem::Finder::new(b"event_simpleName\"").into_owned(),
+            marker: crate::read::rawline::json_finder(b"event_simpleName\""),
             seen: Default::default(),
         })
     }
