@@ -136,12 +136,17 @@ fn text_at(line: &[u8], j: usize) -> Text<'_> {
     }
 }
 
+/// Whether a string's text (between its quotes) is printable ASCII without an escape: then it
+/// reads as it is spelled. Most values are: one pass (no early exit, so that it compiles to
+/// wide compares) tells.
+pub fn reads_as_spelled(v: &[u8]) -> bool {
+    v.iter().fold(true, |ok, &c| ok & (0x20..0x80).contains(&c) & (c != b'\\'))
+}
+
 /// A string's text (between its quotes), decoded; `None` for a control byte, a `\u` or an
 /// unknown escape, or bytes that are not UTF-8.
 pub fn decode(v: &[u8]) -> Option<Cow<'_, str>> {
-    // Most values are printable ASCII without escapes: one pass (no early exit, so that it
-    // compiles to wide compares) tells.
-    if v.iter().fold(true, |ok, &c| ok & (0x20..0x80).contains(&c) & (c != b'\\')) {
+    if reads_as_spelled(v) {
         return std::str::from_utf8(v).ok().map(Cow::Borrowed);
     }
     let mut i = 0;

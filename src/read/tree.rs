@@ -174,7 +174,7 @@ pub struct SpelledProc<'a> {
 /// hosts are kept as keys alone, and most are spelled as they read (printable ASCII without an
 /// escape): their key is the spelling's, with no decoding.
 fn spelled_key(t: &[u8]) -> Option<u64> {
-    if t.iter().fold(true, |ok, &c| ok & (0x20..0x80).contains(&c) & (c != b'\\')) {
+    if crate::read::rawline::reads_as_spelled(t) {
         return Some(key_bytes(t));
     }
     crate::read::rawline::decode(t).map(|s| key(&s))
