@@ -582,12 +582,13 @@ impl Probe {
         // Taken out while the memos are asked, put back after.
         let routes = std::mem::take(&mut self.routes);
         let mut hint = 0u64;
-        // Per key index: its memo entry for this event, once asked.
+        // Per key index: its value in the event and its memo entry, once asked.
+        let mut values: Vec<Option<Option<&Value>>> = vec![None; self.keys.len()];
         let mut entries: Vec<Option<Option<u32>>> = vec![None; self.keys.len()];
         for Route { rule, guard } in routes[at].iter() {
             let fails = guard.as_ref().is_some_and(|g| {
                 g.iter().all(|alt| {
-                    alt.iter().any(|t| match ev.get(self.keys[t.key].name()) {
+                    alt.iter().any(|t| match *values[t.key].get_or_insert_with(|| ev.get(self.keys[t.key].name())) {
                         None => true,
                         Some(Value::Str(v)) => {
                             let memo = &mut self.memos[t.key];
