@@ -225,12 +225,21 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
             };
             // The rules the line probe says cannot pass on this event's line are not asked.
             let hint = ev.rules_hint();
-            for &i in &route_lists[route] {
+            let asked =
+                |r: &Compiled, i: usize| r.error.is_none() && !hint.is_some_and(|h| i < 64 && h & (1 << i) == 0);
+            let list = &route_lists[route];
+            // The last rule asked takes the event itself; the others a copy of it.
+            let last = list.iter().rposition(|&i| asked(&rules[i], i));
+            for (n, &i) in list.iter().enumerate() {
                 let r = &mut rules[i];
-                if r.error.is_some() || hint.is_some_and(|h| i < 64 && h & (1 << i) == 0) {
+                if !asked(r, i) {
                     continue;
                 }
-                r.ex.push_shared(&mut ev, &mut r.rows);
+                if Some(n) == last {
+                    r.ex.push_owned(std::mem::take(&mut ev), &mut r.rows);
+                } else {
+                    r.ex.push_shared(&mut ev, &mut r.rows);
+                }
                 if let Some(e) = r.ex.ctx.error() {
                     r.error = Some(e);
                 }

@@ -562,6 +562,18 @@ impl Executor {
         }
     }
 
+    /// [`push_shared`](Self::push_shared) for the last query an event goes to: it is moved in,
+    /// not copied.
+    pub fn push_owned(&mut self, mut ev: Event, out: &mut Vec<Event>) {
+        if self.round < self.passes || self.keep_original {
+            self.push(ev, out);
+            return;
+        }
+        if may_pass(&self.chain, &mut ev, &self.ctx) {
+            push(&mut self.chain, ev, &self.ctx, out);
+        }
+    }
+
     /// Whether an event of which `known` can tell some fields (see [`may_pass_lazy`]) may pass
     /// the query's leading filters: `false` means it cannot change the result. Readers use it
     /// to drop lines of the main pass before parsing them whole.
