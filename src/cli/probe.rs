@@ -582,21 +582,26 @@ impl Probe {
         // Taken out while the memos are asked, put back after.
         let routes = std::mem::take(&mut self.routes);
         let mut hint = 0u64;
-        // Per key index: its value in the event and its memo entry, once asked.
-        let mut values: Vec<Option<Option<&Value>>> = vec![None; self.keys.len()];
-        let mut entries: Vec<Option<Option<u32>>> = vec![None; self.keys.len()];
+        // Per key index, once asked: its value in the event, and its memo entry once a test has
+        // asked for it.
+        type Asked<'e> = Option<(Option<&'e Value>, Option<Option<u32>>)>;
+        let mut asked: Vec<Asked<'_>> = vec![None; self.keys.len()];
         for Route { rule, guard } in routes[at].iter() {
             let fails = guard.as_ref().is_some_and(|g| {
                 g.iter().all(|alt| {
-                    alt.iter().any(|t| match *values[t.key].get_or_insert_with(|| ev.get(self.keys[t.key].name())) {
-                        None => true,
-                        Some(Value::Str(v)) => {
-                            let memo = &mut self.memos[t.key];
-                            let e = *entries[t.key].get_or_insert_with(|| memo.entry(v.as_bytes()));
-                            memo.answer(e, t, || Some(v.as_str())) == Some(false)
+                    alt.iter().any(|t| {
+                        let (value, entry) =
+                            asked[t.key].get_or_insert_with(|| (ev.get(self.keys[t.key].name()), None));
+                        match *value {
+                            None => true,
+                            Some(Value::Str(v)) => {
+                                let memo = &mut self.memos[t.key];
+                                let e = *entry.get_or_insert_with(|| memo.entry(v.as_bytes()));
+                                memo.answer(e, t, || Some(v.as_str())) == Some(false)
+                            }
+                            // Numbers, lists: the query tells.
+                            Some(_) => false,
                         }
-                        // Numbers, lists: the query tells.
-                        Some(_) => false,
                     })
                 })
             });

@@ -143,6 +143,11 @@ pub fn reads_as_spelled(v: &[u8]) -> bool {
     v.iter().fold(true, |ok, &c| ok & (0x20..0x80).contains(&c) & (c != b'\\'))
 }
 
+/// Whether [`decode`] reads a string's text, without decoding it when it reads as spelled.
+pub fn decodes(v: &[u8]) -> bool {
+    reads_as_spelled(v) || decode(v).is_some()
+}
+
 /// A string's text (between its quotes), decoded; `None` for a control byte, a `\u` or an
 /// unknown escape, or bytes that are not UTF-8.
 pub fn decode(v: &[u8]) -> Option<Cow<'_, str>> {

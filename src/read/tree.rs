@@ -130,9 +130,8 @@ impl SpelledRecords {
     /// Keeps a record whose values all decode as the tree will read them
     /// ([`ProcessTree::record_spelled`]); `None` when one does not (the line is to be parsed).
     pub fn push(&mut self, r: &SpelledProc<'_>) -> Option<SpelledAt> {
-        use crate::read::rawline::decode;
         let parts = [Some(r.host), r.parent, r.target, r.image, r.parent_name];
-        if parts.iter().flatten().any(|p| decode(p).is_none()) {
+        if !parts.iter().flatten().all(|p| crate::read::rawline::decodes(p)) {
             return None;
         }
         let mut at = [None; 5];
