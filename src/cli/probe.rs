@@ -1052,6 +1052,38 @@ mod tests {
         assert_eq!(names(q), [vec!["ParentBaseFileName"]]);
     }
 
+    /// A `test()` whose fields can be named is decided on the line, as the query would decide
+    /// it (a web server starting a copy of itself is the benchmark's commonest such line); one
+    /// that may read fields it cannot name keeps the line.
+    #[test]
+    fn a_test_of_named_fields_is_decided_on_the_line() {
+        let line = |parent: &str, file: Option<&str>| {
+            let file = file.map(|f| format!(r#","FileName":"{f}""#)).unwrap_or_default();
+            format!(r#"{{"event_simpleName":"ProcessRollup2","ParentBaseFileName":"{parent}"{file}}}"#)
+        };
+        let q = "#event_simpleName=ProcessRollup2 | ParentBaseFileName=/^(nginx|apache2)$/i \
+                 | not test(lower(FileName) == lower(ParentBaseFileName)) | count()";
+        let mut p = Probe::new(vec![(exec(q), None)], false, false, false);
+        let mut keep = |l: String| matches!(p.check(l.as_bytes(), None, None), Verdict::Keep);
+        assert!(!keep(line("nginx", Some("NGINX"))));
+        assert!(keep(line("nginx", Some("frpc"))));
+        assert!(!keep(line("sshd", Some("frpc"))));
+        // A field normalisation may derive from the image is not known when absent.
+        assert!(keep(line("nginx", None)));
+        // Each answer is what the query gives the line parsed whole.
+        for (parent, file) in [("nginx", Some("NGINX")), ("nginx", Some("frpc")), ("apache2", Some("apache2"))] {
+            let mut ex = exec(q);
+            let opts = crate::read::json::LineOptions::default();
+            let ev = crate::read::json::parse_line(line(parent, file).as_bytes(), &opts).expect("parses");
+            let rows = ex.run_all([ev]).expect("runs");
+            assert_eq!(rows[0].get_str("_count").as_deref(), Some(if file == Some("frpc") { "1" } else { "0" }));
+        }
+        // `now()` is not one of the functions whose reads are named (`plan::project`).
+        let q = "#event_simpleName=ProcessRollup2 | test(now() < 0) | count()";
+        let mut p = Probe::new(vec![(exec(q), None)], false, false, false);
+        assert!(matches!(p.check(line("nginx", Some("nginx")).as_bytes(), None, None), Verdict::Keep));
+    }
+
     #[test]
     fn a_kept_line_says_which_rules_may_pass() {
         let rules = [

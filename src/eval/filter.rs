@@ -32,8 +32,8 @@ pub enum Pred {
         field: String,
         strict: bool,
     },
-    /// `test(expr)`
-    Test(X),
+    /// `test(expr)`, with the fields it may read when they can be named (`plan::project`).
+    Test(X, Option<Vec<String>>),
     /// `cidr(field, subnet=[…])`
     Cidr {
         field: String,
@@ -132,7 +132,10 @@ fn build_call(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Pred, String> {
             let rx = rx::compile(&pattern, &flags, &format!("regex(\"{pattern}\")"))?;
             Pred::Regex { rx: Arc::new(rx), field: a.text_or("field", "@rawstring"), strict: a.bool("strict", true) }
         }
-        "test" => Pred::Test(expr::build(a.get("expression").ok_or("test() needs an expression")?, ctx)?),
+        "test" => {
+            let e = a.get("expression").ok_or("test() needs an expression")?;
+            Pred::Test(expr::build(e, ctx)?, crate::plan::project::expr_fields(e))
+        }
         "cidr" => {
             if a.get("file").is_some() {
                 return Err("cidr(file=…) is not supported yet".to_string());
@@ -323,6 +326,7 @@ impl Pred {
                 Some(f(x))
             }
             Pred::Wildcard { fields, .. } if !fields.is_empty() => Some(fields.iter().all(|x| f(x))),
+            Pred::Test(_, Some(fields)) => Some(fields.iter().all(|x| f(x))),
             Pred::Bool(_) => Some(true),
             _ => None,
         }
@@ -430,7 +434,7 @@ impl Pred {
                 let hit = extract(rx, &s, ev, ctx);
                 hit || !strict
             }
-            Pred::Test(x) => x.eval(ev, ctx).is_some_and(|v| v.truthy()),
+            Pred::Test(x, _) => x.eval(ev, ctx).is_some_and(|v| v.truthy()),
             Pred::Cidr { field, nets } => {
                 let Some(ip) = ev.get_str(field).and_then(|s| s.trim().parse::<IpAddr>().ok()) else { return false };
                 nets.iter().any(|n| in_net(ip, *n))
@@ -485,7 +489,7 @@ impl std::fmt::Debug for Pred {
             Pred::Bool(b) => write!(f, "{b}"),
             Pred::In { field, .. } => write!(f, "in({field})"),
             Pred::Regex { rx, field, .. } => write!(f, "regex({rx:?}, field={field})"),
-            Pred::Test(x) => write!(f, "test({x:?})"),
+            Pred::Test(x, _) => write!(f, "test({x:?})"),
             Pred::Cidr { field, .. } => write!(f, "cidr({field})"),
             Pred::Wildcard { .. } => f.write_str("wildcard"),
             Pred::TextOp { kind, .. } => write!(f, "text:{kind:?}"),

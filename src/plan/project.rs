@@ -215,6 +215,15 @@ fn call(c: &Call, aggregate: bool, out: &mut BTreeSet<String>) -> Option<()> {
     Some(())
 }
 
+/// The fields an expression may read (a superset: every word that is not a number or a
+/// boolean, and every string, as [`expr`] reads arguments), or `None` when it may read fields
+/// it cannot name (a glob or array name, an aggregate, a function outside [`ROW_FUNCTIONS`]).
+pub fn expr_fields(e: &Expr) -> Option<Vec<String>> {
+    let mut out = BTreeSet::new();
+    expr(e, &mut out)?;
+    Some(out.into_iter().filter(|w| w.parse::<f64>().is_err() && w != "true" && w != "false").collect())
+}
+
 /// Every word and string of an argument is taken as a field name it may read (reading more
 /// than needed is only slower).
 fn expr(e: &Expr, out: &mut BTreeSet<String>) -> Option<()> {
