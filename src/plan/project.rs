@@ -85,7 +85,7 @@ pub fn projection(p: &Pipeline) -> Option<BTreeSet<String>> {
     for step in &p.steps {
         if let Step::Call(c) = step {
             if c.category == Category::Aggregate {
-                call(c, true, &mut out)?;
+                call(c, true, false, &mut out)?;
                 return Some(out);
             }
         }
@@ -110,7 +110,7 @@ fn row_step(s: &Step, out: &mut BTreeSet<String>) -> Option<()> {
             if c.category == Category::Aggregate {
                 return None;
             }
-            call(c, false, out)
+            call(c, false, false, out)
         }
         Step::Case(bs) | Step::Union(bs) => bs.iter().try_for_each(|b| row_pipeline(b, out)),
         Step::Match(f, arms) => {
@@ -118,7 +118,7 @@ fn row_step(s: &Step, out: &mut BTreeSet<String>) -> Option<()> {
             for (g, body) in arms {
                 match g {
                     Guard::Any | Guard::Pattern(_) => {}
-                    Guard::Call(c) => call(c, false, out)?,
+                    Guard::Call(c) => call(c, false, false, out)?,
                 }
                 row_pipeline(body, out)?;
             }
@@ -145,7 +145,7 @@ fn filter(f: &Filter, out: &mut BTreeSet<String>) -> Option<()> {
             if c.category == Category::Aggregate {
                 return None;
             }
-            call(c, false, out)
+            call(c, false, false, out)
         }
         Filter::Pipeline(p) => row_pipeline(p, out),
     }
@@ -160,7 +160,9 @@ fn field(name: &str, out: &mut BTreeSet<String>) -> Option<()> {
     Some(())
 }
 
-fn call(c: &Call, aggregate: bool, out: &mut BTreeSet<String>) -> Option<()> {
+/// `in_expr`: a call inside an expression, whose output the evaluator names itself (`eval::expr`
+/// passes `as`): its default `as` is not a field of the event.
+fn call(c: &Call, aggregate: bool, in_expr: bool, out: &mut BTreeSet<String>) -> Option<()> {
     if !allowed(&c.name, aggregate) {
         return None;
     }
@@ -172,11 +174,11 @@ fn call(c: &Call, aggregate: bool, out: &mut BTreeSet<String>) -> Option<()> {
             (Some(ParamType::Aggregate | ParamType::Aggregates), _) => {
                 for item in e.items() {
                     match item {
-                        Expr::Call(sub) => call(sub, true, out)?,
+                        Expr::Call(sub) => call(sub, true, false, out)?,
                         Expr::Assign(name, inner) => {
                             field(name, out)?;
                             match inner.as_ref() {
-                                Expr::Call(sub) => call(sub, true, out)?,
+                                Expr::Call(sub) => call(sub, true, false, out)?,
                                 _ => return None,
                             }
                         }
@@ -201,7 +203,10 @@ fn call(c: &Call, aggregate: bool, out: &mut BTreeSet<String>) -> Option<()> {
     }
     // Fields read by default (`regex()` reads @rawstring, `bucket()` @timestamp).
     for p in &def.params {
-        if matches!(p.ty, ParamType::Field | ParamType::Fields) && c.arg(&p.name).is_none() {
+        if matches!(p.ty, ParamType::Field | ParamType::Fields)
+            && c.arg(&p.name).is_none()
+            && !(in_expr && p.name == "as")
+        {
             if let Some(d) = &p.default {
                 for name in d.trim_matches(['[', ']']).split(',') {
                     let name = name.trim().trim_matches('"');
@@ -240,7 +245,7 @@ fn expr(e: &Expr, out: &mut BTreeSet<String>) -> Option<()> {
             if c.category == Category::Aggregate {
                 return None;
             }
-            call(c, false, out)
+            call(c, false, true, out)
         }
         Expr::Array(v) => v.iter().try_for_each(|x| expr(x, out)),
         Expr::Query(p) => row_pipeline(p, out),
@@ -292,6 +297,29 @@ mod tests {
         // A regex argument is not a field name, whatever its brackets.
         let p = proj("regex(\"^(?<H>[^.]+)\", field=ComputerName) | groupBy(H)").unwrap();
         assert!(p.contains(&"ComputerName".to_string()) && !p.iter().any(|f| f.contains('[')), "{p:?}");
+    }
+
+    /// The fields of a `test()` expression: its words and strings, not its numbers or
+    /// the output names the evaluator gives the functions inside it.
+    #[test]
+    fn an_expression_names_the_fields_it_reads() {
+        let fields = |q: &str| -> Option<Vec<String>> {
+            let (ast, d) = parse(q, ParseOptions { lenient: false });
+            assert!(d.iter().all(|d| !d.is_error()), "{q}: {d:?}");
+            let ir = compile(&ast, &PlanOptions::default()).expect(q);
+            let Step::Call(c) = &ir.steps[0] else { panic!("{q}: {:?}", ir.steps[0]) };
+            expr_fields(c.arg("expression").expect("an expression"))
+        };
+        assert_eq!(
+            fields("test(lower(FileName) == lower(ParentBaseFileName))"),
+            Some(vec!["FileName".to_string(), "ParentBaseFileName".to_string()])
+        );
+        assert_eq!(fields("test(length(CommandLine) > 10)"), Some(vec!["CommandLine".to_string()]));
+        assert_eq!(fields("test(now() < 0)"), None);
+        // The projection of a step still counts a function's default output as read: an event
+        // may carry that field already, and the function may leave it as it was.
+        let p = proj("lower(FileName) | groupBy(_lower)").unwrap();
+        assert!(p.contains(&"_lower".to_string()), "{p:?}");
     }
 
     #[test]
