@@ -53,6 +53,10 @@ pub struct Probe {
     touched: Vec<usize>,
     /// Per event type: the queries that can use it, with their guards for that type.
     routes: Vec<Box<[Route]>>,
+    /// Per event type (as `routes`): the groups of its routes.
+    groups: Vec<Box<[Group]>>,
+    /// Whether routes are grouped (off: each guard is walked, as a reference for tests).
+    grouped: bool,
     /// Event type → index into `routes`.
     route_of: crate::hash::FastMap<Box<[u8]>, usize>,
     /// The keys of [`TREE_FIELDS`], in order (indices into `keys`).
@@ -127,6 +131,9 @@ struct Memo {
     answers: Vec<u8>,
     /// Per value: the literals it holds, once scanned (0 before).
     present: Vec<u128>,
+    /// Per value, for the first 64 slots: those answered, and those answered false (bit `s`:
+    /// slot `s`), for [`Group`]s to read in one load.
+    masks: Vec<[u64; 2]>,
 }
 
 impl Memo {
@@ -165,6 +172,7 @@ impl Memo {
             self.index.clear();
             self.answers.clear();
             self.present.clear();
+            self.masks.clear();
             self.bytes = 0;
         }
         self.bytes += text.len();
@@ -172,6 +180,7 @@ impl Memo {
         self.index.insert(text.into(), e);
         self.answers.resize(self.answers.len() + self.patterns.len(), 0);
         self.present.push(0);
+        self.masks.push([0; 2]);
         Some(e)
     }
 
@@ -225,13 +234,20 @@ impl Memo {
         }
     }
 
-    fn remember(&mut self, entry: Option<u32>, t: &Test, a: Option<bool>) {
+    fn remember(&mut self, entry: Option<u32>, slot: usize, a: Option<bool>) {
         if let Some(e) = entry {
-            self.answers[e as usize * self.patterns.len() + t.slot] = match a {
+            self.answers[e as usize * self.patterns.len() + slot] = match a {
                 Some(false) => 1,
                 Some(true) => 2,
                 None => 3,
             };
+            if let (Some(m), Ok(s)) = (self.masks.get_mut(e as usize), u32::try_from(slot)) {
+                let b = 1u64.checked_shl(s).unwrap_or(0);
+                m[0] |= b;
+                if a == Some(false) {
+                    m[1] |= b;
+                }
+            }
         }
     }
 
@@ -242,10 +258,36 @@ impl Memo {
             return a;
         }
         let v = value()?;
-        let a =
-            if self.ruled_out(entry, t.slot, v) { Some(false) } else { crate::eval::filter::matcher_answer(&t.m, v) };
-        self.remember(entry, t, a);
+        self.answer_new(entry, t.slot, v)
+    }
+
+    /// A slot's answer on a value not asked about before, remembered.
+    fn answer_new(&mut self, entry: Option<u32>, slot: usize, v: &str) -> Option<bool> {
+        let a = if self.ruled_out(entry, slot, v) {
+            Some(false)
+        } else {
+            crate::eval::filter::matcher_answer(&self.matchers[slot], v)
+        };
+        self.remember(entry, slot, a);
         a
+    }
+
+    /// Whether an entry's value fails every one of the slots (all below 64), asking those not
+    /// asked yet (`value`: the value, read only then).
+    fn fails_all<'v>(&mut self, e: u32, slots: u64, value: impl FnOnce() -> Option<&'v str>) -> bool {
+        let Some(&[asked, _]) = self.masks.get(e as usize) else { return false };
+        let mut missing = slots & !asked;
+        if missing != 0 {
+            let Some(v) = value() else { return false };
+            while missing != 0 {
+                let slot = missing.trailing_zeros() as usize;
+                missing &= missing - 1;
+                if self.answer_new(Some(e), slot, v) != Some(false) {
+                    return false;
+                }
+            }
+        }
+        self.masks[e as usize][1] & slots == slots
     }
 }
 
@@ -339,6 +381,61 @@ fn bit(i: usize) -> u64 {
 struct Route {
     rule: usize,
     guard: Option<Guard>,
+}
+
+/// Routes of one event type that test one key in every alternative of their guards: when the
+/// key's value fails each of those tests (one mask of its memo entry), they all fail at once,
+/// without walking their guards one by one. Most lines a pack reads end so: a process's
+/// command line matches none of a dozen patterns, its parent is not a web server.
+#[derive(Debug)]
+struct Group {
+    key: usize,
+    /// The slots of the routes' tests on the key (all below 64).
+    slots: u64,
+    /// The routes (bit `i`: route `i` of the type).
+    routes: u64,
+}
+
+/// The [`Group`]s of an event type's routes (of two routes or more; none past 64 routes), the
+/// largest first: a group whose routes a larger one has ended is not asked (nor its key
+/// searched for). Keys a line seldom carries make no group (their search reads the whole line).
+fn groups(routes: &[Route], keys: &[Key]) -> Box<[Group]> {
+    if routes.len() > 64 {
+        return Box::default();
+    }
+    let mut out: Vec<Group> = Vec::new();
+    for (i, g) in routes.iter().enumerate().filter_map(|(i, r)| Some((i, r.guard.as_ref()?))) {
+        let Some(first) = g.first() else { continue };
+        let mut in_all: Vec<usize> = first.iter().map(|t| t.key).collect();
+        in_all.sort_unstable();
+        in_all.dedup();
+        in_all.retain(|&k| {
+            !SELDOM_IN_LINE.contains(&keys[k].name()) && g.iter().all(|alt| alt.iter().any(|t| t.key == k))
+        });
+        for k in in_all {
+            let mut slots = 0u64;
+            for t in g.iter().flatten().filter(|t| t.key == k) {
+                slots |= u32::try_from(t.slot).ok().and_then(|s| 1u64.checked_shl(s)).unwrap_or(0);
+                if t.slot >= 64 {
+                    slots = 0;
+                    break;
+                }
+            }
+            if slots == 0 {
+                continue;
+            }
+            match out.iter_mut().find(|gr| gr.key == k) {
+                Some(gr) => {
+                    gr.slots |= slots;
+                    gr.routes |= bit(i);
+                }
+                None => out.push(Group { key: k, slots, routes: bit(i) }),
+            }
+        }
+    }
+    out.retain(|gr| gr.routes.count_ones() >= 2);
+    out.sort_by_key(|gr| std::cmp::Reverse(gr.routes.count_ones()));
+    out.into()
 }
 
 /// Lineage fields a Falcon event seldom carries itself (it names its parent, but not its
@@ -438,6 +535,8 @@ impl Probe {
             asked: Vec::new(),
             touched: Vec::new(),
             routes: Vec::new(),
+            groups: Vec::new(),
+            grouped: true,
             route_of: Default::default(),
             by_addr: Default::default(),
             checked: 0,
@@ -555,9 +654,11 @@ impl Probe {
                 // Bounded: past a few thousand event types (not Falcon's), it starts over.
                 if self.routes.len() >= 4096 {
                     self.routes.clear();
+                    self.groups.clear();
                     self.route_of.clear();
                 }
                 let routes = self.route(execs, event_type);
+                self.groups.push(if self.grouped { groups(&routes, &self.keys) } else { Box::default() });
                 self.routes.push(routes.into());
                 self.route_of.insert(event_type.as_bytes().into(), self.routes.len() - 1);
                 self.routes.len() - 1
@@ -760,7 +861,32 @@ impl Probe {
         let routes = std::mem::take(&mut self.routes);
         let (tree_keys, extra_keys) = (self.tree_keys, self.extra_keys);
         let lv = tree.map(|tree| LineageView { tree, tree_keys: &tree_keys, extra_keys: &extra_keys, event_type });
-        for Route { rule: r, guard } in routes[at].iter() {
+        // The routes whose group's key fails them all.
+        let mut ended = 0u64;
+        for gr in self.groups[at].iter() {
+            if gr.routes & !ended == 0 {
+                continue;
+            }
+            let i = fetched.index(&self.keys, gr.key);
+            let Text::Str(text) = fetched.got[i].text else { continue };
+            let memo = &mut self.memos[gr.key];
+            let Some(e) = *fetched.got[i].entry.get_or_insert_with(|| memo.entry(text)) else { continue };
+            let f = &mut fetched;
+            let value = move || {
+                let f = f;
+                match f.value(i) {
+                    Raw::Plain(v) => Some(&**v),
+                    _ => None,
+                }
+            };
+            if memo.fails_all(e, gr.slots, value) {
+                ended |= gr.routes;
+            }
+        }
+        for (i, Route { rule: r, guard }) in routes[at].iter().enumerate() {
+            if ended & bit(i) != 0 {
+                continue;
+            }
             if let Some(g) = guard {
                 let (keys, memos) = (&self.keys, &mut self.memos);
                 if Self::guard_fails(keys, memos, g, lineage, &mut u_escape, &mut fetched, lv.as_ref()) {
@@ -1082,6 +1208,64 @@ mod tests {
         let q = "#event_simpleName=ProcessRollup2 | test(now() < 0) | count()";
         let mut p = Probe::new(vec![(exec(q), None)], false, false, false);
         assert!(matches!(p.check(line("nginx", Some("nginx")).as_bytes(), None, None), Verdict::Keep));
+    }
+
+    /// Routes ended by their group's key give the verdicts and hints that walking each guard
+    /// gives: on values that fail the group, pass one of its tests, or cannot be read (absent,
+    /// escaped, not a string), first seen and remembered.
+    #[test]
+    fn grouped_routes_end_as_their_guards_do() {
+        let rules = [
+            "#event_simpleName=ProcessRollup2 | CommandLine=/\\bwhoami\\b/i | count()",
+            "#event_simpleName=ProcessRollup2 | CommandLine=/esxcli|localcli/i | count()",
+            "#event_simpleName=ProcessRollup2 | case { CommandLine=/sp_configure/i FileName=/^sqlcmd\\.exe$/i ; \
+             ParentBaseFileName=/^sqlservr\\.exe$/i CommandLine=/xp_cmdshell/i ; } | count()",
+            "#event_simpleName=ProcessRollup2 | ParentBaseFileName=/^w3wp\\.exe$/i | FileName=/^cmd\\.exe$/i | count()",
+            "#event_simpleName=ProcessRollup2 | ParentBaseFileName=/^(w3wp|httpd)\\.exe$/i | event_platform=Win | count()",
+            "#event_simpleName=ProcessRollup2 | case { ParentBaseFileName=/^nginx$/ ; ImageFileName=/wwwroot/i ; } | count()",
+            "#event_simpleName=NewScriptWritten | TargetFileName=/\\.aspx$/i | count()",
+        ];
+        let probe = |grouped: bool| {
+            let mut p = Probe::new(rules.iter().map(|q| (exec(q), None)).collect(), false, false, false);
+            p.grouped = grouped;
+            p
+        };
+        let (mut grouped, mut walked) = (probe(true), probe(false));
+        let execs = std::mem::take(&mut grouped.execs);
+        let at = grouped.route_for(&execs, "ProcessRollup2");
+        grouped.execs = execs;
+        let keys: Vec<&str> = grouped.groups[at].iter().map(|g| grouped.keys[g.key].name()).collect();
+        assert_eq!(keys, ["CommandLine", "ParentBaseFileName"], "the largest group first");
+        let cmds = ["cmd /c whoami", "esxcli vib list", "sp_configure", "xp_cmdshell 1", "dir", "whoamix", r"n\u0065t"];
+        let parents = ["w3wp.exe", "HTTPD.EXE", "nginx", "sqlservr.exe", "services.exe"];
+        let mut lines = Vec::new();
+        for (i, c) in cmds.iter().enumerate() {
+            for (j, p) in parents.iter().enumerate() {
+                let file = ["cmd.exe", "sqlcmd.exe", "net.exe"][(i + j) % 3];
+                let platform = if j % 2 == 0 { r#","event_platform":"Win""# } else { "" };
+                lines.push(format!(
+                    r#"{{"event_simpleName":"ProcessRollup2","CommandLine":"{c}","ParentBaseFileName":"{p}","FileName":"{file}"{platform}}}"#
+                ));
+            }
+        }
+        lines.push(r#"{"event_simpleName":"ProcessRollup2","FileName":"cmd.exe"}"#.to_string());
+        lines.push(r#"{"event_simpleName":"ProcessRollup2","CommandLine":7,"ParentBaseFileName":null}"#.to_string());
+        lines.push(
+            r#"{"event_simpleName":"ProcessRollup2","CommandLine":"x","ImageFileName":"C:\\wwwroot\\a.exe"}"#
+                .to_string(),
+        );
+        lines.push(r#"{"event_simpleName":"NewScriptWritten","TargetFileName":"C:\\x.aspx"}"#.to_string());
+        let mut ended = 0;
+        for round in 0..2 {
+            for l in &lines {
+                let verdict =
+                    |p: &mut Probe| (matches!(p.check(l.as_bytes(), None, None), Verdict::Keep), p.rules_hint());
+                let want = verdict(&mut walked);
+                assert_eq!(verdict(&mut grouped), want, "round {round}: {l}");
+                ended += usize::from(!want.0);
+            }
+        }
+        assert!(ended > 20, "most lines are dropped, as groups drop them: {ended}");
     }
 
     #[test]
