@@ -272,22 +272,20 @@ impl Memo {
         a
     }
 
-    /// Whether an entry's value fails every one of the slots (all below 64), asking those not
-    /// asked yet (`value`: the value, read only then).
-    fn fails_all<'v>(&mut self, e: u32, slots: u64, value: impl FnOnce() -> Option<&'v str>) -> bool {
-        let Some(&[asked, _]) = self.masks.get(e as usize) else { return false };
+    /// The slots (all below 64) an entry's value fails, asking those not asked yet (`value`:
+    /// the value, read only then); 0 when it cannot be read.
+    fn fails<'v>(&mut self, e: u32, slots: u64, value: impl FnOnce() -> Option<&'v str>) -> u64 {
+        let Some(&[asked, _]) = self.masks.get(e as usize) else { return 0 };
         let mut missing = slots & !asked;
         if missing != 0 {
-            let Some(v) = value() else { return false };
+            let Some(v) = value() else { return 0 };
             while missing != 0 {
                 let slot = missing.trailing_zeros() as usize;
                 missing &= missing - 1;
-                if self.answer_new(Some(e), slot, v) != Some(false) {
-                    return false;
-                }
+                self.answer_new(Some(e), slot, v);
             }
         }
-        self.masks[e as usize][1] & slots == slots
+        self.masks[e as usize][1] & slots
     }
 }
 
@@ -383,27 +381,28 @@ struct Route {
     guard: Option<Guard>,
 }
 
-/// Routes of one event type that test one key in every alternative of their guards: when the
-/// key's value fails each of those tests (one mask of its memo entry), they all fail at once,
-/// without walking their guards one by one. Most lines a pack reads end so: a process's
-/// command line matches none of a dozen patterns, its parent is not a web server.
+/// Routes of one event type that test one key in every alternative of their guards: a route
+/// whose tests on the key its value fails (read from one mask of the memo entry) fails, and
+/// the group ends all such routes at once, without walking their guards one by one. Most
+/// lines a pack reads end so: a process's command line matches none of a dozen patterns, its
+/// parent is not a web server.
 #[derive(Debug)]
 struct Group {
     key: usize,
-    /// The slots of the routes' tests on the key (all below 64).
-    slots: u64,
     /// The routes (bit `i`: route `i` of the type).
     routes: u64,
+    /// Per route: its bit, and the slots of its tests on the key (all below 64).
+    members: Box<[(u64, u64)]>,
 }
 
 /// The [`Group`]s of an event type's routes (of two routes or more; none past 64 routes), the
-/// largest first: a group whose routes a larger one has ended is not asked (nor its key
-/// searched for). Keys a line seldom carries make no group (their search reads the whole line).
+/// largest first: a group whose routes others have ended is not asked (nor its key searched
+/// for). Keys a line seldom carries make no group (their search reads the whole line).
 fn groups(routes: &[Route], keys: &[Key]) -> Box<[Group]> {
     if routes.len() > 64 {
         return Box::default();
     }
-    let mut out: Vec<Group> = Vec::new();
+    let mut out: Vec<(usize, Vec<(u64, u64)>)> = Vec::new();
     for (i, g) in routes.iter().enumerate().filter_map(|(i, r)| Some((i, r.guard.as_ref()?))) {
         let Some(first) = g.first() else { continue };
         let mut in_all: Vec<usize> = first.iter().map(|t| t.key).collect();
@@ -424,18 +423,17 @@ fn groups(routes: &[Route], keys: &[Key]) -> Box<[Group]> {
             if slots == 0 {
                 continue;
             }
-            match out.iter_mut().find(|gr| gr.key == k) {
-                Some(gr) => {
-                    gr.slots |= slots;
-                    gr.routes |= bit(i);
-                }
-                None => out.push(Group { key: k, slots, routes: bit(i) }),
+            match out.iter_mut().find(|(key, _)| *key == k) {
+                Some((_, members)) => members.push((bit(i), slots)),
+                None => out.push((k, vec![(bit(i), slots)])),
             }
         }
     }
-    out.retain(|gr| gr.routes.count_ones() >= 2);
-    out.sort_by_key(|gr| std::cmp::Reverse(gr.routes.count_ones()));
-    out.into()
+    out.retain(|(_, members)| members.len() >= 2);
+    out.sort_by_key(|(_, members)| std::cmp::Reverse(members.len()));
+    out.into_iter()
+        .map(|(key, members)| Group { key, routes: members.iter().fold(0, |a, m| a | m.0), members: members.into() })
+        .collect()
 }
 
 /// Lineage fields a Falcon event seldom carries itself (it names its parent, but not its
@@ -879,8 +877,13 @@ impl Probe {
                     _ => None,
                 }
             };
-            if memo.fails_all(e, gr.slots, value) {
-                ended |= gr.routes;
+            // Only the slots of the routes not ended yet are asked.
+            let open = gr.members.iter().filter(|m| m.0 & ended == 0);
+            let failed = memo.fails(e, open.fold(0, |a, m| a | m.1), value);
+            for &(route, slots) in gr.members.iter() {
+                if failed & slots == slots {
+                    ended |= route;
+                }
             }
         }
         for (i, Route { rule: r, guard }) in routes[at].iter().enumerate() {
