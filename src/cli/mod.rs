@@ -383,14 +383,26 @@ fn plan_options(common: &Common) -> Result<PlanOptions, String> {
 
 /// Everything `check` finds in one source: parse and plan diagnostics.
 pub fn check_source(text: &str, lenient: bool, opts: &PlanOptions) -> Vec<Diagnostic> {
+    parse_and_plan(text, lenient, opts).2
+}
+
+/// A source parsed and planned once: the tree, its plan (only a clean parse is planned: a tree
+/// that failed to parse gives noise), and the diagnostics of both in source order.
+pub fn parse_and_plan(
+    text: &str,
+    lenient: bool,
+    opts: &PlanOptions,
+) -> (lang::ast::Query, Option<plan::Plan>, Vec<Diagnostic>) {
     let (q, mut diags) = lang::parse(text, ParseOptions { lenient });
-    // Planning a tree that failed to parse gives noise; plan only clean parses.
-    if !diags.iter().any(Diagnostic::is_error) {
-        let (_, pd) = plan::plan(&q, text, opts);
+    let planned = if diags.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        let (p, pd) = plan::plan(&q, text, opts);
         diags.extend(pd);
-    }
+        Some(p)
+    };
     diags.sort_by_key(|d| (d.span.start, d.span.end));
-    diags
+    (q, planned, diags)
 }
 
 fn count(diags: &[Diagnostic]) -> (usize, usize) {
@@ -533,17 +545,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 (None, None) => return Err("give -f FILE or -e TEXT".to_string()),
             };
             let popts = PlanOptions { require_params: true, ..plan_options(&common)? };
-            let diags = check_source(&text, common.lenient, &popts);
-            if diags.iter().any(Diagnostic::is_error) {
-                eprintln_safe(diag::render(&name, &text, &diags, use_color(common.color)).trim_end());
-                return Ok(ExitCode::from(1));
-            }
+            let (q, described, diags) = parse_and_plan(&text, common.lenient, &popts);
+            let described = match described {
+                Some(p) if !diags.iter().any(Diagnostic::is_error) => p,
+                _ => {
+                    eprintln_safe(diag::render(&name, &text, &diags, use_color(common.color)).trim_end());
+                    return Ok(ExitCode::from(1));
+                }
+            };
             // Warnings (the seed dialect's recoveries) one line each; `check` shows them in full.
             if !diags.is_empty() && !quiet {
                 eprintln_safe(diag::render_short(&name, &text, &diags).trim_end());
             }
-            let (q, _) = lang::parse(&text, ParseOptions { lenient: common.lenient });
-            let (described, _) = plan::plan(&q, &text, &popts);
             let enrich_matters = !described.aggregates
                 || crate::read::tree::ENRICHED_FIELDS.iter().any(|f| described.fields_read.contains(*f));
             let ir = match plan::compile::compile(&q, &popts) {

@@ -41,13 +41,14 @@ pub fn compile_text(
     lenient: bool,
 ) -> Result<(Executor, plan::Plan, plan::ir::Pipeline), String> {
     let popts = PlanOptions { require_params: true, lenient, ..PlanOptions::default() };
-    let diags = super::check_source(text, lenient, &popts);
-    if diags.iter().any(crate::diag::Diagnostic::is_error) {
-        let errs: Vec<_> = diags.into_iter().filter(|d| d.is_error()).collect();
-        return Err(crate::diag::render_short(name, text, &errs).trim_end().to_string());
-    }
-    let (q, _) = crate::lang::parse(text, crate::lang::ParseOptions { lenient });
-    let (p, _) = plan::plan(&q, text, &popts);
+    let (q, p, diags) = super::parse_and_plan(text, lenient, &popts);
+    let p = match p {
+        Some(p) if !diags.iter().any(crate::diag::Diagnostic::is_error) => p,
+        _ => {
+            let errs: Vec<_> = diags.into_iter().filter(|d| d.is_error()).collect();
+            return Err(crate::diag::render_short(name, text, &errs).trim_end().to_string());
+        }
+    };
     let ir = plan::compile::compile(&q, &popts)
         .map_err(|d| crate::diag::render_short(name, text, &d).trim_end().to_string())?;
     let ctx = Ctx { lookup_dir: PathBuf::from("."), now_ms: now_ms(), ..Ctx::default() };
