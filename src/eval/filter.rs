@@ -386,6 +386,45 @@ impl Pred {
         }
     }
 
+    /// The test's answer when it can be told without running anything that could fail the run
+    /// or change the event (a regex that gives up fails the run), else `None`: for looking
+    /// ahead at `case` branches the event may not reach.
+    pub fn quiet_test(&self, ev: &Event) -> Option<bool> {
+        match self {
+            Pred::And(v) => {
+                let mut all = Some(true);
+                for p in v {
+                    match p.quiet_test(ev) {
+                        Some(false) => return Some(false),
+                        Some(true) => {}
+                        None => all = None,
+                    }
+                }
+                all
+            }
+            Pred::Or(v) => {
+                let mut any = Some(false);
+                for p in v {
+                    match p.quiet_test(ev) {
+                        Some(true) => return Some(true),
+                        Some(false) => {}
+                        None => any = None,
+                    }
+                }
+                any
+            }
+            Pred::Not(p) => p.quiet_test(ev).map(|b| !b),
+            // As `field_matches`, but for a regex that extracts fields.
+            Pred::Field(_, Matcher::Regex(r)) if !r.names.is_empty() => None,
+            Pred::Field(f, m) => match ev.get(f) {
+                None => Some(false),
+                Some(v) => matcher_answer(m, &v.as_str()),
+            },
+            Pred::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
     pub fn test(&self, ev: &mut Event, ctx: &Ctx) -> bool {
         match self {
             Pred::And(v) => v.iter().all(|p| p.test(ev, ctx)),

@@ -246,18 +246,37 @@ pub fn push(chain: &mut [Node], ev: Event, ctx: &Ctx, out: &mut Vec<Event>) {
         }
         Node::Agg(a) => a.add(&ev, ctx),
         Node::Case(branches) => {
-            for b in branches.iter_mut() {
+            let mut i = 0;
+            while i < branches.len() {
                 // The branch's leading filters that cannot change the event are tested on the
                 // event itself: most events fail one of them, and then nothing is copied.
-                let Some(k) = pure_prefix_passes(b, &mut ev, ctx) else { continue };
+                let Some(k) = pure_prefix_passes(&branches[i], &mut ev, ctx) else {
+                    i += 1;
+                    continue;
+                };
+                // The first later branch that may take the event if this one outputs nothing
+                // (its leading filters not known to fail: they are not run, only answered when
+                // that cannot fail the run): without one, the event is moved into this branch,
+                // not copied.
+                let next = (i + 1..branches.len()).find(|&j| !pure_prefix_fails_quietly(&branches[j], &ev));
                 let mut tmp = Vec::new();
-                push(&mut b[k..], ev.clone(), ctx, &mut tmp);
+                match next {
+                    Some(_) => push(&mut branches[i][k..], ev.clone(), ctx, &mut tmp),
+                    None => {
+                        push(&mut branches[i][k..], ev, ctx, &mut tmp);
+                        for e in tmp {
+                            push(rest, e, ctx, out);
+                        }
+                        return;
+                    }
+                }
                 if !tmp.is_empty() {
                     for e in tmp {
                         push(rest, e, ctx, out);
                     }
                     return;
                 }
+                i = next.unwrap_or(branches.len());
             }
         }
         Node::Match(field, arms) => {
@@ -428,6 +447,18 @@ fn pure_prefix_passes(chain: &[Node], ev: &mut Event, ctx: &Ctx) -> Option<usize
         k += 1;
     }
     Some(k)
+}
+
+/// Whether one of a chain's leading filters that cannot change the event fails on it, as told
+/// without running anything that could fail the run ([`filter::Pred::quiet_test`]).
+fn pure_prefix_fails_quietly(chain: &[Node], ev: &Event) -> bool {
+    chain
+        .iter()
+        .map_while(|n| match n {
+            Node::Filter(p, true) => Some(p),
+            _ => None,
+        })
+        .any(|p| p.quiet_test(ev) == Some(false))
 }
 
 /// End of input: flush aggregates (and aggregates inside branches) through the rest.
