@@ -83,7 +83,15 @@ pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Box<dyn Agg>, String> {
                 protos = vec![default_count()];
             }
             let (limit, default_limit) = a.limit("limit", 20_000, 1_000_000)?;
-            Box::new(GroupBy { keys, protos, limit, default_limit, index: HashMap::new(), groups: Vec::new(), cut: 0 })
+            Box::new(GroupBy {
+                keys,
+                protos,
+                limit,
+                default_limit,
+                index: GroupIndex::default(),
+                groups: Vec::new(),
+                cut: 0,
+            })
         }
         "collect" => {
             let fields = a.names("fields");
@@ -409,20 +417,58 @@ impl Agg for Stats {
 
 type Key = Vec<Option<String>>;
 
+/// The groups' index: positions in `groups`, hashed by their key values (SipHash with a random
+/// key, as `std`'s maps: the keys come from the data). An event's group is found from its values
+/// as the event holds them; a key is copied only for a new group.
+#[derive(Default)]
+struct GroupIndex {
+    table: hashbrown::HashTable<usize>,
+    state: std::collections::hash_map::RandomState,
+}
+
+impl GroupIndex {
+    fn hash<'a>(&self, key: impl Iterator<Item = Option<&'a str>>) -> u64 {
+        key_hash(&self.state, key)
+    }
+}
+
+fn key_hash<'a>(state: &std::collections::hash_map::RandomState, key: impl Iterator<Item = Option<&'a str>>) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = state.build_hasher();
+    for v in key {
+        match v {
+            None => h.write_u8(0),
+            Some(v) => {
+                h.write_u8(1);
+                h.write_usize(v.len());
+                h.write(v.as_bytes());
+            }
+        }
+    }
+    h.finish()
+}
+
+fn same_key<'a>(key: &Key, mut other: impl Iterator<Item = Option<&'a str>>) -> bool {
+    key.iter().all(|k| other.next() == Some(k.as_deref())) && other.next().is_none()
+}
+
 struct GroupBy {
     keys: Vec<String>,
     protos: Vec<Box<dyn Agg>>,
     limit: usize,
     default_limit: bool,
-    index: HashMap<Key, usize>,
+    index: GroupIndex,
     groups: Vec<(Key, Vec<Box<dyn Agg>>)>,
     /// Events dropped because their group would exceed the limit.
     cut: u64,
 }
 
 impl GroupBy {
-    fn slot(&mut self, key: Key) -> Option<usize> {
-        if let Some(&i) = self.index.get(&key) {
+    /// The position of a key's group, made when new (`None` past the limit: counted as cut).
+    fn slot<'a>(&mut self, key: &[Option<std::borrow::Cow<'a, str>>]) -> Option<usize> {
+        let hash = self.index.hash(key.iter().map(|v| v.as_deref()));
+        let groups = &self.groups;
+        if let Some(&i) = self.index.table.find(hash, |&i| same_key(&groups[i].0, key.iter().map(|v| v.as_deref()))) {
             return Some(i);
         }
         if self.groups.len() >= self.limit {
@@ -430,17 +476,24 @@ impl GroupBy {
             return None;
         }
         let i = self.groups.len();
-        self.index.insert(key.clone(), i);
-        self.groups.push((key, self.protos.iter().map(|p| p.fresh()).collect()));
+        let owned: Key = key.iter().map(|v| v.as_deref().map(str::to_string)).collect();
+        self.insert(hash, owned, self.protos.iter().map(|p| p.fresh()).collect());
         Some(i)
+    }
+
+    fn insert(&mut self, hash: u64, key: Key, aggs: Vec<Box<dyn Agg>>) {
+        let i = self.groups.len();
+        let (groups, state) = (&self.groups, &self.index.state);
+        self.index.table.insert_unique(hash, i, |&j| key_hash(state, groups[j].0.iter().map(Option::as_deref)));
+        self.groups.push((key, aggs));
     }
 }
 
 impl Agg for GroupBy {
     fn add(&mut self, ev: &Event, ctx: &Ctx) {
         // A missing key field does not drop the event: its group has that key absent.
-        let key: Key = self.keys.iter().map(|k| ev.get_str(k).map(|s| s.into_owned())).collect();
-        if let Some(i) = self.slot(key) {
+        let key: Vec<_> = self.keys.iter().map(|k| ev.get_str(k)).collect();
+        if let Some(i) = self.slot(&key) {
             for a in &mut self.groups[i].1 {
                 a.add(ev, ctx);
             }
@@ -473,7 +526,7 @@ impl Agg for GroupBy {
             protos: self.protos.iter().map(|p| p.fresh()).collect(),
             limit: self.limit,
             default_limit: self.default_limit,
-            index: HashMap::new(),
+            index: GroupIndex::default(),
             groups: Vec::new(),
             cut: 0,
         })
@@ -485,16 +538,15 @@ impl Agg for GroupBy {
         let Some(o) = downcast::<GroupBy>(other) else { return };
         self.cut += o.cut;
         for (key, aggs) in o.groups {
-            match self.index.get(&key) {
+            let hash = self.index.hash(key.iter().map(Option::as_deref));
+            let groups = &self.groups;
+            match self.index.table.find(hash, |&i| same_key(&groups[i].0, key.iter().map(Option::as_deref))) {
                 Some(&i) => {
                     for (a, b) in self.groups[i].1.iter_mut().zip(aggs) {
                         a.merge(b);
                     }
                 }
-                None if self.groups.len() < self.limit => {
-                    self.index.insert(key.clone(), self.groups.len());
-                    self.groups.push((key, aggs));
-                }
+                None if self.groups.len() < self.limit => self.insert(hash, key, aggs),
                 None => self.cut += 1,
             }
         }
