@@ -414,11 +414,11 @@ fn groups(routes: &[Route], keys: &[Key]) -> Box<[Group]> {
         for k in in_all {
             let mut slots = 0u64;
             for t in g.iter().flatten().filter(|t| t.key == k) {
-                slots |= u32::try_from(t.slot).ok().and_then(|s| 1u64.checked_shl(s)).unwrap_or(0);
                 if t.slot >= 64 {
                     slots = 0;
                     break;
                 }
+                slots |= 1 << t.slot;
             }
             if slots == 0 {
                 continue;
@@ -859,7 +859,7 @@ impl Probe {
         let routes = std::mem::take(&mut self.routes);
         let (tree_keys, extra_keys) = (self.tree_keys, self.extra_keys);
         let lv = tree.map(|tree| LineageView { tree, tree_keys: &tree_keys, extra_keys: &extra_keys, event_type });
-        // The routes whose group's key fails them all.
+        // The routes a group has ended (the value of its key fails each of their tests on it).
         let mut ended = 0u64;
         for gr in self.groups[at].iter() {
             if gr.routes & !ended == 0 {
