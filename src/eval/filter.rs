@@ -241,6 +241,24 @@ fn matcher_test(m: &Matcher, s: &str, ctx: &Ctx) -> bool {
     }
 }
 
+/// Three-valued AND (`None`: not known), asking no further after a `false`.
+fn all3(answers: impl Iterator<Item = Option<bool>>) -> Option<bool> {
+    let mut all = Some(true);
+    for a in answers {
+        match a {
+            Some(false) => return Some(false),
+            Some(true) => {}
+            None => all = None,
+        }
+    }
+    all
+}
+
+/// Three-valued OR, asking no further after a `true`.
+fn any3(answers: impl Iterator<Item = Option<bool>>) -> Option<bool> {
+    all3(answers.map(|a| a.map(|b| !b))).map(|b| !b)
+}
+
 /// `field = pattern`; a regex with named groups also extracts them.
 fn field_matches(field: &str, m: &Matcher, ev: &mut Event, ctx: &Ctx) -> bool {
     let Some(v) = ev.get(field) else { return false };
@@ -341,28 +359,8 @@ impl Pred {
         known: &mut dyn FnMut(&str, &mut Event) -> bool,
     ) -> Option<bool> {
         match self {
-            Pred::And(v) => {
-                let mut all = Some(true);
-                for p in v {
-                    match p.test_known(ev, ctx, known) {
-                        Some(false) => return Some(false),
-                        Some(true) => {}
-                        None => all = None,
-                    }
-                }
-                all
-            }
-            Pred::Or(v) => {
-                let mut any = Some(false);
-                for p in v {
-                    match p.test_known(ev, ctx, known) {
-                        Some(true) => return Some(true),
-                        Some(false) => {}
-                        None => any = None,
-                    }
-                }
-                any
-            }
+            Pred::And(v) => all3(v.iter().map(|p| p.test_known(ev, ctx, known))),
+            Pred::Or(v) => any3(v.iter().map(|p| p.test_known(ev, ctx, known))),
             Pred::Not(p) => p.test_known(ev, ctx, known).map(|b| !b),
             _ => {
                 if self.visit_fields(&mut |f| known(f, ev)) == Some(true) {
@@ -391,28 +389,8 @@ impl Pred {
     /// ahead at `case` branches the event may not reach.
     pub fn quiet_test(&self, ev: &Event) -> Option<bool> {
         match self {
-            Pred::And(v) => {
-                let mut all = Some(true);
-                for p in v {
-                    match p.quiet_test(ev) {
-                        Some(false) => return Some(false),
-                        Some(true) => {}
-                        None => all = None,
-                    }
-                }
-                all
-            }
-            Pred::Or(v) => {
-                let mut any = Some(false);
-                for p in v {
-                    match p.quiet_test(ev) {
-                        Some(true) => return Some(true),
-                        Some(false) => {}
-                        None => any = None,
-                    }
-                }
-                any
-            }
+            Pred::And(v) => all3(v.iter().map(|p| p.quiet_test(ev))),
+            Pred::Or(v) => any3(v.iter().map(|p| p.quiet_test(ev))),
             Pred::Not(p) => p.quiet_test(ev).map(|b| !b),
             // As `field_matches`, but for a regex that extracts fields.
             Pred::Field(_, Matcher::Regex(r)) if !r.names.is_empty() => None,
