@@ -196,18 +196,8 @@ impl Memo {
         if !v.is_ascii() && v.contains(['\u{17f}', '\u{212a}']) {
             return false;
         }
-        let matchers = &self.matchers;
-        let lits = self.literals.get_or_insert_with(|| {
-            let needs: Vec<_> = matchers
-                .iter()
-                .map(|m| match m {
-                    Matcher::Regex(r) => r.required().map(<[_]>::to_vec),
-                    _ => None,
-                })
-                .collect();
-            crate::plan::required::Literals::new(&needs)
-        });
-        let Some(lits) = lits else { return false };
+        self.build_literals();
+        let Some(Some(lits)) = &self.literals else { return false };
         if !lits.needs(slot) {
             return false;
         }
@@ -221,6 +211,69 @@ impl Memo {
             None => lits.present(v.as_bytes()),
         };
         lits.rules_out(slot, present)
+    }
+
+    /// The slots' literals, made the first time they are asked for.
+    fn build_literals(&mut self) {
+        use crate::plan::ir::Matcher;
+        let matchers = &self.matchers;
+        self.literals.get_or_insert_with(|| {
+            let needs: Vec<_> = matchers
+                .iter()
+                .map(|m| match m {
+                    Matcher::Regex(r) => r.required().map(<[_]>::to_vec),
+                    _ => None,
+                })
+                .collect();
+            crate::plan::required::Literals::new(&needs)
+        });
+    }
+
+    /// The slots among `slots` (all below 64) that an entry's value rules out, as
+    /// [`Memo::ruled_out`] tells each (one scan of the value for them all), remembered as
+    /// false: most of a new value's slots are answered so, without a call each.
+    fn rule_out(&mut self, e: u32, slots: u64, v: &str) -> u64 {
+        use crate::plan::ir::Matcher;
+        if !v.is_ascii() && v.contains(['\u{17f}', '\u{212a}']) {
+            return 0;
+        }
+        self.build_literals();
+        let out = {
+            let (Some(Some(lits)), Some(present)) = (&self.literals, self.present.get_mut(e as usize)) else {
+                return 0;
+            };
+            let mut cand = 0u64;
+            let mut rest = slots;
+            while rest != 0 {
+                let s = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                if matches!(self.matchers.get(s), Some(Matcher::Regex(_))) && lits.needs(s) {
+                    cand |= 1 << s;
+                }
+            }
+            if cand == 0 {
+                return 0;
+            }
+            if *present == 0 {
+                *present = lits.present(v.as_bytes());
+            }
+            let mut out = 0u64;
+            while cand != 0 {
+                let s = cand.trailing_zeros() as usize;
+                cand &= cand - 1;
+                if lits.rules_out(s, *present) {
+                    out |= 1 << s;
+                }
+            }
+            out
+        };
+        let mut rest = out;
+        while rest != 0 {
+            let s = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            self.remember(Some(e), s, Some(false));
+        }
+        out
     }
 
     /// A test's answer remembered for an entry: `None` when not asked yet, `Some(None)` when
@@ -279,6 +332,7 @@ impl Memo {
         let mut missing = slots & !asked;
         if missing != 0 {
             let Some(v) = value() else { return 0 };
+            missing &= !self.rule_out(e, missing, v);
             while missing != 0 {
                 let slot = missing.trailing_zeros() as usize;
                 missing &= missing - 1;
@@ -1069,6 +1123,25 @@ mod tests {
                     assert_eq!(ask(&mut m, e, t, v), want, "{v:?} {:?} round {round}", t.m);
                     assert_eq!(ask(&mut m, None, t, v), want, "{v:?} {:?} unremembered", t.m);
                 }
+            }
+        }
+        // All the slots at once, for a group: the ones ruled out by the literals in one scan,
+        // the others asked; on a new entry and on one asked before.
+        let all = (1u64 << tests.len()) - 1;
+        let failing = |v: &str| {
+            tests
+                .iter()
+                .filter(|t| crate::eval::filter::matcher_answer(&t.m, v) == Some(false))
+                .fold(0, |a, t| a | 1 << t.slot)
+        };
+        let mut fresh = Memo::default();
+        for t in &tests {
+            fresh.slot(&t.m);
+        }
+        for round in 0..2 {
+            for v in values {
+                let e = fresh.entry(v.as_bytes()).expect("an entry");
+                assert_eq!(fresh.fails(e, all, || Some(v)), failing(v), "{v:?} round {round}");
             }
         }
         assert!(matches!(m.literals, Some(Some(_))), "the patterns' literals are scanned for");
