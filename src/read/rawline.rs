@@ -241,7 +241,9 @@ fn trim_end(b: &[u8]) -> &[u8] {
 /// writes `\u0000` in multi-string registry values) do not count; a string whose end cannot be
 /// found counts.
 pub fn has_u_escape(line: &[u8]) -> bool {
-    let mut from = 0;
+    // Most lines of Linux hosts hold no backslash at all: one byte search says so, faster
+    // than the search for two.
+    let Some(mut from) = memchr::memchr(b'\\', line) else { return false };
     while let Some(i) = U_ESCAPE.find(&line[from..]) {
         // The end of the string holding it: the next quote not escaped (escapes before the hit
         // are whole, so the scan from after it is aligned).
