@@ -55,6 +55,8 @@ pub struct Probe {
     routes: Vec<Box<[Route]>>,
     /// Per event type (as `routes`): the groups of its routes.
     groups: Vec<Box<[Group]>>,
+    /// Per event type (as `routes`): its name.
+    route_names: Vec<Box<str>>,
     /// Whether routes are grouped (off: each guard is walked, as a reference for tests).
     grouped: bool,
     /// Event type → index into `routes`.
@@ -588,6 +590,7 @@ impl Probe {
             touched: Vec::new(),
             routes: Vec::new(),
             groups: Vec::new(),
+            route_names: Vec::new(),
             grouped: true,
             route_of: Default::default(),
             by_addr: Default::default(),
@@ -707,15 +710,26 @@ impl Probe {
                 if self.routes.len() >= 4096 {
                     self.routes.clear();
                     self.groups.clear();
+                    self.route_names.clear();
                     self.route_of.clear();
                 }
                 let routes = self.route(execs, event_type);
                 self.groups.push(if self.grouped { groups(&routes, &self.keys) } else { Box::default() });
+                self.route_names.push(event_type.into());
                 self.routes.push(routes.into());
                 self.route_of.insert(event_type.as_bytes().into(), self.routes.len() - 1);
                 self.routes.len() - 1
             }
         }
+    }
+
+    /// [`Probe::route_for`] by the event type's bytes (as the line skip read them): a type seen
+    /// before is not decoded again; `None` when it is not UTF-8.
+    fn route_for_bytes(&mut self, execs: &[(Executor, Option<EventTypes>)], t: &[u8]) -> Option<usize> {
+        if let Some(&at) = self.route_of.get(t) {
+            return Some(at);
+        }
+        Some(self.route_for(execs, std::str::from_utf8(t).ok()?))
     }
 
     /// For an event read whole and enriched (EVTX, Windows XML, a line kept without a hint):
@@ -881,15 +895,21 @@ impl Probe {
 
     fn verdict<'l>(&mut self, line: &'l [u8], first_type: Option<&[u8]>, tree: Option<&ProcessTree>) -> Verdict<'l> {
         let Some(has_hash) = rawline::flat_shape(line) else { return Verdict::Keep };
-        let hinted = first_type
-            .filter(|_| !has_hash)
-            .and_then(|t| std::str::from_utf8(t).ok())
-            .map(|t| Raw::Plain(std::borrow::Cow::Borrowed(t)));
-        let event_type = match hinted.unwrap_or_else(|| rawline::event_type(line)) {
-            Raw::Plain(t) => t,
-            _ => return Verdict::Keep,
+        let execs = std::mem::take(&mut self.execs);
+        let at = match first_type.filter(|_| !has_hash).and_then(|t| self.route_for_bytes(&execs, t)) {
+            Some(at) => at,
+            None => match rawline::event_type(line) {
+                Raw::Plain(t) => self.route_for(&execs, &t),
+                _ => {
+                    self.execs = execs;
+                    return Verdict::Keep;
+                }
+            },
         };
-        let event_type: &str = &event_type;
+        // Taken out while the line is checked, put back after.
+        let names = std::mem::take(&mut self.route_names);
+        let event_type: &str = &names[at];
+        let is_process = matches!(event_type, "ProcessRollup2" | "SyntheticProcessRollup2");
         // The event the walks build, made when the first one starts.
         let mut ev: Option<Event> = None;
         // Per key index: whether its value is known (asked once per line).
@@ -907,9 +927,6 @@ impl Probe {
         let mut deferred = false;
         // The rules that pass, and (without the tree) those that may, by bit.
         let (mut passing, mut maybe) = (0u64, 0u64);
-        let execs = std::mem::take(&mut self.execs);
-        let at = self.route_for(&execs, event_type);
-        // Taken out while the line is checked, put back after.
         let routes = std::mem::take(&mut self.routes);
         let (tree_keys, extra_keys) = (self.tree_keys, self.extra_keys);
         let lv = tree.map(|tree| LineageView { tree, tree_keys: &tree_keys, extra_keys: &extra_keys, event_type });
@@ -1033,13 +1050,14 @@ impl Probe {
         }
         self.execs = execs;
         self.routes = routes;
+        self.route_names = names;
         if pass {
             return Verdict::Keep;
         }
         if deferred {
             return Verdict::Defer;
         }
-        if !self.lineage || !matches!(event_type, "ProcessRollup2" | "SyntheticProcessRollup2") {
+        if !self.lineage || !is_process {
             return Verdict::Drop;
         }
         // The values as the line spells them: the tree decodes only what it has not seen.
