@@ -57,8 +57,14 @@ pub struct Probe {
     groups: Vec<Box<[Group]>>,
     /// Per event type (as `routes`): its name.
     route_names: Vec<Box<str>>,
-    /// Whether routes are grouped (off: each guard is walked, as a reference for tests).
-    grouped: bool,
+    /// Per (event type, query) whose leading filters dropped a line on its values alone: the
+    /// keys they asked for, in order ([`LazyDrops`]).
+    lazy_keys: crate::hash::FastMap<(usize, usize), LazyKeys>,
+    /// The values (as memo entries of those keys) on which the leading filters dropped a line.
+    lazy_drops: crate::hash::FastSet<(usize, usize, [u64; LAZY_KEYS])>,
+    /// Whether routes are grouped and drops remembered (off: each guard and each query's
+    /// leading filters are walked, as a reference for tests).
+    shortcuts: bool,
     /// Event type → index into `routes`.
     route_of: crate::hash::FastMap<Box<[u8]>, usize>,
     /// The keys of [`TREE_FIELDS`], in order (indices into `keys`).
@@ -136,6 +142,8 @@ struct Memo {
     /// Per value, for the first 64 slots: those answered, and those answered false (bit `s`:
     /// slot `s`), for [`Group`]s to read in one load.
     masks: Vec<[u64; 2]>,
+    /// How many times the memo has started over: an entry names a value within one generation.
+    generation: u32,
 }
 
 impl Memo {
@@ -175,6 +183,7 @@ impl Memo {
             self.answers.clear();
             self.present.clear();
             self.masks.clear();
+            self.generation = self.generation.wrapping_add(1);
             self.bytes = 0;
         }
         self.bytes += text.len();
@@ -492,6 +501,38 @@ fn groups(routes: &[Route], keys: &[Key]) -> Box<[Group]> {
         .collect()
 }
 
+/// Queries whose leading filters ask for more keys than this are not remembered.
+const LAZY_KEYS: usize = 4;
+
+/// The keys a query's leading filters asked for on a line they dropped.
+type LazyKeys = ([usize; LAZY_KEYS], usize);
+
+/// Remembered drops are forgotten past this many.
+const LAZY_DROPS: usize = 1 << 16;
+
+/// The values of `keys` in a line as memo entries of one generation each, when each is a
+/// string the memo remembers (the drop was told on those values alone).
+fn lazy_signature(
+    keys: &LazyKeys,
+    k: &[Key],
+    memos: &mut [Memo],
+    fetched: &mut Fetched<'_>,
+) -> Option<[u64; LAZY_KEYS]> {
+    let mut sig = [u64::MAX; LAZY_KEYS];
+    for (s, &key) in sig.iter_mut().zip(&keys.0[..keys.1]) {
+        let at = fetched.index(k, key);
+        let Text::Str(text) = fetched.got[at].text else { return None };
+        // Keys the filters name beyond the guards have no memo.
+        let memo = memos.get_mut(key)?;
+        let e = (*fetched.got[at].entry.get_or_insert_with(|| memo.entry(text)))?;
+        if !matches!(fetched.value(at), Raw::Plain(_)) {
+            return None;
+        }
+        *s = (u64::from(memo.generation) << 32) | u64::from(e);
+    }
+    Some(sig)
+}
+
 /// Lineage fields a Falcon event seldom carries itself (it names its parent, but not its
 /// grandparent, nor the image of the process that wrote a file).
 const SELDOM_IN_LINE: [&str; 3] = ["GrandParentBaseFileName", "ContextBaseFileName", "ContextImageFileName"];
@@ -591,7 +632,9 @@ impl Probe {
             routes: Vec::new(),
             groups: Vec::new(),
             route_names: Vec::new(),
-            grouped: true,
+            lazy_keys: Default::default(),
+            lazy_drops: Default::default(),
+            shortcuts: true,
             route_of: Default::default(),
             by_addr: Default::default(),
             checked: 0,
@@ -711,10 +754,12 @@ impl Probe {
                     self.routes.clear();
                     self.groups.clear();
                     self.route_names.clear();
+                    self.lazy_keys.clear();
+                    self.lazy_drops.clear();
                     self.route_of.clear();
                 }
                 let routes = self.route(execs, event_type);
-                self.groups.push(if self.grouped { groups(&routes, &self.keys) } else { Box::default() });
+                self.groups.push(if self.shortcuts { groups(&routes, &self.keys) } else { Box::default() });
                 self.route_names.push(event_type.into());
                 self.routes.push(routes.into());
                 self.route_of.insert(event_type.as_bytes().into(), self.routes.len() - 1);
@@ -967,6 +1012,15 @@ impl Probe {
                     continue;
                 }
             }
+            // Dropped before on these values.
+            if let Some(lk) = self.lazy_keys.get(&(at, *r)) {
+                let lk = *lk;
+                if let Some(sig) = lazy_signature(&lk, &self.keys, &mut self.memos, &mut fetched) {
+                    if self.lazy_drops.contains(&(at, *r, sig)) {
+                        continue;
+                    }
+                }
+            }
             let ex = &execs[*r].0;
             let ev = ev.get_or_insert_with(|| {
                 let mut ev = Event::with_capacity(4);
@@ -978,6 +1032,8 @@ impl Probe {
             // more than the line's own fields, and most lines fail on those).
             let mut wanted_tree = false;
             let mut rule_pass = false;
+            // The keys the first pass asks for (`LAZY_KEYS + 1`: too many to remember).
+            let mut asked_keys: LazyKeys = ([0; LAZY_KEYS], 0);
             for use_tree in [false, true] {
                 if use_tree && (!wanted_tree || tree.is_none()) {
                     break;
@@ -987,6 +1043,15 @@ impl Probe {
                         return name == "#event_simpleName";
                     }
                     let i = self.key(name);
+                    if !use_tree
+                        && asked_keys.1 <= LAZY_KEYS
+                        && !asked_keys.0[..asked_keys.1.min(LAZY_KEYS)].contains(&i)
+                    {
+                        if let Some(slot) = asked_keys.0.get_mut(asked_keys.1) {
+                            *slot = i;
+                        }
+                        asked_keys.1 += 1;
+                    }
                     if self.asked.len() <= i {
                         self.asked.resize(i + 1, 0);
                     }
@@ -1024,6 +1089,17 @@ impl Probe {
                     k
                 };
                 if !ex.may_pass_lazy(ev, &mut known) {
+                    // Told on the line's own values (each a string the memo remembers): the
+                    // same values drop the next line too.
+                    if self.shortcuts && !use_tree && asked_keys.1 <= LAZY_KEYS {
+                        if let Some(sig) = lazy_signature(&asked_keys, &self.keys, &mut self.memos, &mut fetched) {
+                            if self.lazy_drops.len() >= LAZY_DROPS {
+                                self.lazy_drops.clear();
+                            }
+                            self.lazy_keys.insert((at, *r), asked_keys);
+                            self.lazy_drops.insert((at, *r, sig));
+                        }
+                    }
                     break;
                 }
                 if use_tree || !wanted_tree {
@@ -1318,10 +1394,13 @@ mod tests {
             "#event_simpleName=ProcessRollup2 | ParentBaseFileName=/^(w3wp|httpd)\\.exe$/i | event_platform=Win | count()",
             "#event_simpleName=ProcessRollup2 | case { ParentBaseFileName=/^nginx$/ ; ImageFileName=/wwwroot/i ; } | count()",
             "#event_simpleName=NewScriptWritten | TargetFileName=/\\.aspx$/i | count()",
+            // Dropped by its leading filters past the guard: remembered by the values they read.
+            "#event_simpleName=ProcessRollup2 | ParentBaseFileName=/^(nginx|apache2)$/i \
+             | not test(lower(FileName) == lower(ParentBaseFileName)) | count()",
         ];
         let probe = |grouped: bool| {
             let mut p = Probe::new(rules.iter().map(|q| (exec(q), None)).collect(), false, false, false);
-            p.grouped = grouped;
+            p.shortcuts = grouped;
             p
         };
         let (mut grouped, mut walked) = (probe(true), probe(false));
@@ -1349,6 +1428,14 @@ mod tests {
                 .to_string(),
         );
         lines.push(r#"{"event_simpleName":"NewScriptWritten","TargetFileName":"C:\\x.aspx"}"#.to_string());
+        // A server starting a copy of itself (dropped), and another program (kept); spelled with
+        // an escape, or without the file name (normalisation may derive it).
+        for file in ["nginx", "NGINX", "frpc", r"ngin\u0078", r"ngin\\x"] {
+            lines.push(format!(
+                r#"{{"event_simpleName":"ProcessRollup2","ParentBaseFileName":"nginx","FileName":"{file}"}}"#
+            ));
+        }
+        lines.push(r#"{"event_simpleName":"ProcessRollup2","ParentBaseFileName":"nginx"}"#.to_string());
         let mut ended = 0;
         for round in 0..2 {
             for l in &lines {
@@ -1360,6 +1447,65 @@ mod tests {
             }
         }
         assert!(ended > 20, "most lines are dropped, as groups drop them: {ended}");
+        assert!(!grouped.lazy_drops.is_empty(), "drops past the guard are remembered");
+        // Past a start over of the memos (new values take their entries' numbers), a drop
+        // remembered before is not taken for another value.
+        for i in 0..(Memo::ENTRIES + 100) {
+            for (parent, file) in
+                [("nginx".to_string(), format!("x{i}")), ("apache2".to_string(), "apache2".to_string())]
+            {
+                let l = format!(
+                    r#"{{"event_simpleName":"ProcessRollup2","ParentBaseFileName":"{parent}","FileName":"{file}"}}"#
+                );
+                let verdict = |p: &mut Probe| matches!(p.check(l.as_bytes(), None, None), Verdict::Keep);
+                assert_eq!(verdict(&mut grouped), verdict(&mut walked), "{l}");
+            }
+        }
+        for l in &lines {
+            let verdict = |p: &mut Probe| (matches!(p.check(l.as_bytes(), None, None), Verdict::Keep), p.rules_hint());
+            assert_eq!(verdict(&mut grouped), verdict(&mut walked), "after a start over: {l}");
+        }
+    }
+
+    /// A drop remembered by the values a query's leading filters read is not taken for other
+    /// values once a memo starts over and gives their entries' numbers to new values.
+    #[test]
+    fn a_remembered_drop_does_not_outlive_a_memo_start_over() {
+        let rules = [
+            "#event_simpleName=ProcessRollup2 | FileName=/^sqlcmd\\.exe$/i | count()",
+            "#event_simpleName=ProcessRollup2 | ParentBaseFileName=/^nginx$/i \
+             | not test(lower(FileName) == lower(ParentBaseFileName)) | count()",
+        ];
+        let probe = |shortcuts: bool| {
+            let mut p = Probe::new(rules.iter().map(|q| (exec(q), None)).collect(), false, false, false);
+            p.shortcuts = shortcuts;
+            p
+        };
+        let (mut fast, mut walked) = (probe(true), probe(false));
+        let line = |file: &str| {
+            format!(r#"{{"event_simpleName":"ProcessRollup2","ParentBaseFileName":"nginx","FileName":"{file}"}}"#)
+        };
+        let mut drops = 0;
+        for round in 0..3 {
+            for i in 0..(Memo::ENTRIES + 50) {
+                // New values, each kept; `nginx` (dropped) now and then, so that after a start
+                // over its old entry's number goes to another value.
+                let mut files = vec![format!("f{round}-{i}")];
+                if i % 5 == 4 {
+                    files.push("nginx".to_string());
+                }
+                for file in files {
+                    let l = line(&file);
+                    let keep = |p: &mut Probe| matches!(p.check(l.as_bytes(), None, None), Verdict::Keep);
+                    let want = keep(&mut walked);
+                    assert_eq!(keep(&mut fast), want, "round {round}: {l}");
+                    drops += usize::from(!want);
+                }
+            }
+        }
+        assert_eq!(drops, 3 * ((Memo::ENTRIES + 50) / 5));
+        assert!(fast.memos.iter().any(|m| m.generation > 1), "the memo started over");
+        assert!(!fast.lazy_drops.is_empty());
     }
 
     #[test]
