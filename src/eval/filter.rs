@@ -241,6 +241,9 @@ fn matcher_test(m: &Matcher, s: &str, ctx: &Ctx) -> bool {
     }
 }
 
+/// The longest value [`Pred::quiet_test`] runs a regex on.
+const QUIET_REGEX_LEN: usize = 256;
+
 /// Three-valued AND (`None`: not known), asking no further after a `false`.
 fn all3(answers: impl Iterator<Item = Option<bool>>) -> Option<bool> {
     let mut all = Some(true);
@@ -392,11 +395,18 @@ impl Pred {
             Pred::And(v) => all3(v.iter().map(|p| p.quiet_test(ev))),
             Pred::Or(v) => any3(v.iter().map(|p| p.quiet_test(ev))),
             Pred::Not(p) => p.quiet_test(ev).map(|b| !b),
-            // As `field_matches`, but for a regex that extracts fields.
+            // As `field_matches`, but for a regex that extracts fields, or one on a long value
+            // (looking ahead must cost less than the copy it saves).
             Pred::Field(_, Matcher::Regex(r)) if !r.names.is_empty() => None,
             Pred::Field(f, m) => match ev.get(f) {
                 None => Some(false),
-                Some(v) => matcher_answer(m, &v.as_str()),
+                Some(v) => {
+                    let v = v.as_str();
+                    if matches!(m, Matcher::Regex(_)) && v.len() > QUIET_REGEX_LEN {
+                        return None;
+                    }
+                    matcher_answer(m, &v)
+                }
             },
             Pred::Bool(b) => Some(*b),
             _ => None,
