@@ -18,6 +18,9 @@ pub enum X {
     Pred(Box<filter::Pred>),
     /// A transform function used as a value: run on a copy of the event, read `out`.
     Func(Box<dyn Transform>, String),
+    /// `lower(f)`, `upper(f)` or `length(f)` of one field: its value, computed without a copy
+    /// of the event (none when the field is absent, as the function then writes nothing).
+    Case1(Case1, String),
     Unary(UnOp, Box<X>),
     Binary(BinOp, Box<X>, Box<X>),
     Array(Vec<X>),
@@ -36,6 +39,10 @@ pub fn build(e: &ir::Expr, ctx: &Arc<Ctx>) -> Result<X, String> {
         ir::Expr::Str(s) => X::Str(s.clone()),
         ir::Expr::Regex(p, f) => {
             return Err(format!("a regex literal /{p}/{f} is not an expression; use regex(\"…\", field=…)"));
+        }
+        ir::Expr::Call(c) if one_field(c).is_some() => {
+            let (kind, field) = one_field(c).ok_or("a function of one field")?;
+            X::Case1(kind, field)
         }
         ir::Expr::Call(c) => {
             if c.category == Category::Filter && !funcs::is_filter_transform(&c.name) {
@@ -58,6 +65,28 @@ pub fn build(e: &ir::Expr, ctx: &Arc<Ctx>) -> Result<X, String> {
     })
 }
 
+/// What [`X::Case1`] computes.
+#[derive(Debug, Clone, Copy)]
+pub enum Case1 {
+    Lower,
+    Upper,
+    Length,
+}
+
+/// A call of `lower`, `upper` or `length` whose only argument (besides `as`, which an
+/// expression names itself) is a field name.
+fn one_field(c: &ir::Call) -> Option<(Case1, String)> {
+    let kind = match c.name.as_str() {
+        "lower" => Case1::Lower,
+        "upper" => Case1::Upper,
+        "length" => Case1::Length,
+        _ => return None,
+    };
+    let mut args = c.args.iter().filter(|(n, _)| n != "as");
+    let (name, ir::Expr::Word(field)) = args.next()? else { return None };
+    (name == "field" && args.next().is_none()).then(|| (kind, field.clone()))
+}
+
 fn boolean(b: bool) -> Value {
     Value::Str(if b { "true" } else { "false" }.to_string())
 }
@@ -71,6 +100,14 @@ impl X {
             X::Pred(p) => {
                 let mut copy = ev.clone();
                 Some(boolean(p.test(&mut copy, ctx)))
+            }
+            X::Case1(kind, field) => {
+                let v = ev.get_str(field)?;
+                Some(match kind {
+                    Case1::Lower => Value::Str(v.to_lowercase()),
+                    Case1::Upper => Value::Str(v.to_uppercase()),
+                    Case1::Length => Value::Num(v.chars().count() as f64),
+                })
             }
             X::Func(t, out) => {
                 let mut copy = ev.clone();
@@ -156,6 +193,7 @@ impl std::fmt::Debug for X {
             X::Field(n) => write!(f, "field {n}"),
             X::Pred(_) => f.write_str("predicate"),
             X::Func(_, o) => write!(f, "function → {o}"),
+            X::Case1(k, field) => write!(f, "{k:?}({field})"),
             X::Unary(op, x) => write!(f, "{op:?}({x:?})"),
             X::Binary(op, a, b) => write!(f, "({a:?} {} {b:?})", op.as_str()),
             X::Array(v) => f.debug_list().entries(v).finish(),
