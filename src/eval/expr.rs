@@ -20,7 +20,7 @@ pub enum X {
     Func(Box<dyn Transform>, String),
     /// `lower(f)`, `upper(f)` or `length(f)` of one field: its value, computed without a copy
     /// of the event (none when the field is absent, as the function then writes nothing).
-    Case1(Case1, String),
+    FieldFn(FieldFn, String),
     Unary(UnOp, Box<X>),
     Binary(BinOp, Box<X>, Box<X>),
     Array(Vec<X>),
@@ -40,12 +40,10 @@ pub fn build(e: &ir::Expr, ctx: &Arc<Ctx>) -> Result<X, String> {
         ir::Expr::Regex(p, f) => {
             return Err(format!("a regex literal /{p}/{f} is not an expression; use regex(\"…\", field=…)"));
         }
-        ir::Expr::Call(c) if one_field(c).is_some() => {
-            let (kind, field) = one_field(c).ok_or("a function of one field")?;
-            X::Case1(kind, field)
-        }
         ir::Expr::Call(c) => {
-            if c.category == Category::Filter && !funcs::is_filter_transform(&c.name) {
+            if let Some((kind, field)) = one_field(c) {
+                X::FieldFn(kind, field)
+            } else if c.category == Category::Filter && !funcs::is_filter_transform(&c.name) {
                 X::Pred(Box::new(filter::build(&ir::Filter::Call((**c).clone()), ctx)?))
             } else {
                 let mut c2 = (**c).clone();
@@ -65,9 +63,9 @@ pub fn build(e: &ir::Expr, ctx: &Arc<Ctx>) -> Result<X, String> {
     })
 }
 
-/// What [`X::Case1`] computes.
+/// What [`X::FieldFn`] computes.
 #[derive(Debug, Clone, Copy)]
-pub enum Case1 {
+pub enum FieldFn {
     Lower,
     Upper,
     Length,
@@ -75,11 +73,11 @@ pub enum Case1 {
 
 /// A call of `lower`, `upper` or `length` whose only argument (besides `as`, which an
 /// expression names itself) is a field name.
-fn one_field(c: &ir::Call) -> Option<(Case1, String)> {
+fn one_field(c: &ir::Call) -> Option<(FieldFn, String)> {
     let kind = match c.name.as_str() {
-        "lower" => Case1::Lower,
-        "upper" => Case1::Upper,
-        "length" => Case1::Length,
+        "lower" => FieldFn::Lower,
+        "upper" => FieldFn::Upper,
+        "length" => FieldFn::Length,
         _ => return None,
     };
     let mut args = c.args.iter().filter(|(n, _)| n != "as");
@@ -101,12 +99,12 @@ impl X {
                 let mut copy = ev.clone();
                 Some(boolean(p.test(&mut copy, ctx)))
             }
-            X::Case1(kind, field) => {
+            X::FieldFn(kind, field) => {
                 let v = ev.get_str(field)?;
                 Some(match kind {
-                    Case1::Lower => Value::Str(v.to_lowercase()),
-                    Case1::Upper => Value::Str(v.to_uppercase()),
-                    Case1::Length => Value::Num(v.chars().count() as f64),
+                    FieldFn::Lower => Value::Str(v.to_lowercase()),
+                    FieldFn::Upper => Value::Str(v.to_uppercase()),
+                    FieldFn::Length => Value::Num(v.chars().count() as f64),
                 })
             }
             X::Func(t, out) => {
@@ -193,7 +191,7 @@ impl std::fmt::Debug for X {
             X::Field(n) => write!(f, "field {n}"),
             X::Pred(_) => f.write_str("predicate"),
             X::Func(_, o) => write!(f, "function → {o}"),
-            X::Case1(k, field) => write!(f, "{k:?}({field})"),
+            X::FieldFn(k, field) => write!(f, "{k:?}({field})"),
             X::Unary(op, x) => write!(f, "{op:?}({x:?})"),
             X::Binary(op, a, b) => write!(f, "({a:?} {} {b:?})", op.as_str()),
             X::Array(v) => f.debug_list().entries(v).finish(),

@@ -260,23 +260,21 @@ pub fn push(chain: &mut [Node], ev: Event, ctx: &Ctx, out: &mut Vec<Event>) {
                 // not copied.
                 let next = (i + 1..branches.len()).find(|&j| !pure_prefix_fails_quietly(&branches[j], &ev));
                 let mut tmp = Vec::new();
-                match next {
-                    Some(_) => push(&mut branches[i][k..], ev.clone(), ctx, &mut tmp),
-                    None => {
-                        push(&mut branches[i][k..], ev, ctx, &mut tmp);
-                        for e in tmp {
-                            push(rest, e, ctx, out);
-                        }
-                        return;
+                let Some(next) = next else {
+                    push(&mut branches[i][k..], ev, ctx, &mut tmp);
+                    for e in tmp {
+                        push(rest, e, ctx, out);
                     }
-                }
+                    return;
+                };
+                push(&mut branches[i][k..], ev.clone(), ctx, &mut tmp);
                 if !tmp.is_empty() {
                     for e in tmp {
                         push(rest, e, ctx, out);
                     }
                     return;
                 }
-                i = next.unwrap_or(branches.len());
+                i = next;
             }
         }
         Node::Match(field, arms) => {
