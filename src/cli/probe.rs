@@ -60,8 +60,10 @@ pub struct Probe {
     /// Per (event type, query) whose leading filters dropped a line on its values alone: the
     /// keys they asked for, in order ([`LazyDrops`]).
     lazy_keys: crate::hash::FastMap<(usize, usize), LazyKeys>,
-    /// The values (as memo entries of those keys) on which the leading filters dropped a line.
-    lazy_drops: crate::hash::FastSet<(usize, usize, [u64; LAZY_KEYS])>,
+    /// The keys and their values (as memo entries) on which the leading filters dropped a line.
+    /// The keys are part of it: a query asks for other keys on other values, and two memos
+    /// give the same entry numbers.
+    lazy_drops: crate::hash::FastSet<(usize, usize, LazyKeys, [u64; LAZY_KEYS])>,
     /// Whether routes are grouped and drops remembered (off: each guard and each query's
     /// leading filters are walked, as a reference for tests).
     shortcuts: bool,
@@ -1016,7 +1018,7 @@ impl Probe {
             if let Some(lk) = self.lazy_keys.get(&(at, *r)) {
                 let lk = *lk;
                 if let Some(sig) = lazy_signature(&lk, &self.keys, &mut self.memos, &mut fetched) {
-                    if self.lazy_drops.contains(&(at, *r, sig)) {
+                    if self.lazy_drops.contains(&(at, *r, lk, sig)) {
                         continue;
                     }
                 }
@@ -1097,7 +1099,7 @@ impl Probe {
                                 self.lazy_drops.clear();
                             }
                             self.lazy_keys.insert((at, *r), asked_keys);
-                            self.lazy_drops.insert((at, *r, sig));
+                            self.lazy_drops.insert((at, *r, asked_keys, sig));
                         }
                     }
                     break;
@@ -1506,6 +1508,30 @@ mod tests {
         assert_eq!(drops, 3 * ((Memo::ENTRIES + 50) / 5));
         assert!(fast.memos.iter().any(|m| m.generation > 1), "the memo started over");
         assert!(!fast.lazy_drops.is_empty());
+    }
+
+    /// A query may ask for other keys on other values (`case` branches): a remembered drop is
+    /// found by the keys as well as by their values' entry numbers, which two memos share.
+    #[test]
+    fn a_remembered_drop_is_found_by_its_keys_too() {
+        let rules = [
+            // Gives `A` a memo.
+            "#event_simpleName=ProcessRollup2 | A=/^zzz$/ | count()",
+            "#event_simpleName=ProcessRollup2 | case { test(length(A) > 3) | B=/^x$/ ; \
+             test(length(A) <= 3) | C=/^x$/ } | count()",
+        ];
+        let probe = |shortcuts: bool| {
+            let mut p = Probe::new(rules.iter().map(|q| (exec(q), None)).collect(), false, false, false);
+            p.shortcuts = shortcuts;
+            p
+        };
+        let (mut fast, mut walked) = (probe(true), probe(false));
+        // Dropped after asking for A and C; dropped after asking for A and B; kept.
+        for (a, b, c) in [("ab", "x", "q"), ("abcd", "q", "x"), ("ab", "x", "x")] {
+            let l = format!(r#"{{"event_simpleName":"ProcessRollup2","A":"{a}","B":"{b}","C":"{c}"}}"#);
+            let keep = |p: &mut Probe| matches!(p.check(l.as_bytes(), None, None), Verdict::Keep);
+            assert_eq!(keep(&mut fast), keep(&mut walked), "{l}");
+        }
     }
 
     #[test]
