@@ -1534,6 +1534,52 @@ mod tests {
         }
     }
 
+    /// The pack's own rules over generated lines, and the same lines with a parent or a file
+    /// name swapped for one the rules look for: the shortcuts (route groups, slots ruled out
+    /// in bulk, remembered drops) give the verdicts and hints of the plain walk.
+    #[test]
+    fn the_packs_rules_get_the_plain_walks_verdicts() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/t1505");
+        let pack = crate::pack::load(&dir).expect("the pack loads");
+        let execs = || -> Vec<(Executor, Option<EventTypes>)> {
+            pack.rules
+                .iter()
+                .map(|r| {
+                    let (ex, plan, _) = crate::cli::pack::compile_text(&r.id, &r.query, false).expect("compiles");
+                    (ex, plan.event_names.as_deref().and_then(EventTypes::new))
+                })
+                .collect()
+        };
+        let (mut fast, mut walked) =
+            (Probe::new(execs(), false, false, false), Probe::new(execs(), false, false, false));
+        walked.shortcuts = false;
+        let mut data = Vec::new();
+        let opts = crate::gen::GenOptions { events: 12_000, seed: 7, hosts: 16 };
+        crate::gen::generate(&opts, &mut data).expect("generates");
+        let text = String::from_utf8(data).expect("UTF-8");
+        let (mut lines, mut dropped) = (0, 0);
+        for line in text.lines() {
+            let swaps = [
+                ("\"ParentBaseFileName\":\"", "\"ParentBaseFileName\":\"w3wp.exe\",\"Was\":\""),
+                ("\"ParentBaseFileName\":\"", "\"ParentBaseFileName\":\"apache2\",\"Was\":\""),
+                ("\"FileName\":\"", "\"FileName\":\"cmd.exe\",\"Was\":\""),
+            ];
+            let variants = std::iter::once(line.to_string()).chain(swaps.iter().map(|(a, b)| line.replacen(a, b, 1)));
+            for l in variants {
+                let verdict = |p: &mut Probe| {
+                    let v = p.check(l.as_bytes(), None, None);
+                    (matches!(v, Verdict::Keep), matches!(v, Verdict::Drop), p.rules_hint())
+                };
+                let want = verdict(&mut walked);
+                assert_eq!(verdict(&mut fast), want, "{l}");
+                lines += 1;
+                dropped += usize::from(want.1);
+            }
+        }
+        assert!(dropped * 2 > lines, "most lines are dropped: {dropped} of {lines}");
+        assert!(!fast.lazy_drops.is_empty(), "drops past the guards are remembered");
+    }
+
     #[test]
     fn a_kept_line_says_which_rules_may_pass() {
         let rules = [
