@@ -202,17 +202,25 @@ impl Memo {
     /// as ASCII case folding reads letters; Unicode's folds two more characters to ASCII
     /// letters (`ſ` to `s`, the Kelvin sign to `k`), so a value holding one is not ruled out.
     fn ruled_out(&mut self, entry: Option<u32>, slot: usize, v: &str) -> bool {
+        // (Past 64 slots, a pattern is run: slower, never different.)
+        let bit = u32::try_from(slot).ok().and_then(|s| 1u64.checked_shl(s));
+        bit.is_some_and(|b| self.ruled_out_slots(entry, b, v) != 0)
+    }
+
+    /// The slots among `slots` (all below 64) whose patterns the value's literals rule out, as
+    /// [`Memo::ruled_out`] tells, with one scan of the value for them all (kept with the entry).
+    fn ruled_out_slots(&mut self, entry: Option<u32>, slots: u64, v: &str) -> u64 {
         use crate::plan::ir::Matcher;
-        if !matches!(self.matchers.get(slot), Some(Matcher::Regex(_))) {
-            return false;
-        }
         if !v.is_ascii() && v.contains(['\u{17f}', '\u{212a}']) {
-            return false;
+            return 0;
         }
         self.build_literals();
-        let Some(Some(lits)) = &self.literals else { return false };
-        if !lits.needs(slot) {
-            return false;
+        let Some(Some(lits)) = &self.literals else { return 0 };
+        let cand = bits(slots)
+            .filter(|&s| matches!(self.matchers.get(s), Some(Matcher::Regex(_))) && lits.needs(s))
+            .fold(0u64, |m, s| m | 1 << s);
+        if cand == 0 {
+            return 0;
         }
         let present = match entry.and_then(|e| self.present.get_mut(e as usize)) {
             Some(p) => {
@@ -223,7 +231,7 @@ impl Memo {
             }
             None => lits.present(v.as_bytes()),
         };
-        lits.rules_out(slot, present)
+        bits(cand).filter(|&s| lits.rules_out(s, present)).fold(0u64, |m, s| m | 1 << s)
     }
 
     /// The slots' literals, made the first time they are asked for.
@@ -246,44 +254,8 @@ impl Memo {
     /// [`Memo::ruled_out`] tells each (one scan of the value for them all), remembered as
     /// false: most of a new value's slots are answered so, without a call each.
     fn rule_out(&mut self, e: u32, slots: u64, v: &str) -> u64 {
-        use crate::plan::ir::Matcher;
-        if !v.is_ascii() && v.contains(['\u{17f}', '\u{212a}']) {
-            return 0;
-        }
-        self.build_literals();
-        let out = {
-            let (Some(Some(lits)), Some(present)) = (&self.literals, self.present.get_mut(e as usize)) else {
-                return 0;
-            };
-            let mut cand = 0u64;
-            let mut rest = slots;
-            while rest != 0 {
-                let s = rest.trailing_zeros() as usize;
-                rest &= rest - 1;
-                if matches!(self.matchers.get(s), Some(Matcher::Regex(_))) && lits.needs(s) {
-                    cand |= 1 << s;
-                }
-            }
-            if cand == 0 {
-                return 0;
-            }
-            if *present == 0 {
-                *present = lits.present(v.as_bytes());
-            }
-            let mut out = 0u64;
-            while cand != 0 {
-                let s = cand.trailing_zeros() as usize;
-                cand &= cand - 1;
-                if lits.rules_out(s, *present) {
-                    out |= 1 << s;
-                }
-            }
-            out
-        };
-        let mut rest = out;
-        while rest != 0 {
-            let s = rest.trailing_zeros() as usize;
-            rest &= rest - 1;
+        let out = self.ruled_out_slots(Some(e), slots, v);
+        for s in bits(out) {
             self.remember(Some(e), s, Some(false));
         }
         out
@@ -346,9 +318,7 @@ impl Memo {
         if missing != 0 {
             let Some(v) = value() else { return 0 };
             missing &= !self.rule_out(e, missing, v);
-            while missing != 0 {
-                let slot = missing.trailing_zeros() as usize;
-                missing &= missing - 1;
+            for slot in bits(missing) {
                 self.answer_new(Some(e), slot, v);
             }
         }
@@ -432,6 +402,15 @@ impl LineageView<'_> {
         let mut fetch = |i: usize| fetched.get(keys, i).clone();
         lineage_value(self.tree, &mut fetch, self.tree_keys, self.extra_keys, self.event_type, name)
     }
+}
+
+/// The set bits of a mask, lowest first.
+fn bits(mut m: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let s = m.trailing_zeros() as usize;
+        m &= m.checked_sub(1)?;
+        Some(s)
+    })
 }
 
 /// Bit `i` of a set of queries (none past the 64th: hints are off for larger packs).
@@ -1181,6 +1160,16 @@ mod tests {
         Executor::new(&ir, crate::eval::Ctx::default()).expect("executor")
     }
 
+    /// A probe over the rules with its shortcuts, and one without (the reference).
+    fn with_and_without_shortcuts(rules: &[&str]) -> (Probe, Probe) {
+        let probe = |shortcuts: bool| {
+            let mut p = Probe::new(rules.iter().map(|q| (exec(q), None)).collect(), false, false, false);
+            p.shortcuts = shortcuts;
+            p
+        };
+        (probe(true), probe(false))
+    }
+
     fn ask(m: &mut Memo, e: Option<u32>, t: &Test, v: &str) -> Option<bool> {
         m.answer(e, t, || Some(v))
     }
@@ -1400,12 +1389,7 @@ mod tests {
             "#event_simpleName=ProcessRollup2 | ParentBaseFileName=/^(nginx|apache2)$/i \
              | not test(lower(FileName) == lower(ParentBaseFileName)) | count()",
         ];
-        let probe = |grouped: bool| {
-            let mut p = Probe::new(rules.iter().map(|q| (exec(q), None)).collect(), false, false, false);
-            p.shortcuts = grouped;
-            p
-        };
-        let (mut grouped, mut walked) = (probe(true), probe(false));
+        let (mut grouped, mut walked) = with_and_without_shortcuts(&rules);
         let execs = std::mem::take(&mut grouped.execs);
         let at = grouped.route_for(&execs, "ProcessRollup2");
         grouped.execs = execs;
@@ -1478,12 +1462,7 @@ mod tests {
             "#event_simpleName=ProcessRollup2 | ParentBaseFileName=/^nginx$/i \
              | not test(lower(FileName) == lower(ParentBaseFileName)) | count()",
         ];
-        let probe = |shortcuts: bool| {
-            let mut p = Probe::new(rules.iter().map(|q| (exec(q), None)).collect(), false, false, false);
-            p.shortcuts = shortcuts;
-            p
-        };
-        let (mut fast, mut walked) = (probe(true), probe(false));
+        let (mut fast, mut walked) = with_and_without_shortcuts(&rules);
         let line = |file: &str| {
             format!(r#"{{"event_simpleName":"ProcessRollup2","ParentBaseFileName":"nginx","FileName":"{file}"}}"#)
         };
@@ -1520,12 +1499,7 @@ mod tests {
             "#event_simpleName=ProcessRollup2 | case { test(length(A) > 3) | B=/^x$/ ; \
              test(length(A) <= 3) | C=/^x$/ } | count()",
         ];
-        let probe = |shortcuts: bool| {
-            let mut p = Probe::new(rules.iter().map(|q| (exec(q), None)).collect(), false, false, false);
-            p.shortcuts = shortcuts;
-            p
-        };
-        let (mut fast, mut walked) = (probe(true), probe(false));
+        let (mut fast, mut walked) = with_and_without_shortcuts(&rules);
         // Dropped after asking for A and C; dropped after asking for A and B; kept.
         for (a, b, c) in [("ab", "x", "q"), ("abcd", "q", "x"), ("ab", "x", "x")] {
             let l = format!(r#"{{"event_simpleName":"ProcessRollup2","A":"{a}","B":"{b}","C":"{c}"}}"#);

@@ -426,12 +426,6 @@ struct GroupIndex {
     state: std::collections::hash_map::RandomState,
 }
 
-impl GroupIndex {
-    fn hash<'a>(&self, key: impl Iterator<Item = Option<&'a str>>) -> u64 {
-        key_hash(&self.state, key)
-    }
-}
-
 fn key_hash<'a>(state: &std::collections::hash_map::RandomState, key: impl Iterator<Item = Option<&'a str>>) -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = state.build_hasher();
@@ -466,7 +460,7 @@ struct GroupBy {
 impl GroupBy {
     /// The position of a key's group, made when new (`None` past the limit: counted as cut).
     fn slot<'a>(&mut self, key: &[Option<std::borrow::Cow<'a, str>>]) -> Option<usize> {
-        let hash = self.index.hash(key.iter().map(|v| v.as_deref()));
+        let hash = key_hash(&self.index.state, key.iter().map(|v| v.as_deref()));
         let groups = &self.groups;
         if let Some(&i) = self.index.table.find(hash, |&i| same_key(&groups[i].0, key.iter().map(|v| v.as_deref()))) {
             return Some(i);
@@ -538,7 +532,7 @@ impl Agg for GroupBy {
         let Some(o) = downcast::<GroupBy>(other) else { return };
         self.cut += o.cut;
         for (key, aggs) in o.groups {
-            let hash = self.index.hash(key.iter().map(Option::as_deref));
+            let hash = key_hash(&self.index.state, key.iter().map(Option::as_deref));
             let groups = &self.groups;
             match self.index.table.find(hash, |&i| same_key(&groups[i].0, key.iter().map(Option::as_deref))) {
                 Some(&i) => {

@@ -71,15 +71,31 @@ pub enum FieldFn {
     Length,
 }
 
+impl FieldFn {
+    /// `lower`, `upper` or `length` by name.
+    pub fn named(name: &str) -> Option<FieldFn> {
+        Some(match name {
+            "lower" => FieldFn::Lower,
+            "upper" => FieldFn::Upper,
+            "length" => FieldFn::Length,
+            _ => return None,
+        })
+    }
+
+    /// The function's value on a field's text.
+    pub fn apply(self, v: &str) -> Value {
+        match self {
+            FieldFn::Lower => Value::Str(v.to_lowercase()),
+            FieldFn::Upper => Value::Str(v.to_uppercase()),
+            FieldFn::Length => Value::Num(v.chars().count() as f64),
+        }
+    }
+}
+
 /// A call of `lower`, `upper` or `length` whose only argument (besides `as`, which an
 /// expression names itself) is a field name.
 fn one_field(c: &ir::Call) -> Option<(FieldFn, String)> {
-    let kind = match c.name.as_str() {
-        "lower" => FieldFn::Lower,
-        "upper" => FieldFn::Upper,
-        "length" => FieldFn::Length,
-        _ => return None,
-    };
+    let kind = FieldFn::named(&c.name)?;
     let mut args = c.args.iter().filter(|(n, _)| n != "as");
     let (name, ir::Expr::Word(field)) = args.next()? else { return None };
     (name == "field" && args.next().is_none()).then(|| (kind, field.clone()))
@@ -99,14 +115,7 @@ impl X {
                 let mut copy = ev.clone();
                 Some(boolean(p.test(&mut copy, ctx)))
             }
-            X::FieldFn(kind, field) => {
-                let v = ev.get_str(field)?;
-                Some(match kind {
-                    FieldFn::Lower => Value::Str(v.to_lowercase()),
-                    FieldFn::Upper => Value::Str(v.to_uppercase()),
-                    FieldFn::Length => Value::Num(v.chars().count() as f64),
-                })
-            }
+            X::FieldFn(kind, field) => Some(kind.apply(&ev.get_str(field)?)),
             X::Func(t, out) => {
                 let mut copy = ev.clone();
                 if !t.apply(&mut copy, ctx) {

@@ -99,14 +99,10 @@ pub fn build(c: &ir::Call, ctx: &Arc<Ctx>) -> Result<Node, String> {
         "lower" | "upper" | "length" => {
             let field = a.need("field")?;
             let out = a.as_field(&format!("_{name}"));
-            let kind = name.to_string();
+            let kind = expr::FieldFn::named(name).ok_or("a function of one field")?;
             t(move |ev, _| {
                 if let Some(v) = ev.get_str(&field) {
-                    let r = match kind.as_str() {
-                        "lower" => Value::Str(v.to_lowercase()),
-                        "upper" => Value::Str(v.to_uppercase()),
-                        _ => Value::Num(v.chars().count() as f64),
-                    };
+                    let r = kind.apply(&v);
                     ev.set(&out, r);
                 }
                 true
