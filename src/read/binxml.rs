@@ -471,17 +471,29 @@ fn push_utf16(b: &[u8], out: &mut String) -> Option<()> {
     Some(())
 }
 
-/// A string array value: UTF-16LE strings, each ended by a NUL (the last one maybe not).
+/// A string array value: UTF-16LE strings, each ended by a NUL (the last one maybe not). Each
+/// string is read as [`push_utf16`] reads one (ASCII a word at a time).
 fn string_array(b: &[u8]) -> Option<Vec<String>> {
     if b.len() % 2 != 0 {
         return None;
     }
-    let units: Vec<u16> = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-    let units = units.strip_suffix(&[0]).unwrap_or(&units);
-    if units.is_empty() {
+    let b = b.strip_suffix(&[0, 0]).unwrap_or(b);
+    if b.is_empty() {
         return Some(Vec::new());
     }
-    units.split(|u| *u == 0).map(|item| String::from_utf16(item).ok()).collect()
+    let mut nuls = b.chunks_exact(2).enumerate().filter(|(_, u)| *u == [0, 0]).map(|(i, _)| 2 * i);
+    let mut out = Vec::new();
+    let mut start = 0;
+    loop {
+        let end = nuls.next().unwrap_or(b.len());
+        let mut s = String::new();
+        push_utf16(&b[start..end], &mut s)?;
+        out.push(s);
+        if end == b.len() {
+            return Some(out);
+        }
+        start = end + 2;
+    }
 }
 
 /// A value's text as the crate's JSON rendering holds it once read back; `None` for a value
@@ -1078,5 +1090,15 @@ mod tests {
         assert_eq!(string_array(&utf16("a\0bc\0\0d")), Some(vec!["a".into(), "bc".into(), "".into(), "d".into()]));
         assert_eq!(string_array(&utf16("a\0")), Some(vec!["a".to_string()]));
         assert_eq!(string_array(&[]), Some(Vec::new()));
+        assert_eq!(string_array(&utf16("\0")), Some(Vec::new()));
+        assert_eq!(string_array(&utf16("\0\0")), Some(vec![String::new(), String::new()]));
+        assert_eq!(string_array(&utf16("a\0\0")), Some(vec!["a".to_string(), String::new()]));
+        let long = "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe";
+        assert_eq!(
+            string_array(&utf16(&format!("{long}\0é€x\0{long}"))),
+            Some(vec![long.into(), "é€x".into(), long.into()])
+        );
+        // An unpaired surrogate is not text.
+        assert_eq!(string_array(&[0x00, 0xd8, 0x41, 0x00]), None);
     }
 }
