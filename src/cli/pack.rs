@@ -295,29 +295,26 @@ pub fn alerts(rules: &[Compiled]) -> Vec<Event> {
         for row in &r.rows {
             let t = row.get("FirstSeen").or_else(|| row.get("@timestamp")).and_then(Value::as_num);
             let mut a = Event::new();
-            a.push("Severity".into(), Value::Str(sev.as_str().into()));
-            a.push("Score".into(), Value::Num(score as f64));
-            a.push("Rule".into(), Value::Str(r.rule.id.clone()));
-            a.push("Technique".into(), Value::Str(r.rule.technique().into()));
+            a.push("Severity", Value::Str(sev.as_str().into()));
+            a.push("Score", Value::Num(score as f64));
+            a.push("Rule", Value::Str(r.rule.id.clone()));
+            a.push("Technique", Value::Str(r.rule.technique().into()));
             // Apache logs name no host (unless `--hostname`): say so rather than leave it blank.
-            a.push(
-                "ComputerName".into(),
-                Value::Str(first(row, &["ComputerName"]).unwrap_or_else(|| "(unknown)".into())),
-            );
+            a.push("ComputerName", Value::Str(first(row, &["ComputerName"]).unwrap_or_else(|| "(unknown)".into())));
             let when = t.map(|ms| crate::eval::time::strftime("%Y-%m-%d %H:%M:%S", ms, 0)).unwrap_or_default();
-            a.push("FirstSeen".into(), Value::Str(when));
+            a.push("FirstSeen", Value::Str(when));
             a.push(
-                "Process".into(),
+                "Process",
                 Value::Str(first(row, &["FileName", "ContextBaseFileName", "WebServer"]).unwrap_or_default()),
             );
             let mut parent = first(row, &["ParentBaseFileName"]).unwrap_or_default();
             if let Some(g) = first(row, &["GrandParentBaseFileName"]) {
                 parent = format!("{g} > {parent}");
             }
-            a.push("Parent".into(), Value::Str(parent));
-            a.push("Evidence".into(), Value::Str(evidence(row)));
-            a.push("EventCount".into(), row.get("EventCount").cloned().unwrap_or(Value::Num(1.0)));
-            a.push("RuleName".into(), Value::Str(r.rule.name.clone()));
+            a.push("Parent", Value::Str(parent));
+            a.push("Evidence", Value::Str(evidence(row)));
+            a.push("EventCount", row.get("EventCount").cloned().unwrap_or(Value::Num(1.0)));
+            a.push("RuleName", Value::Str(r.rule.name.clone()));
             out.push((sev, std::cmp::Reverse(score), t.unwrap_or(f64::MAX), r.rule.id.clone(), a));
         }
     }

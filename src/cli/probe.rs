@@ -1005,7 +1005,7 @@ impl Probe {
             let ex = &execs[*r].0;
             let ev = ev.get_or_insert_with(|| {
                 let mut ev = Event::with_capacity(4);
-                ev.push("#event_simpleName".to_string(), Value::Str(event_type.to_string()));
+                ev.push("#event_simpleName", Value::Str(event_type.to_string()));
                 ev
             });
             // First without the tree (the lineage fields the line lacks are unknown); only a

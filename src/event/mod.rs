@@ -104,10 +104,56 @@ fn same_name(k: &str, name: &str) -> bool {
     k.len() == name.len() && k.as_bytes().last() == name.as_bytes().last() && k == name
 }
 
+/// A field's name: borrowed for the names a reader or a mapping knows before it reads (its
+/// programs and tables hold them, [`intern`]), so that giving one to each event copies a
+/// pointer, not the text; owned for the others (JSON keys, results).
+pub type Name = Cow<'static, str>;
+
+/// Names kept for the rest of the run, bounded.
+struct Interner {
+    names: crate::hash::FastSet<&'static str>,
+    bytes: usize,
+    max_names: usize,
+    max_bytes: usize,
+}
+
+impl Interner {
+    /// The name, shared when kept (now or before), owned when the table is full.
+    fn get(&mut self, name: &str) -> Name {
+        if let Some(&k) = self.names.get(name) {
+            return Cow::Borrowed(k);
+        }
+        if self.names.len() >= self.max_names || self.bytes + name.len() > self.max_bytes {
+            return Cow::Owned(name.to_string());
+        }
+        let k: &'static str = Box::leak(name.to_string().into_boxed_str());
+        self.names.insert(k);
+        self.bytes += k.len();
+        Cow::Borrowed(k)
+    }
+}
+
+/// The names [`intern`] keeps: at most 16,384, of 1 MB in all, whatever the input.
+static NAMES: std::sync::Mutex<Interner> = std::sync::Mutex::new(Interner {
+    names: crate::hash::FastSet::with_hasher(std::hash::BuildHasherDefault::new()),
+    bytes: 0,
+    max_names: 16_384,
+    max_bytes: 1 << 20,
+});
+
+/// A name a reader's program or a mapping table gives many events, kept for the rest of the
+/// run (bounded, [`NAMES`]: past the bound, each event owns the name as any other).
+pub fn intern(name: &str) -> Name {
+    match NAMES.lock() {
+        Ok(mut n) => n.get(name),
+        Err(_) => Cow::Owned(name.to_string()),
+    }
+}
+
 /// One event (or one result row).
 #[derive(Clone, Default)]
 pub struct Event {
-    fields: Vec<(String, Value)>,
+    fields: Vec<(Name, Value)>,
     /// Set by a reader whose line probe tested a pack's rules on the line: bit `i` set when
     /// rule `i` may pass its leading filters (the others cannot, [`Event::rules_hint`]). Not
     /// a field: not printed, not compared.
@@ -152,7 +198,16 @@ impl Event {
     pub fn set(&mut self, name: &str, v: Value) {
         match self.fields.iter_mut().find(|(k, _)| k == name) {
             Some((_, old)) => *old = v,
-            None => self.fields.push((name.to_string(), v)),
+            None => self.fields.push((Cow::Owned(name.to_string()), v)),
+        }
+    }
+
+    /// [`set`](Self::set), with the name given to the event as it is when new (a shared name
+    /// stays shared).
+    pub fn set_name(&mut self, name: &Name, v: Value) {
+        match self.fields.iter_mut().find(|(k, _)| k == name) {
+            Some((_, old)) => *old = v,
+            None => self.fields.push((name.clone(), v)),
         }
     }
 
@@ -168,12 +223,12 @@ impl Event {
 
     /// An event from fields already free of duplicates (readers).
     pub fn from_fields(fields: Vec<(String, Value)>) -> Event {
-        Event { fields, hint: None }
+        Event { fields: fields.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect(), hint: None }
     }
 
     /// Append without checking for an existing field (readers building a fresh event).
-    pub fn push(&mut self, name: String, v: Value) {
-        self.fields.push((name, v));
+    pub fn push(&mut self, name: impl Into<Name>, v: Value) {
+        self.fields.push((name.into(), v));
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Value> {
@@ -182,7 +237,7 @@ impl Event {
     }
 
     pub fn fields(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.fields.iter().map(|(k, v)| (k.as_str(), v))
+        self.fields.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
     pub fn len(&self) -> usize {
@@ -198,7 +253,7 @@ impl Event {
         let mut e = Event::with_capacity(names.len());
         for n in names {
             if let Some(v) = self.get(n) {
-                e.fields.push((n.clone(), v.clone()));
+                e.fields.push((Cow::Owned(n.clone()), v.clone()));
             }
         }
         e
@@ -301,6 +356,31 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!((a.rules_hint(), b.rules_hint()), (None, Some(0b10)));
         assert_eq!(format!("{b:?}"), format!("{a:?}"));
+    }
+
+    #[test]
+    fn interned_names_are_shared_and_bounded() {
+        let a = intern("EventData.CommandLine");
+        let b = intern(&String::from("EventData.CommandLine"));
+        match (&a, &b) {
+            (Cow::Borrowed(x), Cow::Borrowed(y)) => assert!(std::ptr::eq(*x, *y)),
+            _ => panic!("interned names are borrowed: {a:?} {b:?}"),
+        }
+        let mut small = Interner { names: Default::default(), bytes: 0, max_names: 2, max_bytes: 8 };
+        assert!(matches!(small.get("abcd"), Cow::Borrowed("abcd")));
+        assert!(matches!(small.get("abcd"), Cow::Borrowed("abcd")));
+        // Past the bytes, then past the count: owned, and the same text.
+        assert!(matches!(small.get("efghi"), Cow::Owned(ref s) if s == "efghi"));
+        assert!(matches!(small.get("ef"), Cow::Borrowed("ef")));
+        assert!(matches!(small.get("g"), Cow::Owned(ref s) if s == "g"));
+        assert_eq!(small.names.len(), 2);
+        // An event holds either kind alike.
+        let mut e = Event::new();
+        e.push(a, Value::Str("x".into()));
+        e.set_name(&Cow::Owned("y".to_string()), Value::Str("1".into()));
+        e.set_name(&b, Value::Str("z".into()));
+        assert_eq!(e.get_str("EventData.CommandLine").as_deref(), Some("z"));
+        assert_eq!(e.len(), 2);
     }
 
     #[test]

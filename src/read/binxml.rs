@@ -37,7 +37,7 @@ enum Op {
     /// Set `field` to the concatenated text of `parts`; a field whose text is empty is not set
     /// (the JSON rendering writes `null`) unless `keep_empty`.
     Set {
-        field: Box<str>,
+        field: crate::event::Name,
         parts: Vec<Part>,
         /// An item of several unnamed `Data`: the JSON reading numbers them and sets each one.
         keep_empty: bool,
@@ -61,7 +61,7 @@ impl Program {
             .ops
             .into_iter()
             .filter(|op| match op {
-                Op::Set { field, .. } => &**field == "TimeCreated" || keep.contains(field),
+                Op::Set { field, .. } => field == "TimeCreated" || keep.contains(field.as_ref()),
                 Op::Items { .. } => keep.iter().any(|k| k.starts_with("Data[")),
                 Op::Nested { .. } => true,
             })
@@ -73,7 +73,7 @@ impl Program {
         let names: Vec<Box<str>> = ops
             .iter()
             .filter_map(|op| match op {
-                Op::Set { field, .. } => Some(field.clone()),
+                Op::Set { field, .. } => Some(field.as_ref().into()),
                 Op::Items { .. } => Some("Data[".into()),
                 Op::Nested { .. } => None,
             })
@@ -253,11 +253,11 @@ impl Decoder {
             });
         }
         self.applied.push(key);
-        let put = |ev: &mut Event, name: &str, v: String| {
+        let put = |ev: &mut Event, name: &crate::event::Name, v: String| {
             if append {
-                ev.push(name.to_string(), Value::Str(v));
+                ev.push(name.clone(), Value::Str(v));
             } else {
-                ev.set(name, Value::Str(v));
+                ev.set_name(name, Value::Str(v));
             }
         };
         'ops: for op in &program.ops {
@@ -271,7 +271,7 @@ impl Decoder {
             }
             match op {
                 Op::Set { field, parts, keep_empty, .. } => {
-                    if &**field == "TimeCreated" {
+                    if field == "TimeCreated" {
                         if let [Part::Sub(i)] = parts.as_slice() {
                             self.filetime = vals
                                 .get(*i as usize)
@@ -297,7 +297,7 @@ impl Decoder {
                     }
                     let text = parts_text(parts, &vals)?;
                     if !text.is_empty() {
-                        put(ev, "Data[0]", text);
+                        put(ev, &data_name(0), text);
                     }
                 }
                 Op::Nested { sub, mode, .. } => match vals.get(*sub as usize) {
@@ -882,7 +882,7 @@ fn user_ops(u: &El, dep: &[u16], ops: &mut Vec<Op>) -> Option<()> {
         }
         names.push(&e.name);
         ops.push(Op::Set {
-            field: e.name.as_str().into(),
+            field: crate::event::intern(&e.name),
             parts: text_parts(e)?,
             keep_empty: false,
             deps: deps(&dep, e),
@@ -909,7 +909,12 @@ fn system_ops(sys: &El, dep: &[u16], ops: &mut Vec<Op>) -> Option<()> {
                 if c.attrs.iter().enumerate().any(|(i, (n, _))| c.attrs[..i].iter().any(|(x, _)| x == n)) {
                     return None;
                 }
-                ops.push(Op::Set { field: c.name.as_str().into(), parts: text_parts(c)?, keep_empty: false, deps });
+                ops.push(Op::Set {
+                    field: crate::event::intern(&c.name),
+                    parts: text_parts(c)?,
+                    keep_empty: false,
+                    deps,
+                });
                 continue;
             }
         };
@@ -925,7 +930,7 @@ fn system_ops(sys: &El, dep: &[u16], ops: &mut Vec<Op>) -> Option<()> {
                     return None;
                 }
                 ops.push(Op::Set {
-                    field: (*field).into(),
+                    field: crate::event::intern(field),
                     parts: parts.clone(),
                     keep_empty: false,
                     deps: deps.clone(),
@@ -952,7 +957,7 @@ fn data_ops(d: &El, dep: &[u16], ops: &mut Vec<Op>) -> Option<()> {
                 return None;
             }
             fields.push(c.name.clone());
-            ops.push(Op::Set { field: c.name.as_str().into(), parts: text_parts(c)?, keep_empty: false, deps });
+            ops.push(Op::Set { field: crate::event::intern(&c.name), parts: text_parts(c)?, keep_empty: false, deps });
         } else if named_form {
             let name = match c.attrs.as_slice() {
                 [] => continue,
@@ -964,7 +969,7 @@ fn data_ops(d: &El, dep: &[u16], ops: &mut Vec<Op>) -> Option<()> {
             };
             fields.push(name.clone());
             // A named `Data` with no text is `""` in the JSON rendering.
-            ops.push(Op::Set { field: name.into(), parts: text_parts(c)?, keep_empty: true, deps });
+            ops.push(Op::Set { field: crate::event::intern(&name), parts: text_parts(c)?, keep_empty: true, deps });
         } else if !positional_done {
             // The unnamed `Data`, numbered where the first one is: `Data[0]`, `Data[1]`, …
             positional_done = true;
@@ -982,12 +987,7 @@ fn data_ops(d: &El, dep: &[u16], ops: &mut Vec<Op>) -> Option<()> {
             }
             for (i, p) in positional.iter().enumerate() {
                 fields.push(format!("Data[{i}]"));
-                ops.push(Op::Set {
-                    field: format!("Data[{i}]").into(),
-                    parts: text_parts(p)?,
-                    keep_empty: true,
-                    deps: dep.to_vec(),
-                });
+                ops.push(Op::Set { field: data_name(i), parts: text_parts(p)?, keep_empty: true, deps: dep.to_vec() });
             }
         }
     }
@@ -1015,7 +1015,7 @@ fn inner_ops(inner: &El, ops: &mut Vec<Op>) -> Option<()> {
         }
         names.push(&e.name);
         ops.push(Op::Set {
-            field: e.name.as_str().into(),
+            field: crate::event::intern(&e.name),
             parts: text_parts(e)?,
             keep_empty: false,
             deps: deps(&[], e),

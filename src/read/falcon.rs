@@ -34,15 +34,15 @@ pub fn parse_line(line: &[u8], opts: &FalconOptions) -> Result<Event, String> {
 pub fn normalise(ev: &mut Event, raw: Option<&str>, opts: &FalconOptions) {
     if !ev.has("#event_simpleName") {
         if let Some(n) = ev.get("event_simpleName").cloned() {
-            ev.push("#event_simpleName".to_string(), n);
+            ev.push("#event_simpleName", n);
         }
     }
     if !ev.has("#repo") {
-        ev.push("#repo".to_string(), Value::Str("base_sensor".to_string()));
+        ev.push("#repo", Value::Str("base_sensor".to_string()));
     }
     if !ev.has("@timestamp") {
         if let Some(ms) = ev.get_str("timestamp").and_then(|t| timestamp_ms(&t)) {
-            ev.push("@timestamp".to_string(), Value::Num(ms));
+            ev.push("@timestamp", Value::Num(ms));
         }
     } else if let Some(ms) = ev.get_str("@timestamp").and_then(|t| timestamp_ms(&t)) {
         ev.set("@timestamp", Value::Num(ms));
@@ -58,20 +58,20 @@ pub fn normalise(ev: &mut Event, raw: Option<&str>, opts: &FalconOptions) {
         };
         if let Some(path) = src {
             let (dir, base) = split_path(&path);
-            ev.push("FileName".to_string(), Value::Str(base.to_string()));
+            ev.push("FileName", Value::Str(base.to_string()));
             if !ev.has("FilePath") {
-                ev.push("FilePath".to_string(), Value::Str(dir.to_string()));
+                ev.push("FilePath", Value::Str(dir.to_string()));
             }
         }
     }
     if !ev.has("ComputerName") && !opts.aidmaster.is_empty() {
         if let Some(cn) = ev.get_str("aid").and_then(|a| opts.aidmaster.get(a.as_ref()).cloned()) {
-            ev.push("ComputerName".to_string(), Value::Str(cn));
+            ev.push("ComputerName", Value::Str(cn));
         }
     }
     if let Some(raw) = raw {
         if !ev.has("@rawstring") {
-            ev.push("@rawstring".to_string(), Value::Str(raw.to_string()));
+            ev.push("@rawstring", Value::Str(raw.to_string()));
         }
     }
 }

@@ -16,7 +16,7 @@ pub enum MapExpr {
 /// `Target = expr`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    pub target: String,
+    pub target: crate::event::Name,
     pub expr: MapExpr,
 }
 
@@ -144,9 +144,9 @@ impl Mappings {
     }
 }
 
-fn set_absent(ev: &mut Event, k: &str, v: Value) {
+fn set_absent(ev: &mut Event, k: &'static str, v: Value) {
     if !ev.has(k) {
-        ev.push(k.to_string(), v);
+        ev.push(k, v);
     }
 }
 
@@ -340,7 +340,8 @@ pub fn parse(text: &str, name: &str) -> Result<SourceMap, String> {
             continue;
         }
         let (target, expr) = t.split_once('=').ok_or_else(|| err("rows are TARGET = EXPR"))?;
-        let row = Row { target: target.trim().to_string(), expr: parse_expr(expr.trim()).map_err(|m| err(&m))? };
+        let row =
+            Row { target: crate::event::intern(target.trim()), expr: parse_expr(expr.trim()).map_err(|m| err(&m))? };
         match (in_common, cur) {
             (true, _) => s.common.push(row),
             (false, Some(c)) => s.events[c].rows.push(row),
