@@ -435,35 +435,50 @@ fn data_name(i: usize) -> std::borrow::Cow<'static, str> {
     }
 }
 
+/// Eight UTF-16LE units (16 bytes, little-endian), when each is ASCII and not NUL: their low
+/// bytes, in order. A few shifts and masks gather them, not a store each.
+#[inline(always)]
+fn ascii8(w: u128) -> Option<u64> {
+    const ONES: u128 = 0x0001_0001_0001_0001_0001_0001_0001_0001;
+    const HIGH: u128 = 0x8000_8000_8000_8000_8000_8000_8000_8000;
+    const NOT_ASCII: u128 = 0xff80_ff80_ff80_ff80_ff80_ff80_ff80_ff80;
+    let zero_lane = w.wrapping_sub(ONES) & !w & HIGH;
+    if w & NOT_ASCII != 0 || zero_lane != 0 {
+        return None;
+    }
+    let x = w & 0x00ff_00ff_00ff_00ff_00ff_00ff_00ff_00ff;
+    let x = (x | (x >> 8)) & 0x0000_ffff_0000_ffff_0000_ffff_0000_ffff;
+    let x = (x | (x >> 16)) & 0x0000_0000_ffff_ffff_0000_0000_ffff_ffff;
+    Some((x | (x >> 32)) as u64)
+}
+
 /// UTF-16LE text up to its first NUL, appended to `out`; `None` when it is not valid UTF-16
-/// (an unpaired surrogate). ASCII, by far the most common, goes four units at a time.
+/// (an unpaired surrogate). ASCII, by far the most common, goes eight units at a time
+/// ([`ascii8`]).
 fn push_utf16(b: &[u8], out: &mut String) -> Option<()> {
     out.reserve(b.len() / 2);
-    let mut ascii = [0u8; 64];
+    let mut buf = [0u8; 128];
+    let mut k = 0;
     let mut i = 0;
-    while i + 8 <= b.len() {
-        let w = u64::from_le_bytes(b[i..i + 8].try_into().ok()?);
-        // Four units, each below 0x80 and none NUL.
-        let zero_lane = w.wrapping_sub(0x0001_0001_0001_0001) & !w & 0x8000_8000_8000_8000;
-        if w & 0xff80_ff80_ff80_ff80 != 0 || zero_lane != 0 {
+    while let Some(x) = b.get(i..i + 16).and_then(|c| ascii8(u128::from_le_bytes(c.try_into().ok()?))) {
+        buf[k..k + 8].copy_from_slice(&x.to_le_bytes());
+        k += 8;
+        i += 16;
+        if k == buf.len() {
+            out.push_str(std::str::from_utf8(&buf).ok()?);
+            k = 0;
+        }
+    }
+    // The rest of the ASCII run, a unit at a time.
+    while let Some(&[l, 0]) = b.get(i..i + 2) {
+        if l == 0 || l >= 0x80 || k == buf.len() {
             break;
         }
-        let mut k = 0;
-        while k < 64 && i + 8 <= b.len() {
-            let w = u64::from_le_bytes(b[i..i + 8].try_into().ok()?);
-            let zero_lane = w.wrapping_sub(0x0001_0001_0001_0001) & !w & 0x8000_8000_8000_8000;
-            if w & 0xff80_ff80_ff80_ff80 != 0 || zero_lane != 0 {
-                break;
-            }
-            ascii[k] = b[i];
-            ascii[k + 1] = b[i + 2];
-            ascii[k + 2] = b[i + 4];
-            ascii[k + 3] = b[i + 6];
-            k += 4;
-            i += 8;
-        }
-        out.push_str(std::str::from_utf8(&ascii[..k]).ok()?);
+        buf[k] = l;
+        k += 1;
+        i += 2;
     }
+    out.push_str(std::str::from_utf8(&buf[..k]).ok()?);
     let units = b[i..].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).take_while(|u| *u != 0);
     for ch in char::decode_utf16(units) {
         out.push(ch.ok()?);
@@ -1083,6 +1098,20 @@ mod tests {
             let mut s = String::new();
             push_utf16(&with_nul, &mut s).expect("valid");
             assert_eq!(s, t);
+        }
+        // Every length around the eight-unit steps, with what ends or breaks an ASCII run at
+        // every position: a NUL, U+0100 (a zero low byte), U+0080, a surrogate pair, DEL.
+        for len in 0..40 {
+            for at in 0..len {
+                for odd in ["\0", "\u{100}", "\u{80}", "😀", "\u{7f}", "é"] {
+                    let t: String = (0..len)
+                        .map(|i| if i == at { odd.to_string() } else { ((b'a' + (i % 26) as u8) as char).to_string() })
+                        .collect();
+                    let mut s = String::new();
+                    push_utf16(&utf16(&t), &mut s).expect("valid");
+                    assert_eq!(s, t.split('\0').next().unwrap_or_default(), "{t:?}");
+                }
+            }
         }
         let mut lone = utf16("abcdefgh");
         lone.extend(0xd800u16.to_le_bytes());
