@@ -592,15 +592,10 @@ impl Executor {
     }
 
     /// [`push_shared`](Self::push_shared) for the last query an event goes to: it is moved in,
-    /// not copied.
-    pub fn push_owned(&mut self, mut ev: Event, out: &mut Vec<Event>) {
-        if self.round < self.passes || self.keep_original {
-            self.push(ev, out);
-            return;
-        }
-        if may_pass(&self.chain, &mut ev, &self.ctx) {
-            push(&mut self.chain, ev, &self.ctx, out);
-        }
+    /// not copied, so its leading filters are tested once, by the query itself (testing them
+    /// first, as for a shared event, would only repeat them on the events that pass).
+    pub fn push_owned(&mut self, ev: Event, out: &mut Vec<Event>) {
+        self.push(ev, out);
     }
 
     /// Whether an event of which `known` can tell some fields (see [`may_pass_lazy`]) may pass
