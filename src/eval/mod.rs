@@ -587,7 +587,10 @@ impl Executor {
             return;
         }
         if may_pass(&self.chain, ev, &self.ctx) {
-            push(&mut self.chain, ev.clone(), &self.ctx, out);
+            // The copy goes on from the first step after the leading filters that cannot change
+            // the event: `may_pass` has just passed them.
+            let tested = self.chain.iter().take_while(|n| matches!(n, Node::Filter(_, true))).count();
+            push(&mut self.chain[tested..], ev.clone(), &self.ctx, out);
         }
     }
 
