@@ -121,16 +121,46 @@ pub fn compile(pattern: &str, flags: &str, source: &str) -> Result<Rx, String> {
         capture_names(&p).into_iter().filter(|n| seen.insert(n.clone())).collect()
     };
     let p = any_char_classes(&p);
+    if let Some(engine) = shared(&p) {
+        return Ok(Rx { source: source.to_string(), engine, names });
+    }
     let waits = can_wait(&p);
     let compiled = if waits { std::sync::OnceLock::new() } else { std::sync::OnceLock::from(build(&p)?) };
-    let engine = Engine {
+    let engine = std::sync::Arc::new(Engine {
         ascii_pattern: waits && p.is_ascii(),
         pattern: p.into_owned(),
         ascii: std::sync::OnceLock::new(),
         compiled,
         required: std::sync::OnceLock::new(),
-    };
-    Ok(Rx { source: source.to_string(), engine: std::sync::Arc::new(engine), names })
+    });
+    share(&engine);
+    Ok(Rx { source: source.to_string(), engine, names })
+}
+
+/// The engines of the patterns compiled so far, by pattern, while a query holds them: a pack
+/// writes one pattern in several rules (a web server's names, a tool list), and each is
+/// checked, compiled and its literals worked out once. At most [`SHARED`] patterns.
+static ENGINES: std::sync::Mutex<Option<crate::hash::FastMap<String, std::sync::Weak<Engine>>>> =
+    std::sync::Mutex::new(None);
+
+const SHARED: usize = 4096;
+
+/// The engine of a pattern compiled before, when a query still holds it.
+fn shared(p: &str) -> Option<std::sync::Arc<Engine>> {
+    ENGINES.lock().ok()?.as_ref()?.get(p)?.upgrade()
+}
+
+/// Offer an engine to the patterns compiled after it (dropped ones are forgotten first when the
+/// table is full).
+fn share(engine: &std::sync::Arc<Engine>) {
+    let Ok(mut table) = ENGINES.lock() else { return };
+    let table = table.get_or_insert_with(Default::default);
+    if table.len() >= SHARED {
+        table.retain(|_, e| e.strong_count() > 0);
+    }
+    if table.len() < SHARED {
+        table.insert(engine.pattern.clone(), std::sync::Arc::downgrade(engine));
+    }
 }
 
 /// `[\s\S]` (and `[\S\s]`, `[\w\W]`, `[\d\D]`, …), the portable spelling of "any character",
@@ -392,9 +422,10 @@ mod tests {
     #[test]
     fn patterns_compile_at_first_use_and_fail_at_once() {
         // Waits: it parses, and nothing in it can fail later.
-        let r = compile(r"^(?<tool>whoami|net1?)\.exe$", "i", "/t/").unwrap();
+        // (A pattern of this test alone: the engines of equal patterns are shared.)
+        let r = compile(r"^(?<tool>whoami|net1?)\.exe$|^lazy-test$", "i", "/t/").unwrap();
         assert!(r.engine.compiled.get().is_none());
-        assert_eq!(r.compiled(), r"(?i)^(?<tool>whoami|net1?)\.exe$");
+        assert_eq!(r.compiled(), r"(?i)^(?<tool>whoami|net1?)\.exe$|^lazy-test$");
         assert_eq!(r.is_match("NET1.EXE"), Ok(true));
         // An ASCII value needed only the ASCII engine; captures compile the whole one.
         assert!(r.engine.ascii.get().is_some() && r.engine.compiled.get().is_none());
@@ -411,6 +442,24 @@ mod tests {
         // Clones share the compiled engine.
         let c = r.clone();
         assert_eq!(c.is_match("whoami.exe"), Ok(true));
+    }
+
+    #[test]
+    fn equal_patterns_share_their_engine_while_held() {
+        let a = compile(r"^share-test-(one|two)$", "i", "/a/").unwrap();
+        let b = compile(r"^share-test-(one|two)$", "i", "/b/").unwrap();
+        assert!(std::sync::Arc::ptr_eq(&a.engine, &b.engine));
+        assert_eq!(b.source, "/b/");
+        assert_eq!(a.is_match("SHARE-TEST-ONE"), Ok(true));
+        assert!(b.engine.ascii.get().is_some(), "compiled once, for both");
+        // Other flags are another pattern.
+        let c = compile(r"^share-test-(one|two)$", "", "/c/").unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&a.engine, &c.engine));
+        assert_eq!(c.is_match("SHARE-TEST-ONE"), Ok(false));
+        // Once no query holds it, a pattern is compiled anew.
+        drop((a, b));
+        let d = compile(r"^share-test-(one|two)$", "i", "/d/").unwrap();
+        assert!(d.engine.ascii.get().is_none());
     }
 
     #[test]
