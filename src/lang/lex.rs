@@ -173,11 +173,24 @@ pub struct Lexer<'s> {
     /// where it ended: the parser peeks at most tokens before it reads them, and reading one
     /// again (a word a character at a time) was most of the time spent parsing.
     last: Option<(usize, Mode, Token, usize)>,
+    /// A stretch of the source without a line break and where it ends (at a `\n` or the end):
+    /// a regex ends on its line, and finding the line's end from each regex of a long one-line
+    /// query read the rest of the query each time.
+    line: Option<(usize, usize)>,
 }
 
 impl<'s> Lexer<'s> {
     pub fn new(src: &'s str, lenient: bool) -> Lexer<'s> {
-        Lexer { src, lenient, pos: 0, diags: Vec::new(), sticky: Vec::new(), reported: Vec::new(), last: None }
+        Lexer {
+            src,
+            lenient,
+            pos: 0,
+            diags: Vec::new(),
+            sticky: Vec::new(),
+            reported: Vec::new(),
+            last: None,
+            line: None,
+        }
     }
 
     fn rest(&self, at: usize) -> &'s str {
@@ -505,9 +518,21 @@ impl<'s> Lexer<'s> {
         (self.src[(at + 1).min(end)..body_end].to_string(), end)
     }
 
+    /// Where the line holding `at` ends: the next `\n`, or the end of the source.
+    fn line_end(&mut self, at: usize) -> usize {
+        if let Some((from, end)) = self.line {
+            if (from..=end).contains(&at) {
+                return end;
+            }
+        }
+        let end = self.src[at..].find('\n').map_or(self.src.len(), |i| at + i);
+        self.line = Some((at, end));
+        end
+    }
+
     fn scan_regex(&mut self, at: usize) -> (Tok, usize) {
         let src = self.src;
-        let line_end = src[at..].find('\n').map_or(src.len(), |i| at + i);
+        let line_end = self.line_end(at);
         let body_start = at + 1;
         let Some(close) = regex_close(&src[body_start..line_end], 0) else {
             self.push_mode(
@@ -781,6 +806,37 @@ mod tests {
     }
 
     #[test]
+    fn a_regex_ends_on_its_line() {
+        // Regexes on several lines, one that runs past its line's end, one at the very end.
+        let src = "a=/x\ny/ | b=/p/i\nc=/q\n/ d=/r/ e=/s";
+        let mut lx = Lexer::new(src, false);
+        let mut regexes = Vec::new();
+        loop {
+            let t = lx.next(Mode::Filter);
+            match t.tok {
+                Tok::Eof => break,
+                Tok::Regex { body, flags, .. } => regexes.push((body, flags, t.span.end)),
+                _ => {}
+            }
+        }
+        let unterminated: Vec<Span> =
+            lx.take_diags().into_iter().filter(|d| d.code == Code::UnterminatedRegex).map(|d| d.span).collect();
+        let nl = |n: usize| src.match_indices('\n').nth(n).map(|(i, _)| i).expect("a line break");
+        assert_eq!(
+            regexes,
+            [
+                ("x".to_string(), String::new(), nl(0)),
+                ("p".into(), "i".into(), src.find("/i").expect("b") + 2),
+                ("q".into(), String::new(), nl(2)),
+                (" d=".into(), String::new(), src.find("r/").expect("d") + 1),
+                (" e=".into(), String::new(), src.len()),
+            ]
+            .map(|(b, f, e)| (b, f, e as u32))
+        );
+        assert_eq!(unterminated.len(), 2, "{unterminated:?}");
+    }
+
+    #[test]
     fn a_token_read_after_a_look_ahead_is_the_token_read_alone() {
         let sources = [
             r#"#event_simpleName=ProcessRollup2 | FileName=/^(cmd|pwsh)\.exe$/i | x := a / 2"#,
@@ -790,6 +846,7 @@ mod tests {
             r#"d=/x{2,1}/ | e := 3 % 2 | f=*\* | g=/(?<=x)y/ | h=/[z-a]/"#,
             "groupBy([aid, \"Computer Name\"], function=count()) | `odd name`=1 | \u{0}",
             r#"case { a=1 | b:="2"; * } | test(length(x) > 3) | y =~ wildcard("*.aspx")"#,
+            "a=/x\ny/ | b=/p/\nc=/q\n/ d=/r/ e=/s",
             "",
         ];
         for src in sources {
