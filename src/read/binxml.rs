@@ -459,6 +459,11 @@ fn ascii16(c: &[u8; 32]) -> Option<[u8; 16]> {
 /// (an unpaired surrogate). ASCII, by far the most common, goes sixteen units at a time
 /// ([`ascii16`]).
 fn push_utf16(b: &[u8], out: &mut String) -> Option<()> {
+    utf16_to_nul(b, out).map(|_| ())
+}
+
+/// [`push_utf16`], saying where the text ended: the offset of its NUL, or the length.
+fn utf16_to_nul(b: &[u8], out: &mut String) -> Option<usize> {
     out.reserve(b.len() / 2);
     let mut buf = [0u8; 128];
     let mut k = 0;
@@ -482,15 +487,17 @@ fn push_utf16(b: &[u8], out: &mut String) -> Option<()> {
         i += 2;
     }
     out.push_str(std::str::from_utf8(&buf[..k]).ok()?);
-    let units = b[i..].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).take_while(|u| *u != 0);
+    let rest = &b[i..b.len() & !1];
+    let len = rest.chunks_exact(2).position(|u| u == [0, 0]).map_or(rest.len(), |n| 2 * n);
+    let units = rest[..len].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
     for ch in char::decode_utf16(units) {
         out.push(ch.ok()?);
     }
-    Some(())
+    Some(i + len)
 }
 
 /// A string array value: UTF-16LE strings, each ended by a NUL (the last one maybe not). Each
-/// string is read as [`push_utf16`] reads one (ASCII a word at a time).
+/// string is read as [`push_utf16`] reads one, which finds its NUL on the way.
 fn string_array(b: &[u8]) -> Option<Vec<String>> {
     if b.len() % 2 != 0 {
         return None;
@@ -499,15 +506,13 @@ fn string_array(b: &[u8]) -> Option<Vec<String>> {
     if b.is_empty() {
         return Some(Vec::new());
     }
-    let mut nuls = b.chunks_exact(2).enumerate().filter(|(_, u)| *u == [0, 0]).map(|(i, _)| 2 * i);
     let mut out = Vec::new();
     let mut start = 0;
     loop {
-        let end = nuls.next().unwrap_or(b.len());
         let mut s = String::new();
-        push_utf16(&b[start..end], &mut s)?;
+        let end = start + utf16_to_nul(&b[start..], &mut s)?;
         out.push(s);
-        if end == b.len() {
+        if end >= b.len() {
             return Some(out);
         }
         start = end + 2;
@@ -1132,5 +1137,22 @@ mod tests {
         );
         // An unpaired surrogate is not text.
         assert_eq!(string_array(&[0x00, 0xd8, 0x41, 0x00]), None);
+        // Against the plain reading (units split at each NUL), items of every length around the
+        // sixteen-unit steps, ASCII or not, empty ones among them.
+        let plain = |b: &[u8]| -> Option<Vec<String>> {
+            let units: Vec<u16> = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            let units = units.strip_suffix(&[0]).unwrap_or(&units);
+            if units.is_empty() {
+                return Some(Vec::new());
+            }
+            units.split(|u| *u == 0).map(|item| String::from_utf16(item).ok()).collect()
+        };
+        for n in 0..40 {
+            let item: String = (0..n).map(|i| if i == n / 2 && n % 3 == 0 { 'é' } else { 'x' }).collect();
+            for text in [format!("{item}\0{item}"), format!("{item}\0\0{item}\0"), format!("\0{item}"), item.clone()] {
+                let b = utf16(&text);
+                assert_eq!(string_array(&b), plain(&b), "{text:?}");
+            }
+        }
     }
 }
