@@ -96,12 +96,22 @@ pub fn format_num(n: f64) -> String {
     }
 }
 
-/// Field names compared by length, then their last byte (names of one length often share a
-/// start: `ParentProcessId`, `ParentBaseFileName`), then whole: a lookup passes most fields
-/// without a call to compare bytes.
+/// Field names compared by length, then (for names of eight bytes or more) by their last and
+/// first eight bytes as two words, which for names of up to sixteen bytes is the whole
+/// comparison: names of one length often share a start or an end (`ParentProcessId`,
+/// `TargetProcessId`), and a lookup passes most fields without a call to compare bytes.
 #[inline]
 fn same_name(k: &str, name: &str) -> bool {
-    k.len() == name.len() && k.as_bytes().last() == name.as_bytes().last() && k == name
+    let (a, b) = (k.as_bytes(), name.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a == b;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or_default());
+    word(a, n - 8) == word(b, n - 8) && word(a, 0) == word(b, 0) && (n <= 16 || a[8..n - 8] == b[8..n - 8])
 }
 
 /// A field's name: borrowed for the names a reader or a mapping knows before it reads (its
@@ -381,6 +391,38 @@ mod tests {
         e.set_name(&b, Value::Str("z".into()));
         assert_eq!(e.get_str("EventData.CommandLine").as_deref(), Some("z"));
         assert_eq!(e.len(), 2);
+    }
+
+    #[test]
+    fn names_are_equal_when_their_bytes_are() {
+        let names = [
+            "",
+            "a",
+            "aid",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefgi",
+            "bbcdefgh",
+            "ParentProcessId",
+            "TargetProcessId",
+            "ParentProcessIe",
+            "ParentBaseFileName",
+            "ParentBaseFileNamf",
+            "ParentBaseFjleName",
+            "GrandParentBaseFileName",
+            "GrandParentBaseFileNam",
+            "0123456789abcdef",
+            "0123456789abcdeg",
+            "0123456789abcdef0",
+            "0123456789abXdef0",
+            "abcdefghijklmnopqrst",
+            "abcdefghXjklmnopqrst",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_name(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]
