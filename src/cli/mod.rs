@@ -574,7 +574,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .filter(|_| !no_pushdown)
                 .cloned()
                 .collect();
-            let ropts = run::RunOptions {
+            let mut ropts = run::RunOptions {
                 inputs,
                 output,
                 aidmaster,
@@ -609,6 +609,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     }])
                 }),
             };
+            ropts.map_only_projected();
             match run::run(&ir, &ropts) {
                 Ok(_) => Ok(ExitCode::SUCCESS),
                 Err(run::RunError::Query(e)) => {

@@ -58,6 +58,7 @@ pub fn detect(
     if pushdown {
         opts.probe = Some(pack::probe_for(&rules));
         opts.projection = pack::projection_for(&rules);
+        opts.map_only_projected();
     }
     let summary = match pack::scan(&mut rules, &opts) {
         Ok(s) => s,

@@ -56,6 +56,16 @@ pub struct RunOptions {
     pub capture: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
+impl RunOptions {
+    /// With a projection, the mapping tables map only the fields it keeps (and those other rows
+    /// read): the rest would be made for every Windows and auditd event and never read.
+    pub(crate) fn map_only_projected(&mut self) {
+        if let Some(p) = &self.projection {
+            self.mappings = self.mappings.only(|t| p.keeps(t.as_bytes()));
+        }
+    }
+}
+
 /// What reading carries from one input to the next: the process tree (lineage enrichment is
 /// part of reading: every event reaches the sink enriched) and the line probe.
 #[derive(Debug)]

@@ -83,6 +83,41 @@ impl Mappings {
         self.sources.insert(0, s);
     }
 
+    /// The tables without the rows whose field nobody reads: a row is kept when `keep` keeps
+    /// its target, or when a row of its source reads that target (rows read the event as the
+    /// rows before them left it). A run that reads only some fields (its projection) maps only
+    /// those, and its reader decodes only what they read ([`inputs`](Self::inputs)).
+    pub fn only(&self, keep: impl Fn(&str) -> bool) -> Mappings {
+        fn reads(e: &MapExpr, out: &mut Vec<String>) {
+            match e {
+                MapExpr::Field(f) => out.push(f.clone()),
+                MapExpr::Lit(_) => {}
+                MapExpr::Call(_, a) => reads(a, out),
+            }
+        }
+        let sources = self
+            .sources
+            .iter()
+            .map(|s| {
+                let mut read = Vec::new();
+                for r in s.common.iter().chain(s.events.iter().flat_map(|e| &e.rows)) {
+                    reads(&r.expr, &mut read);
+                }
+                let wanted = |r: &Row| keep(&r.target) || read.iter().any(|f| *f == *r.target);
+                SourceMap {
+                    common: s.common.iter().filter(|r| wanted(r)).cloned().collect(),
+                    events: s
+                        .events
+                        .iter()
+                        .map(|e| EventMap { rows: e.rows.iter().filter(|r| wanted(r)).cloned().collect(), ..e.clone() })
+                        .collect(),
+                    ..s.clone()
+                }
+            })
+            .collect();
+        Mappings { sources }
+    }
+
     /// The fields of a record the tables read: the fields that pick a source, `EventID`, and
     /// every field a row's expression or an event's name reads.
     pub fn inputs(&self) -> Vec<String> {
@@ -404,6 +439,39 @@ mod tests {
         assert_eq!(hostid("WEB01"), hostid("web01"));
         assert_eq!(hostid("WEB01").len(), 32);
         assert_eq!(call("sha256", "SHA1=AA,SHA256=BBcc").as_deref(), Some("bbcc"));
+    }
+
+    #[test]
+    fn a_projection_maps_only_what_it_reads() {
+        let text = "source t\nwhen Channel = T\ncommon\n  aid = hostid(Computer)\n  Unread = Extra\nevent 1 ProcessRollup2\n  ImageFileName = ntpath(Image)\n  Hash = sha256(Hashes)\n  Mid = basename(Image)\n  Kept = lower(Mid)\n";
+        let mut m = Mappings::default();
+        m.add(parse(text, "t.map").expect("parses"));
+        let only = m.only(|t| matches!(t, "aid" | "ImageFileName" | "Kept"));
+        let targets: Vec<&str> =
+            only.sources[0].common.iter().chain(&only.sources[0].events[0].rows).map(|r| r.target.as_ref()).collect();
+        // `Mid` is not kept, but `Kept` reads it.
+        assert_eq!(targets, ["aid", "ImageFileName", "Mid", "Kept"]);
+        assert_eq!(only.inputs(), ["Channel", "Computer", "EventID", "Image", "Mid"]);
+        assert!(m.inputs().contains(&"Hashes".to_string()) && m.inputs().contains(&"Extra".to_string()));
+        // The events it makes hold the same kept fields.
+        let mut ev = Event::new();
+        for (k, v) in [
+            ("Channel", "T"),
+            ("EventID", "1"),
+            ("Computer", "h"),
+            ("Image", "C:\\x\\Y.exe"),
+            ("Hashes", "SHA256=AB"),
+            ("Extra", "e"),
+        ] {
+            ev.push(k.to_string(), Value::Str(v.into()));
+        }
+        let (mut all, mut some) = (ev.clone(), ev);
+        m.apply(&mut all);
+        only.apply(&mut some);
+        for f in ["aid", "ImageFileName", "Kept", "#event_simpleName"] {
+            assert!(all.get_str(f).is_some() && all.get_str(f) == some.get_str(f), "{f}");
+        }
+        assert!(all.has("Hash") && !some.has("Hash") && !some.has("Unread"));
     }
 
     #[test]
