@@ -237,7 +237,9 @@ pub fn scan(rules: &mut [Compiled], opts: &RunOptions) -> Result<Summary, RunErr
                     continue;
                 }
                 if Some(n) == last {
-                    r.ex.push_owned(std::mem::take(&mut ev), &mut r.rows);
+                    // Moved in, not copied: the query tests its leading filters itself (testing
+                    // them first, as for a shared event, would only repeat them).
+                    r.ex.push(std::mem::take(&mut ev), &mut r.rows);
                 } else {
                     r.ex.push_shared(&mut ev, &mut r.rows);
                 }

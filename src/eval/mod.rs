@@ -594,13 +594,6 @@ impl Executor {
         }
     }
 
-    /// [`push_shared`](Self::push_shared) for the last query an event goes to: it is moved in,
-    /// not copied, so its leading filters are tested once, by the query itself (testing them
-    /// first, as for a shared event, would only repeat them on the events that pass).
-    pub fn push_owned(&mut self, ev: Event, out: &mut Vec<Event>) {
-        self.push(ev, out);
-    }
-
     /// Whether an event of which `known` can tell some fields (see [`may_pass_lazy`]) may pass
     /// the query's leading filters: `false` means it cannot change the result. Readers use it
     /// to drop lines of the main pass before parsing them whole.

@@ -191,6 +191,11 @@ impl Event {
         Event { fields: Vec::with_capacity(n), hint: None }
     }
 
+    /// The position of a field (the first, should a reader have given a name twice).
+    fn position(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|(k, _)| same_name(k, name))
+    }
+
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.fields.iter().find(|(k, _)| same_name(k, name)).map(|(_, v)| v)
     }
@@ -206,8 +211,8 @@ impl Event {
 
     /// Set a field, replacing an existing value in place (order kept).
     pub fn set(&mut self, name: &str, v: Value) {
-        match self.fields.iter_mut().find(|(k, _)| k == name) {
-            Some((_, old)) => *old = v,
+        match self.position(name) {
+            Some(i) => self.fields[i].1 = v,
             None => self.fields.push((Cow::Owned(name.to_string()), v)),
         }
     }
@@ -215,8 +220,8 @@ impl Event {
     /// [`set`](Self::set), with the name given to the event as it is when new (a shared name
     /// stays shared).
     pub fn set_name(&mut self, name: &Name, v: Value) {
-        match self.fields.iter_mut().find(|(k, _)| k == name) {
-            Some((_, old)) => *old = v,
+        match self.position(name) {
+            Some(i) => self.fields[i].1 = v,
             None => self.fields.push((name.clone(), v)),
         }
     }
@@ -242,7 +247,7 @@ impl Event {
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        let i = self.fields.iter().position(|(k, _)| k == name)?;
+        let i = self.position(name)?;
         Some(self.fields.remove(i).1)
     }
 

@@ -88,20 +88,13 @@ impl Mappings {
     /// rows before them left it). A run that reads only some fields (its projection) maps only
     /// those, and its reader decodes only what they read ([`inputs`](Self::inputs)).
     pub fn only(&self, keep: impl Fn(&str) -> bool) -> Mappings {
-        fn reads(e: &MapExpr, out: &mut Vec<String>) {
-            match e {
-                MapExpr::Field(f) => out.push(f.clone()),
-                MapExpr::Lit(_) => {}
-                MapExpr::Call(_, a) => reads(a, out),
-            }
-        }
         let sources = self
             .sources
             .iter()
             .map(|s| {
                 let mut read = Vec::new();
                 for r in s.common.iter().chain(s.events.iter().flat_map(|e| &e.rows)) {
-                    reads(&r.expr, &mut read);
+                    fields_read(&r.expr, &mut read);
                 }
                 let wanted = |r: &Row| keep(&r.target) || read.iter().any(|f| *f == *r.target);
                 SourceMap {
@@ -121,25 +114,18 @@ impl Mappings {
     /// The fields of a record the tables read: the fields that pick a source, `EventID`, and
     /// every field a row's expression or an event's name reads.
     pub fn inputs(&self) -> Vec<String> {
-        fn walk(e: &MapExpr, out: &mut Vec<String>) {
-            match e {
-                MapExpr::Field(f) => out.push(f.clone()),
-                MapExpr::Lit(_) => {}
-                MapExpr::Call(_, a) => walk(a, out),
-            }
-        }
         let mut out = vec!["EventID".to_string()];
         for s in &self.sources {
             out.extend(s.when.iter().map(|(f, _)| f.clone()));
             for r in &s.common {
-                walk(&r.expr, &mut out);
+                fields_read(&r.expr, &mut out);
             }
             for e in &s.events {
                 if let EventName::FileType(f) = &e.name {
                     out.push(f.clone());
                 }
                 for r in &e.rows {
-                    walk(&r.expr, &mut out);
+                    fields_read(&r.expr, &mut out);
                 }
             }
         }
@@ -176,6 +162,15 @@ impl Mappings {
         }
         apply_rows(&src.common, ev);
         Some(&src.source)
+    }
+}
+
+/// The fields an expression reads, added to `out`.
+fn fields_read(e: &MapExpr, out: &mut Vec<String>) {
+    match e {
+        MapExpr::Field(f) => out.push(f.clone()),
+        MapExpr::Lit(_) => {}
+        MapExpr::Call(_, a) => fields_read(a, out),
     }
 }
 
