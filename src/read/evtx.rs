@@ -6,12 +6,16 @@
 //! - through the crate's JSON rendering, read by [`super::json::windows_json`], which keeps the
 //!   JSON text as `@rawstring`; used when the run reads it, and for the records the first
 //!   reading leaves to it.
+//!
+//! On one thread, the file is mapped into memory ([`map`]) and its chunks are decoded where they
+//! lie ([`MappedChunks`], the crate's walk over them), not copied out of the kernel chunk by
+//! chunk; on more, a thread of their own reads them through the crate.
 
 use super::binxml::{Decoder, Keep};
 use super::mapping::Mappings;
 use super::Problem;
 use crate::event::Event;
-use evtx::{EvtxChunkData, EvtxParser, ParserSettings};
+use evtx::{EvtxChunkData, EvtxChunkHeader, EvtxParser, ParserSettings};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -83,8 +87,22 @@ pub fn read(
     };
     if threads <= 1 {
         let mut dec = Decoder::new(keep);
+        if let Some(mapped) = map(path) {
+            let block = usize::from(parser.header().header_block_size);
+            for chunk in MappedChunks::new(&mapped, block) {
+                // Said as the crate says it of the chunk.
+                let chunk = chunk.map_err(|n| format!("EVTX record: Failed to parse chunk number {n}"));
+                let chunk = chunk.as_ref().map(|(data, header, n)| Chunk { data, header, number: Some(*n) });
+                if !decode_chunk(chunk.map_err(Clone::clone), &settings, &mut dec, name, maps, &mut emit) {
+                    break;
+                }
+            }
+            return Ok(n);
+        }
         for chunk in parser.chunks() {
-            if !decode_chunk(chunk, &settings, &mut dec, name, maps, &mut emit) {
+            let chunk = chunk.map_err(|e| format!("EVTX record: {e}"));
+            let chunk = chunk.as_ref().map(|d| Chunk { data: &d.data, header: &d.header, number: d.number });
+            if !decode_chunk(chunk.map_err(Clone::clone), &settings, &mut dec, name, maps, &mut emit) {
                 break;
             }
         }
@@ -96,11 +114,130 @@ pub fn read(
 
 type Item = Result<Event, Problem>;
 
+/// A chunk as read: its 64 KiB, its header, and its number in the file (when known).
+#[derive(Debug)]
+struct Chunk<'a> {
+    data: &'a [u8],
+    header: &'a EvtxChunkHeader,
+    number: Option<u64>,
+}
+
+/// A regular file's bytes mapped into memory, read-only; `None` when it cannot be (the file is
+/// then read through the crate).
+fn map(path: &Path) -> Option<memmap2::Mmap> {
+    let file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    // SAFETY: the map is read-only and private to this run; nothing here writes the file.
+    // Another process writing the file while it is read changes the bytes decoded (every offset
+    // is checked against the chunk's bounds, so a changed chunk reads as a broken one), and one
+    // truncating it ends the run with SIGBUS: the trade ripgrep makes for its maps too
+    // (docs/reading.md, "mapped into memory").
+    #[allow(unsafe_code)]
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    Some(map)
+}
+
+/// `EvtxParser::chunks` over a mapped file, chunk for chunk (the same chunks in the same order,
+/// the same ones broken: held equal by a test): from the chunk that holds the oldest records to
+/// the end of the file, then from its start (a full log writes each new chunk over its oldest),
+/// empty chunks passed over, and chunks past the count the file's size gives read while they
+/// are whole. A broken chunk is `Err` with its number.
+#[derive(Debug)]
+struct MappedChunks<'m> {
+    data: &'m [u8],
+    /// Whole chunks after the file header (of `header_block_size` bytes).
+    count: u64,
+    next: u64,
+    oldest: u64,
+    wrapped: bool,
+}
+
+/// A mapped chunk's bytes and header.
+type Mapped<'m> = (&'m [u8], EvtxChunkHeader);
+
+/// The chunks' size, and where the first starts.
+const CHUNK: usize = 65536;
+const FILE_HEADER: usize = 4096;
+
+impl<'m> MappedChunks<'m> {
+    fn new(data: &'m [u8], header_block_size: usize) -> MappedChunks<'m> {
+        let count = (data.len().saturating_sub(header_block_size) / CHUNK) as u64;
+        // The chunk whose header names the lowest record ID (a header whose range is reversed
+        // says nothing of where its records belong).
+        let mut oldest = (u64::MAX, 0);
+        for n in 0..count {
+            let Some(bytes) = Self::at(data, n).and_then(|at| data.get(at..at + 512)) else { break };
+            if let Ok(h) = EvtxChunkHeader::from_bytes(bytes) {
+                if h.first_event_record_id <= h.last_event_record_id && h.first_event_record_id < oldest.0 {
+                    oldest = (h.first_event_record_id, n);
+                }
+            }
+        }
+        MappedChunks { data, count, next: oldest.1, oldest: oldest.1, wrapped: false }
+    }
+
+    /// Where chunk `n` starts.
+    fn at(data: &[u8], n: u64) -> Option<usize> {
+        let at = usize::try_from(n).ok()?.checked_mul(CHUNK)?.checked_add(FILE_HEADER)?;
+        (at <= data.len()).then_some(at)
+    }
+
+    /// Chunk `n`: `Ok(None)` when it is all zeros, `Err` when it is cut short or its header is
+    /// not a chunk's.
+    fn chunk(&self, n: u64) -> Result<Option<Mapped<'m>>, ()> {
+        let bytes = Self::at(self.data, n).and_then(|at| self.data.get(at..at + CHUNK)).ok_or(())?;
+        if bytes.iter().all(|&b| b == 0) {
+            return Ok(None);
+        }
+        let header = EvtxChunkHeader::from_bytes(bytes).map_err(|_| ())?;
+        Ok(Some((bytes, header)))
+    }
+
+    /// The first chunk from `n` on, before `end`, that is not empty, with its number.
+    fn find_next(&self, mut n: u64, end: u64) -> Option<(Result<Mapped<'m>, u64>, u64)> {
+        loop {
+            if n >= end {
+                return None;
+            }
+            match self.chunk(n) {
+                // Past the count a broken chunk is the end of the file, not a broken chunk.
+                Err(()) if n >= self.count => return None,
+                Err(()) => return Some((Err(n), n)),
+                Ok(None) => n = n.checked_add(1)?,
+                Ok(Some(c)) => return Some((Ok(c), n)),
+            }
+        }
+    }
+}
+
+impl<'m> Iterator for MappedChunks<'m> {
+    /// A chunk's bytes, header and number; or the number of a broken one.
+    type Item = Result<(&'m [u8], EvtxChunkHeader, u64), u64>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            // Once it has wrapped around, the walk ends where it started.
+            let end = if self.wrapped { self.oldest } else { u64::MAX };
+            if let Some((chunk, n)) = self.find_next(self.next, end) {
+                self.next = n.checked_add(1)?;
+                return Some(chunk.map(|(bytes, header)| (bytes, header, n)));
+            }
+            if self.wrapped || self.oldest == 0 {
+                return None;
+            }
+            self.wrapped = true;
+            self.next = 0;
+        }
+    }
+}
+
 /// One chunk's records to `emit` (false: stop; returned): read from their BinXML where they
 /// can be, through the crate's JSON rendering where not (the whole chunk when its records are
 /// not laid out as expected).
 fn decode_chunk(
-    chunk: evtx::err::Result<EvtxChunkData>,
+    chunk: Result<Chunk<'_>, String>,
     settings: &Arc<ParserSettings>,
     dec: &mut Decoder,
     name: &str,
@@ -114,12 +251,12 @@ fn decode_chunk(
         }))
     };
     let problem = |reason: String, line: Option<u64>| Problem { file: name.to_string(), line, reason };
-    let mut data = match chunk {
-        Ok(d) => d,
-        Err(e) => return emit(Err(problem(format!("EVTX record: {e}"), None))),
+    let chunk = match chunk {
+        Ok(c) => c,
+        Err(e) => return emit(Err(problem(e, None))),
     };
     let mut recs = Vec::new();
-    if dec.chunk(&data.data, &data.header, &mut recs) {
+    if dec.chunk(chunk.data, chunk.header, &mut recs) {
         let mut rendered: Option<Vec<(u64, Item)>> = None;
         for (id, ev) in recs {
             let item = match ev {
@@ -127,7 +264,7 @@ fn decode_chunk(
                 None => {
                     let all = rendered.get_or_insert_with(|| {
                         let mut v = Vec::new();
-                        rendered_chunk(&mut data, settings, name, &mut |id, item| {
+                        rendered_chunk(&chunk, settings, name, &mut |id, item| {
                             v.push((id.unwrap_or(u64::MAX), item));
                             true
                         });
@@ -145,18 +282,23 @@ fn decode_chunk(
         }
         return true;
     }
-    rendered_chunk(&mut data, settings, name, &mut |_, item| emit(item))
+    rendered_chunk(&chunk, settings, name, &mut |_, item| emit(item))
 }
 
 /// A chunk's records through the crate's JSON rendering, each with its ID when known.
 fn rendered_chunk(
-    data: &mut EvtxChunkData,
+    chunk: &Chunk<'_>,
     settings: &Arc<ParserSettings>,
     name: &str,
     emit: &mut dyn FnMut(Option<u64>, Item) -> bool,
 ) -> bool {
     let problem = |reason: String, line: Option<u64>| Problem { file: name.to_string(), line, reason };
-    let number = data.number;
+    let number = chunk.number;
+    // The crate renders a chunk it owns: a copy (of the few chunks this reader leaves to it).
+    let mut data = match EvtxChunkData::new(chunk.data.to_vec(), false) {
+        Ok(d) => EvtxChunkData { number, ..d },
+        Err(e) => return emit(None, Err(problem(format!("EVTX record: {e}"), None))),
+    };
     let mut chunk = match data.parse(Arc::clone(settings)) {
         Ok(c) => c,
         Err(e) => {
@@ -211,7 +353,9 @@ fn parallel(
         let mut dec = Decoder::new(keep);
         'read: for batch in rx.iter() {
             for chunk in batch {
-                if !decode_chunk(chunk, settings, &mut dec, name, maps, emit) {
+                let chunk = chunk.map_err(|e| format!("EVTX record: {e}"));
+                let chunk = chunk.as_ref().map(|d| Chunk { data: &d.data, header: &d.header, number: d.number });
+                if !decode_chunk(chunk.map_err(Clone::clone), settings, &mut dec, name, maps, emit) {
                     break 'read;
                 }
             }
@@ -219,4 +363,93 @@ fn parallel(
         // Dropping the receiver stops the reading thread.
         drop(rx);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+
+    /// The chunks the crate's parser yields over a file's bytes: each chunk's number, or what
+    /// it says of a broken one.
+    fn crate_walk(bytes: &[u8]) -> Vec<Result<u64, String>> {
+        let parser = EvtxParser::from_read_seek(std::io::Cursor::new(bytes.to_vec()));
+        let mut parser = parser.expect("an EVTX file header");
+        let walk = parser.chunks().map(|c| c.map(|d| d.number.expect("numbered")).map_err(|e| e.to_string()));
+        walk.collect()
+    }
+
+    /// The same from the mapped walk, its errors said as the reader says them.
+    fn mapped_walk(bytes: &[u8]) -> Vec<Result<u64, String>> {
+        let parser = EvtxParser::from_read_seek(std::io::Cursor::new(bytes.to_vec())).expect("header");
+        let block = usize::from(parser.header().header_block_size);
+        let walk = MappedChunks::new(bytes, block);
+        walk.map(|c| c.map(|(_, _, n)| n).map_err(|n| format!("Failed to parse chunk number {n}"))).collect()
+    }
+
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("corpus folder").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "evtx") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The mapped walk reads the chunks the crate reads, in its order, with the same ones
+    /// broken: over every corpus file, and over a file made to have a broken chunk, an empty
+    /// one, a cut last one, and records that wrapped around (the oldest chunk in the middle).
+    #[test]
+    fn the_mapped_walk_is_the_crates() {
+        let mut paths = Vec::new();
+        files(Path::new(CORPUS), &mut paths);
+        assert!(paths.len() >= 20, "{} corpus EVTX files", paths.len());
+        let mut multi = None;
+        for p in &paths {
+            let bytes = std::fs::read(p).expect("read");
+            let walk = crate_walk(&bytes);
+            assert_eq!(mapped_walk(&bytes), walk, "{}", p.display());
+            if walk.len() >= 3 && walk.iter().all(Result::is_ok) && multi.is_none() {
+                multi = Some(bytes);
+            }
+        }
+        let bytes = multi.expect("a corpus file of three chunks or more");
+        let chunk = |n: usize| FILE_HEADER + n * CHUNK..FILE_HEADER + (n + 1) * CHUNK;
+        let mut variants: Vec<(&str, Vec<u8>)> = Vec::new();
+        let mut broken = bytes.clone();
+        broken[chunk(1)].fill(0xAB);
+        variants.push(("a broken chunk", broken));
+        let mut empty = bytes.clone();
+        empty[chunk(1)].fill(0);
+        variants.push(("an empty chunk", empty));
+        let mut cut = bytes.clone();
+        cut.truncate(chunk(2).start + CHUNK / 2);
+        variants.push(("a cut last chunk", cut));
+        // The last chunk moved to the front: the oldest records are in the second chunk, and
+        // the walk goes from there to the end, then back to the first.
+        // (A log's file may hold empty chunks past those written: `n` are.)
+        let n = crate_walk(&bytes).len();
+        assert_eq!(crate_walk(&bytes), (0..n as u64).map(Ok).collect::<Vec<_>>());
+        let mut wrapped = bytes[..FILE_HEADER].to_vec();
+        wrapped.extend_from_slice(&bytes[chunk(n - 1)]);
+        wrapped.extend_from_slice(&bytes[chunk(0).start..chunk(n - 2).end]);
+        wrapped.extend_from_slice(&bytes[chunk(n).start..]);
+        variants.push(("wrapped", wrapped));
+        let mut broken_header = bytes.clone();
+        broken_header[chunk(0).start] = b'X';
+        variants.push(("the first chunk's magic broken", broken_header));
+        for (what, v) in &variants {
+            let walk = crate_walk(v);
+            assert_eq!(mapped_walk(v), walk, "{what}");
+            assert!(!walk.is_empty(), "{what}");
+        }
+        let order = |what: &str| mapped_walk(&variants.iter().find(|(w, _)| *w == what).expect(what).1);
+        assert!(order("a broken chunk").iter().any(Result::is_err), "the broken chunk is said");
+        assert_eq!(order("an empty chunk").len(), n - 1, "the empty chunk is passed over");
+        assert_eq!(order("wrapped").first(), Some(&Ok(1)), "from the oldest records");
+        assert_eq!(order("wrapped").last(), Some(&Ok(0)), "the newest last");
+    }
 }
