@@ -7,9 +7,8 @@
 //!   JSON text as `@rawstring`; used when the run reads it, and for the records the first
 //!   reading leaves to it.
 //!
-//! On one thread, the file is mapped into memory ([`map`]) and its chunks are decoded where they
-//! lie ([`MappedChunks`], the crate's walk over them), not copied out of the kernel chunk by
-//! chunk; on more, a thread of their own reads them through the crate.
+//! On one thread, chunks are read by their position into one buffer ([`FileChunks`], walked as
+//! the crate walks them: [`Walk`]); on more, a thread of their own reads them through the crate.
 
 use super::binxml::{Decoder, Keep};
 use super::mapping::Mappings;
@@ -87,13 +86,27 @@ pub fn read(
     };
     if threads <= 1 {
         let mut dec = Decoder::new(keep);
-        if let Some(mapped) = map(path) {
-            let block = usize::from(parser.header().header_block_size);
-            for chunk in MappedChunks::new(&mapped, block) {
-                // Said as the crate says it of the chunk.
-                let chunk = chunk.map_err(|n| format!("EVTX record: Failed to parse chunk number {n}"));
-                let chunk = chunk.as_ref().map(|(data, header, n)| Chunk { data, header, number: Some(*n) });
-                if !decode_chunk(chunk.map_err(Clone::clone), &settings, &mut dec, name, maps, &mut emit) {
+        if let Ok(file) = std::fs::File::open(path) {
+            let len = file.metadata().map_err(|e| format!("{name}: {e}"))?.len();
+            let count = chunk_count(len, u64::from(parser.header().header_block_size));
+            let mut src = FileChunks { file, buf: vec![0; CHUNK] };
+            let oldest = oldest_chunk(count, &mut |n, buf| {
+                use std::os::unix::fs::FileExt;
+                let at = n.checked_mul(CHUNK as u64).and_then(|a| a.checked_add(FILE_HEADER as u64));
+                at.is_some_and(|at| src.file.read_exact_at(buf, at).is_ok())
+            });
+            let mut walk = Walk::new(count, oldest);
+            while let Some(chunk) = walk.next(&mut src) {
+                let header;
+                let chunk = match chunk {
+                    Ok((h, n)) => {
+                        header = h;
+                        Ok(Chunk { data: src.bytes(), header: &header, number: Some(n) })
+                    }
+                    // Said as the crate says it of the chunk.
+                    Err(n) => Err(format!("EVTX record: Failed to parse chunk number {n}")),
+                };
+                if !decode_chunk(chunk, &settings, &mut dec, name, maps, &mut emit) {
                     break;
                 }
             }
@@ -122,113 +135,124 @@ struct Chunk<'a> {
     number: Option<u64>,
 }
 
-/// A regular file's bytes mapped into memory, read-only; `None` when it cannot be (the file is
-/// then read through the crate).
-fn map(path: &Path) -> Option<memmap2::Mmap> {
-    let file = std::fs::File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    // SAFETY: the map is read-only and private to this run; nothing here writes the file.
-    // Another process writing the file while it is read changes the bytes decoded (every offset
-    // is checked against the chunk's bounds, so a changed chunk reads as a broken one), and one
-    // truncating it ends the run with SIGBUS: the trade ripgrep makes for its maps too
-    // (docs/reading.md, "mapped into memory").
-    #[allow(unsafe_code)]
-    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    Some(map)
+/// Where a [`Walk`] reads chunks from: chunk `n`'s 64 KiB are loaded into one buffer, reused.
+trait ChunkSource {
+    /// Loads chunk `n`; false when the input ends before it does (or cannot be read there).
+    fn load(&mut self, n: u64) -> bool;
+    /// The chunk loaded last.
+    fn bytes(&self) -> &[u8];
 }
 
-/// `EvtxParser::chunks` over a mapped file, chunk for chunk (the same chunks in the same order,
-/// the same ones broken: held equal by a test): from the chunk that holds the oldest records to
-/// the end of the file, then from its start (a full log writes each new chunk over its oldest),
-/// empty chunks passed over, and chunks past the count the file's size gives read while they
-/// are whole. A broken chunk is `Err` with its number.
+/// Chunks read from a file by their position, each into the one buffer (what the crate's
+/// parser does with a seek, a read through its buffer and a new 64 KiB vector per chunk).
 #[derive(Debug)]
-struct MappedChunks<'m> {
-    data: &'m [u8],
-    /// Whole chunks after the file header (of `header_block_size` bytes).
+struct FileChunks {
+    file: std::fs::File,
+    buf: Vec<u8>,
+}
+
+impl ChunkSource for FileChunks {
+    fn load(&mut self, n: u64) -> bool {
+        use std::os::unix::fs::FileExt;
+        let at = n.checked_mul(CHUNK as u64).and_then(|a| a.checked_add(FILE_HEADER as u64));
+        at.is_some_and(|at| self.file.read_exact_at(&mut self.buf, at).is_ok())
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// The chunks' size, and where the first starts.
+const CHUNK: usize = 65536;
+const FILE_HEADER: usize = 4096;
+
+/// Whole chunks after the file header (of `header_block_size` bytes), as the crate counts them.
+fn chunk_count(len: u64, header_block_size: u64) -> u64 {
+    len.saturating_sub(header_block_size) / CHUNK as u64
+}
+
+/// The chunk whose header names the lowest record ID, where Windows starts reading a log (a
+/// header whose range is reversed says nothing of where its records belong); `header` reads
+/// chunk `n`'s first 512 bytes (false: they are not there).
+fn oldest_chunk(count: u64, header: &mut dyn FnMut(u64, &mut [u8; 512]) -> bool) -> u64 {
+    let mut oldest = (u64::MAX, 0);
+    let mut bytes = [0u8; 512];
+    for n in 0..count {
+        if !header(n, &mut bytes) {
+            break;
+        }
+        if let Ok(h) = EvtxChunkHeader::from_bytes(&bytes) {
+            if h.first_event_record_id <= h.last_event_record_id && h.first_event_record_id < oldest.0 {
+                oldest = (h.first_event_record_id, n);
+            }
+        }
+    }
+    oldest.1
+}
+
+/// `EvtxParser::chunks`, chunk for chunk (the same chunks in the same order, the same ones
+/// broken: held equal by a test): from the chunk that holds the oldest records to the end of
+/// the file, then from its start (a full log writes each new chunk over its oldest), empty
+/// chunks passed over, and chunks past the count the file's size gives read while they are
+/// whole.
+#[derive(Debug)]
+struct Walk {
     count: u64,
     next: u64,
     oldest: u64,
     wrapped: bool,
 }
 
-/// A mapped chunk's bytes and header.
-type Mapped<'m> = (&'m [u8], EvtxChunkHeader);
-
-/// The chunks' size, and where the first starts.
-const CHUNK: usize = 65536;
-const FILE_HEADER: usize = 4096;
-
-impl<'m> MappedChunks<'m> {
-    fn new(data: &'m [u8], header_block_size: usize) -> MappedChunks<'m> {
-        let count = (data.len().saturating_sub(header_block_size) / CHUNK) as u64;
-        // The chunk whose header names the lowest record ID (a header whose range is reversed
-        // says nothing of where its records belong).
-        let mut oldest = (u64::MAX, 0);
-        for n in 0..count {
-            let Some(bytes) = Self::at(data, n).and_then(|at| data.get(at..at + 512)) else { break };
-            if let Ok(h) = EvtxChunkHeader::from_bytes(bytes) {
-                if h.first_event_record_id <= h.last_event_record_id && h.first_event_record_id < oldest.0 {
-                    oldest = (h.first_event_record_id, n);
-                }
-            }
-        }
-        MappedChunks { data, count, next: oldest.1, oldest: oldest.1, wrapped: false }
+impl Walk {
+    /// The walk from chunk `oldest` ([`oldest_chunk`]) of `count`.
+    fn new(count: u64, oldest: u64) -> Walk {
+        Walk { count, next: oldest, oldest, wrapped: false }
     }
 
-    /// Where chunk `n` starts.
-    fn at(data: &[u8], n: u64) -> Option<usize> {
-        let at = usize::try_from(n).ok()?.checked_mul(CHUNK)?.checked_add(FILE_HEADER)?;
-        (at <= data.len()).then_some(at)
-    }
-
-    /// Chunk `n`: `Ok(None)` when it is all zeros, `Err` when it is cut short or its header is
-    /// not a chunk's.
-    fn chunk(&self, n: u64) -> Result<Option<Mapped<'m>>, ()> {
-        let bytes = Self::at(self.data, n).and_then(|at| self.data.get(at..at + CHUNK)).ok_or(())?;
-        if bytes.iter().all(|&b| b == 0) {
-            return Ok(None);
-        }
-        let header = EvtxChunkHeader::from_bytes(bytes).map_err(|_| ())?;
-        Ok(Some((bytes, header)))
-    }
-
-    /// The first chunk from `n` on, before `end`, that is not empty, with its number.
-    fn find_next(&self, mut n: u64, end: u64) -> Option<(Result<Mapped<'m>, u64>, u64)> {
-        loop {
-            if n >= end {
-                return None;
-            }
-            match self.chunk(n) {
-                // Past the count a broken chunk is the end of the file, not a broken chunk.
-                Err(()) if n >= self.count => return None,
-                Err(()) => return Some((Err(n), n)),
-                Ok(None) => n = n.checked_add(1)?,
-                Ok(Some(c)) => return Some((Ok(c), n)),
-            }
-        }
-    }
-}
-
-impl<'m> Iterator for MappedChunks<'m> {
-    /// A chunk's bytes, header and number; or the number of a broken one.
-    type Item = Result<(&'m [u8], EvtxChunkHeader, u64), u64>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next chunk: loaded in `src`, with its header and number; `Err` with the number of a
+    /// broken one (cut short, or its header not a chunk's).
+    fn next(&mut self, src: &mut dyn ChunkSource) -> Option<Result<(EvtxChunkHeader, u64), u64>> {
         loop {
             // Once it has wrapped around, the walk ends where it started.
             let end = if self.wrapped { self.oldest } else { u64::MAX };
-            if let Some((chunk, n)) = self.find_next(self.next, end) {
+            if let Some((chunk, n)) = self.find_next(src, self.next, end) {
                 self.next = n.checked_add(1)?;
-                return Some(chunk.map(|(bytes, header)| (bytes, header, n)));
+                return Some(chunk.map(|header| (header, n)));
             }
             if self.wrapped || self.oldest == 0 {
                 return None;
             }
             self.wrapped = true;
             self.next = 0;
+        }
+    }
+
+    /// The first chunk from `n` on, before `end`, that is not empty, with its number.
+    fn find_next(
+        &self,
+        src: &mut dyn ChunkSource,
+        mut n: u64,
+        end: u64,
+    ) -> Option<(Result<EvtxChunkHeader, u64>, u64)> {
+        loop {
+            if n >= end {
+                return None;
+            }
+            let header = if !src.load(n) {
+                None
+            } else if src.bytes().iter().all(|&b| b == 0) {
+                n = n.checked_add(1)?;
+                continue;
+            } else {
+                EvtxChunkHeader::from_bytes(src.bytes()).ok()
+            };
+            return match header {
+                Some(h) => Some((Ok(h), n)),
+                // Past the count a broken chunk is the end of the file, not a broken chunk.
+                None if n >= self.count => None,
+                None => Some((Err(n), n)),
+            };
         }
     }
 }
@@ -380,12 +404,37 @@ mod tests {
         walk.collect()
     }
 
-    /// The same from the mapped walk, its errors said as the reader says them.
-    fn mapped_walk(bytes: &[u8]) -> Vec<Result<u64, String>> {
+    /// Chunks from a file's bytes.
+    struct Bytes<'a> {
+        data: &'a [u8],
+        at: usize,
+    }
+
+    impl ChunkSource for Bytes<'_> {
+        fn load(&mut self, n: u64) -> bool {
+            self.at = FILE_HEADER + n as usize * CHUNK;
+            self.data.len() >= self.at + CHUNK
+        }
+
+        fn bytes(&self) -> &[u8] {
+            &self.data[self.at..self.at + CHUNK]
+        }
+    }
+
+    /// The same from [`Walk`], its errors said as the reader says them.
+    fn our_walk(bytes: &[u8]) -> Vec<Result<u64, String>> {
         let parser = EvtxParser::from_read_seek(std::io::Cursor::new(bytes.to_vec())).expect("header");
-        let block = usize::from(parser.header().header_block_size);
-        let walk = MappedChunks::new(bytes, block);
-        walk.map(|c| c.map(|(_, _, n)| n).map_err(|n| format!("Failed to parse chunk number {n}"))).collect()
+        let count = chunk_count(bytes.len() as u64, u64::from(parser.header().header_block_size));
+        let oldest = oldest_chunk(count, &mut |n, buf| {
+            let at = FILE_HEADER + n as usize * CHUNK;
+            bytes.get(at..at + 512).map(|b| buf.copy_from_slice(b)).is_some()
+        });
+        let (mut walk, mut src) = (Walk::new(count, oldest), Bytes { data: bytes, at: 0 });
+        let mut out = Vec::new();
+        while let Some(c) = walk.next(&mut src) {
+            out.push(c.map(|(_, n)| n).map_err(|n| format!("Failed to parse chunk number {n}")));
+        }
+        out
     }
 
     fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -399,11 +448,11 @@ mod tests {
         }
     }
 
-    /// The mapped walk reads the chunks the crate reads, in its order, with the same ones
+    /// The walk reads the chunks the crate reads, in its order, with the same ones
     /// broken: over every corpus file, and over a file made to have a broken chunk, an empty
     /// one, a cut last one, and records that wrapped around (the oldest chunk in the middle).
     #[test]
-    fn the_mapped_walk_is_the_crates() {
+    fn the_chunk_walk_is_the_crates() {
         let mut paths = Vec::new();
         files(Path::new(CORPUS), &mut paths);
         assert!(paths.len() >= 20, "{} corpus EVTX files", paths.len());
@@ -411,7 +460,7 @@ mod tests {
         for p in &paths {
             let bytes = std::fs::read(p).expect("read");
             let walk = crate_walk(&bytes);
-            assert_eq!(mapped_walk(&bytes), walk, "{}", p.display());
+            assert_eq!(our_walk(&bytes), walk, "{}", p.display());
             if walk.len() >= 3 && walk.iter().all(Result::is_ok) && multi.is_none() {
                 multi = Some(bytes);
             }
@@ -443,10 +492,10 @@ mod tests {
         variants.push(("the first chunk's magic broken", broken_header));
         for (what, v) in &variants {
             let walk = crate_walk(v);
-            assert_eq!(mapped_walk(v), walk, "{what}");
+            assert_eq!(our_walk(v), walk, "{what}");
             assert!(!walk.is_empty(), "{what}");
         }
-        let order = |what: &str| mapped_walk(&variants.iter().find(|(w, _)| *w == what).expect(what).1);
+        let order = |what: &str| our_walk(&variants.iter().find(|(w, _)| *w == what).expect(what).1);
         assert!(order("a broken chunk").iter().any(Result::is_err), "the broken chunk is said");
         assert_eq!(order("an empty chunk").len(), n - 1, "the empty chunk is passed over");
         assert_eq!(order("wrapped").first(), Some(&Ok(1)), "from the oldest records");
