@@ -779,7 +779,35 @@ impl Probe {
         // asked for it.
         type Asked<'e> = Option<(Option<&'e Value>, Option<Option<u32>>)>;
         let mut asked: Vec<Asked<'_>> = vec![None; self.keys.len()];
-        for Route { rule, guard } in routes[at].iter() {
+        // First the groups, as for lines: one mask of a value's memo entry ends every route of
+        // a group whose tests on the key the value fails (a field the event lacks fails them
+        // all).
+        let mut ended = 0u64;
+        for gr in self.groups[at].iter() {
+            if gr.routes & !ended == 0 {
+                continue;
+            }
+            let (value, entry) = asked[gr.key].get_or_insert_with(|| (ev.get(self.keys[gr.key].name()), None));
+            let failed = match *value {
+                None => u64::MAX,
+                Some(Value::Str(v)) => {
+                    let memo = &mut self.memos[gr.key];
+                    let Some(e) = *entry.get_or_insert_with(|| memo.entry(v.as_bytes())) else { continue };
+                    let open = gr.members.iter().filter(|m| m.0 & ended == 0);
+                    memo.fails(e, open.fold(0, |a, m| a | m.1), || Some(v.as_str()))
+                }
+                Some(_) => continue,
+            };
+            for &(route, slots) in gr.members.iter() {
+                if failed & slots == slots {
+                    ended |= route;
+                }
+            }
+        }
+        for (i, Route { rule, guard }) in routes[at].iter().enumerate() {
+            if ended & bit(i) != 0 {
+                continue;
+            }
             let fails = guard.as_ref().is_some_and(|g| {
                 g.iter().all(|alt| {
                     alt.iter().any(|t| {
@@ -1611,10 +1639,26 @@ mod tests {
         // A field the event lacks fails its tests; one that is not a string leaves it to the rule.
         let no_cmd = ev(&[("#event_simpleName", s("ProcessRollup2")), ("FileName", s("cmd.exe"))]);
         assert_eq!(p.event_hint(&no_cmd), Some(0b1001));
+        // Rules 0 and 3 test FileName in every alternative (a group): an event without it ends
+        // both at once; one whose value fails one of them ends that one only.
+        let no_file = ev(&[("#event_simpleName", s("ProcessRollup2")), ("CommandLine", s("whoami"))]);
+        assert_eq!(p.event_hint(&no_file), Some(0b0010));
+        assert_eq!(p.event_hint(&pr2("xcmd", "x")), Some(0b1000));
         let odd =
             ev(&[("#event_simpleName", s("ProcessRollup2")), ("FileName", s("x")), ("CommandLine", Value::Num(1.0))]);
         assert_eq!(p.event_hint(&odd), Some(0b0010));
         assert_eq!(p.event_hint(&ev(&[("#event_simpleName", s("NewScriptWritten"))])), Some(0b0100));
+        // A route whose alternatives test the key twice ends only when the value fails both.
+        let two = [
+            "#event_simpleName=ProcessRollup2 | case { FileName=/^cmd\\.exe$/ | x := 1 ; FileName=/^net\\.exe$/ | x := 2 } | count()",
+            "#event_simpleName=ProcessRollup2 | FileName=/^net\\.exe$/ | count()",
+        ];
+        let mut q = Probe::new(two.iter().map(|q| (exec(q), None)).collect(), false, false, false);
+        assert_eq!(q.groups.len(), 0);
+        for (file, hint) in [("net.exe", 0b11), ("cmd.exe", 0b01), ("sh", 0b00)] {
+            assert_eq!(q.event_hint(&pr2(file, "")), Some(hint), "{file}");
+        }
+        assert!(q.groups.iter().any(|g| g.iter().any(|gr| gr.members.len() == 2)), "a group of both rules");
         // Without a plain event type, or for one query: nothing said.
         assert_eq!(p.event_hint(&ev(&[("FileName", s("cmd.exe"))])), None);
         let mut one = Probe::new(vec![(exec(rules[0]), None)], false, false, false);

@@ -30,7 +30,7 @@ pub struct Rx {
 struct Engine {
     pattern: String,
     ascii_pattern: bool,
-    ascii: std::sync::OnceLock<Option<regex::bytes::Regex>>,
+    ascii: std::sync::OnceLock<Option<regex_automata::meta::Regex>>,
     compiled: std::sync::OnceLock<Resolved>,
     /// The literals a match holds one of ([`crate::plan::required`]), worked out when first
     /// asked.
@@ -39,17 +39,36 @@ struct Engine {
 
 impl Engine {
     /// The ASCII engine, when it can answer for this value.
-    fn ascii_for(&self, s: &str) -> Option<&regex::bytes::Regex> {
+    fn ascii_for(&self, s: &str) -> Option<&regex_automata::meta::Regex> {
         if !self.ascii_pattern || !s.is_ascii() {
             return None;
         }
-        self.ascii.get_or_init(|| regex::bytes::RegexBuilder::new(&self.pattern).unicode(false).build().ok()).as_ref()
+        self.ascii.get_or_init(|| ascii_engine(&self.pattern)).as_ref()
     }
 
     /// The whole engine, compiled now if it waited.
     fn compiled(&self) -> &Resolved {
         self.compiled.get_or_init(|| build(&self.pattern).unwrap_or(Resolved::Failed))
     }
+}
+
+/// The engine that answers `is_match` for ASCII values: the pattern without Unicode (as
+/// `regex::bytes` with `unicode(false)`, the `regex` crate's limits), and without what only
+/// finding a match's bounds or groups needs (capture states, the one-pass DFA, the bounded
+/// backtracker), which is most of compiling a large alternation.
+fn ascii_engine(p: &str) -> Option<regex_automata::meta::Regex> {
+    use regex_automata::{meta, nfa::thompson::WhichCaptures, util::syntax, MatchKind};
+    let config = meta::Config::new()
+        .nfa_size_limit(Some(10 * (1 << 20)))
+        .hybrid_cache_capacity(2 * (1 << 20))
+        .match_kind(MatchKind::LeftmostFirst)
+        .utf8_empty(false)
+        .which_captures(WhichCaptures::None)
+        .onepass(false)
+        .backtrack(false)
+        .auto_prefilter(false);
+    let syntax = syntax::Config::new().unicode(false).utf8(false);
+    meta::Builder::new().configure(config).syntax(syntax).build(p).ok()
 }
 
 /// A pattern's engine, compiled.
