@@ -677,7 +677,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Mappings { source } => {
             let m = crate::read::mapping::Mappings::builtin();
             let mut found = false;
-            for s in &m.sources {
+            for s in m.sources() {
                 if source.as_ref().is_none_or(|x| x == &s.source) {
                     found = true;
                     print_out(&s.text)?;
@@ -685,7 +685,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             }
             if !found {
-                let names: Vec<&str> = m.sources.iter().map(|s| s.source.as_str()).collect();
+                let names: Vec<&str> = m.sources().iter().map(|s| s.source.as_str()).collect();
                 return Err(format!("no mapping table for that source (have: {})", names.join(", ")));
             }
             Ok(ExitCode::SUCCESS)

@@ -259,6 +259,11 @@ impl Event {
         self.fields.len()
     }
 
+    /// The value of the field at a position of [`fields`](Self::fields).
+    pub fn value_at(&self, i: usize) -> Option<&Value> {
+        self.fields.get(i).map(|(_, v)| v)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }

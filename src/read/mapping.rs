@@ -51,7 +51,9 @@ pub struct SourceMap {
 /// All mapping tables.
 #[derive(Debug, Clone, Default)]
 pub struct Mappings {
-    pub sources: Vec<SourceMap>,
+    sources: Vec<SourceMap>,
+    /// The tables as [`Mappings::apply`] runs them, made whenever `sources` changes.
+    compiled: Compiled,
 }
 
 const BUILTIN: &[(&str, &str)] = &[
@@ -67,20 +69,31 @@ const BUILTIN: &[(&str, &str)] = &[
 impl Mappings {
     /// The tables shipped with cqlhunt.
     pub fn builtin() -> Mappings {
-        let mut m = Mappings::default();
+        let mut sources = Vec::new();
         for (name, text) in BUILTIN {
             // The shipped tables are checked by a unit test; a broken one would be skipped.
             if let Ok(s) = parse(text, name) {
-                m.sources.push(s);
+                sources.push(s);
             }
         }
-        m
+        Mappings::of(sources)
+    }
+
+    fn of(sources: Vec<SourceMap>) -> Mappings {
+        let compiled = Compiled::new(&sources);
+        Mappings { sources, compiled }
+    }
+
+    /// The tables, in the order they are tried.
+    pub fn sources(&self) -> &[SourceMap] {
+        &self.sources
     }
 
     /// Add a table, replacing a shipped one of the same source name.
     pub fn add(&mut self, s: SourceMap) {
         self.sources.retain(|x| x.source != s.source);
         self.sources.insert(0, s);
+        self.compiled = Compiled::new(&self.sources);
     }
 
     /// The tables without the rows whose field nobody reads: a row is kept when `keep` keeps
@@ -108,7 +121,7 @@ impl Mappings {
                 }
             })
             .collect();
-        Mappings { sources }
+        Mappings::of(sources)
     }
 
     /// The fields of a record the tables read: the fields that pick a source, `EventID`, and
@@ -136,32 +149,282 @@ impl Mappings {
 
     /// Normalise an event in place; returns the source that matched, if any.
     pub fn apply(&self, ev: &mut Event) -> Option<&str> {
-        let src = self.sources.iter().find(|s| {
-            s.when.iter().any(|(f, v)| {
-                ev.get_str(f).is_some_and(|x| match v.strip_suffix('*') {
-                    Some(prefix) => x.starts_with(prefix),
-                    None => x == *v,
+        let c = &self.compiled;
+        // Where each name the tables read or write first is in the event (`NONE`: absent),
+        // found in one pass over its fields.
+        let mut small = [NONE; 256];
+        let mut large = Vec::new();
+        let at: &mut [u32] = if c.names.len() <= small.len() {
+            &mut small[..c.names.len()]
+        } else {
+            large.resize(c.names.len(), NONE);
+            &mut large
+        };
+        for (i, (name, _)) in ev.fields().enumerate() {
+            if let Some(slot) = c.slot(name) {
+                if at[slot] == NONE {
+                    at[slot] = i as u32;
+                }
+            }
+        }
+        let text = |ev: &'_ Event, at: &[u32], slot: u16| -> Option<String> {
+            ev.value_at(at[slot as usize] as usize).map(|v| v.as_str().into_owned())
+        };
+        let (i, src) = c.sources.iter().enumerate().find(|(_, s)| {
+            s.when.iter().any(|(slot, v)| {
+                ev.value_at(at[*slot as usize] as usize).is_some_and(|x| {
+                    let x = x.as_str();
+                    match v.strip_suffix('*') {
+                        Some(prefix) => x.starts_with(prefix),
+                        None => *x == **v,
+                    }
                 })
             })
         })?;
+        let id = ev.value_at(at[c.event_id as usize] as usize).map(Value::as_str);
         let em = {
-            let id = ev.get_str("EventID");
             let id = id.as_deref().unwrap_or_default();
             src.events.iter().find(|e| e.id == id)
         };
+        let put = |ev: &mut Event, at: &mut [u32], slot: u16, v: Value| {
+            if at[slot as usize] == NONE {
+                at[slot as usize] = ev.len() as u32;
+                ev.push(c.names[slot as usize].clone(), v);
+            }
+        };
         if let Some(em) = em {
             let name = match &em.name {
-                EventName::Fixed(n) => Some(n.clone()),
-                EventName::FileType(f) => ev.get_str(f).map(|p| file_event_name(&p).to_string()),
+                CName::Fixed(n) => Some(n.clone()),
+                CName::FileType(f) => text(ev, at, *f).map(|p| file_event_name(&p).to_string()),
             };
             if let Some(n) = name {
-                set_absent(ev, "#event_simpleName", Value::Str(n.clone()));
-                set_absent(ev, "event_simpleName", Value::Str(n));
+                put(ev, at, c.simple[0], Value::Str(n.clone()));
+                put(ev, at, c.simple[1], Value::Str(n));
             }
-            apply_rows(&em.rows, ev);
+            run_rows(&em.rows, c, ev, at);
         }
-        apply_rows(&src.common, ev);
-        Some(&src.source)
+        run_rows(&src.common, c, ev, at);
+        Some(&self.sources[i].source)
+    }
+}
+
+/// An absent name's position.
+const NONE: u32 = u32::MAX;
+
+/// The tables as [`Mappings::apply`] runs them: every name a table reads or writes has a slot,
+/// found in an event's fields in one pass (by a hash of the name's length and first and last
+/// eight bytes, then its text), rather than one search of the fields per row.
+#[derive(Debug, Clone, Default)]
+struct Compiled {
+    /// By slot.
+    names: Vec<crate::event::Name>,
+    /// Open addressing by [`name_hash`]: (hash, slot), slot `u16::MAX` for an empty place.
+    table: Vec<(u64, u16)>,
+    event_id: u16,
+    /// `#event_simpleName`, `event_simpleName`.
+    simple: [u16; 2],
+    sources: Vec<CSource>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct CSource {
+    when: Vec<(u16, String)>,
+    events: Vec<CEvent>,
+    common: Vec<CRow>,
+}
+
+#[derive(Debug, Clone)]
+struct CEvent {
+    id: String,
+    name: CName,
+    rows: Vec<CRow>,
+}
+
+#[derive(Debug, Clone)]
+enum CName {
+    Fixed(String),
+    FileType(u16),
+}
+
+#[derive(Debug, Clone)]
+struct CRow {
+    target: u16,
+    expr: CExpr,
+}
+
+#[derive(Debug, Clone)]
+enum CExpr {
+    Field(u16),
+    Lit(String),
+    Call(Func, Box<CExpr>),
+}
+
+/// The mapping functions ([`FUNCTIONS`]), resolved when the tables are compiled.
+#[derive(Debug, Clone, Copy)]
+enum Func {
+    Basename,
+    Dirname,
+    Ntpath,
+    Regkey,
+    Regop,
+    Hexdec,
+    Hostid,
+    Platform,
+    Lower,
+    Hash(&'static str),
+}
+
+impl Func {
+    fn of(name: &str) -> Option<Func> {
+        Some(match name {
+            "basename" => Func::Basename,
+            "dirname" => Func::Dirname,
+            "ntpath" => Func::Ntpath,
+            "regkey" => Func::Regkey,
+            "regop" => Func::Regop,
+            "hexdec" => Func::Hexdec,
+            "hostid" => Func::Hostid,
+            "platform" => Func::Platform,
+            "lower" => Func::Lower,
+            "sha256" => Func::Hash("sha256"),
+            "md5" => Func::Hash("md5"),
+            "sha1" => Func::Hash("sha1"),
+            _ => return None,
+        })
+    }
+}
+
+/// A name's hash for [`Compiled`]'s table: its length and its first and last eight bytes.
+fn name_hash(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let word = |s: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..s.len()].copy_from_slice(s);
+        u64::from_le_bytes(w)
+    };
+    let (first, last) = if b.len() >= 8 { (word(&b[..8]), word(&b[b.len() - 8..])) } else { (word(b), 0) };
+    let h = (first ^ last.rotate_left(29) ^ (b.len() as u64).rotate_left(57)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 31)
+}
+
+impl Compiled {
+    fn new(sources: &[SourceMap]) -> Compiled {
+        let mut c = Compiled::default();
+        c.event_id = c.intern("EventID");
+        c.simple = [c.intern("#event_simpleName"), c.intern("event_simpleName")];
+        for s in sources {
+            let when = s.when.iter().map(|(f, v)| (c.intern(f), v.clone())).collect();
+            let events = s
+                .events
+                .iter()
+                .map(|e| CEvent {
+                    id: e.id.clone(),
+                    name: match &e.name {
+                        EventName::Fixed(n) => CName::Fixed(n.clone()),
+                        EventName::FileType(f) => CName::FileType(c.intern(f)),
+                    },
+                    rows: e.rows.iter().map(|r| c.row(r)).collect(),
+                })
+                .collect();
+            let common = s.common.iter().map(|r| c.row(r)).collect();
+            c.sources.push(CSource { when, events, common });
+        }
+        c
+    }
+
+    fn row(&mut self, r: &Row) -> CRow {
+        CRow { target: self.intern(&r.target), expr: self.expr(&r.expr) }
+    }
+
+    fn expr(&mut self, e: &MapExpr) -> CExpr {
+        match e {
+            MapExpr::Field(f) => CExpr::Field(self.intern(f)),
+            MapExpr::Lit(l) => CExpr::Lit(l.clone()),
+            // Tables are parsed with their functions checked: an unknown one gives nothing.
+            MapExpr::Call(f, a) => match Func::of(f) {
+                Some(func) => CExpr::Call(func, Box::new(self.expr(a))),
+                None => CExpr::Lit(String::new()),
+            },
+        }
+    }
+
+    /// A name's slot, made when new (the table grows to stay at most half full).
+    fn intern(&mut self, name: &str) -> u16 {
+        if let Some(s) = self.slot(name) {
+            return s as u16;
+        }
+        let slot = self.names.len() as u16;
+        self.names.push(crate::event::intern(name));
+        if self.table.len() < 2 * self.names.len() {
+            let size = (4 * self.names.len()).next_power_of_two();
+            self.table = vec![(0, u16::MAX); size];
+            let hashes: Vec<u64> = self.names.iter().map(|n| name_hash(n)).collect();
+            for (i, h) in hashes.into_iter().enumerate() {
+                self.place(h, i as u16);
+            }
+        } else {
+            self.place(name_hash(name), slot);
+        }
+        slot
+    }
+
+    fn place(&mut self, h: u64, slot: u16) {
+        let mask = self.table.len() - 1;
+        let mut i = h as usize & mask;
+        while self.table[i].1 != u16::MAX {
+            i = (i + 1) & mask;
+        }
+        self.table[i] = (h, slot);
+    }
+
+    /// The slot of a name the tables read or write.
+    #[inline]
+    fn slot(&self, name: &str) -> Option<usize> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let mask = self.table.len() - 1;
+        let h = name_hash(name);
+        let mut i = h as usize & mask;
+        loop {
+            let (eh, slot) = self.table[i];
+            if slot == u16::MAX {
+                return None;
+            }
+            if eh == h && *self.names[slot as usize] == *name {
+                return Some(slot as usize);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// A table's rows over an event whose names' positions are `at`: a row whose target the event
+/// has is passed over; one whose value is there appends it (and its position).
+fn run_rows(rows: &[CRow], c: &Compiled, ev: &mut Event, at: &mut [u32]) {
+    for r in rows {
+        if at[r.target as usize] != NONE {
+            continue;
+        }
+        if let Some(v) = run_expr(&r.expr, ev, at).map(std::borrow::Cow::into_owned) {
+            at[r.target as usize] = ev.len() as u32;
+            ev.push(c.names[r.target as usize].clone(), Value::Str(v));
+        }
+    }
+}
+
+fn run_expr<'a>(e: &'a CExpr, ev: &'a Event, at: &[u32]) -> Option<std::borrow::Cow<'a, str>> {
+    use std::borrow::Cow;
+    match e {
+        // Windows writes `-` for "no value": it does not count as one.
+        CExpr::Field(f) => {
+            ev.value_at(at[*f as usize] as usize).map(Value::as_str).filter(|s| s != "-" && !s.is_empty())
+        }
+        CExpr::Lit(s) => Some(Cow::Borrowed(s)),
+        CExpr::Call(f, arg) => {
+            let a = run_expr(arg, ev, at)?;
+            f.apply(&a).map(Cow::Owned)
+        }
     }
 }
 
@@ -174,67 +437,41 @@ fn fields_read(e: &MapExpr, out: &mut Vec<String>) {
     }
 }
 
-fn set_absent(ev: &mut Event, k: &'static str, v: Value) {
-    if !ev.has(k) {
-        ev.push(k, v);
-    }
-}
-
-fn apply_rows(rows: &[Row], ev: &mut Event) {
-    for r in rows {
-        if ev.has(&r.target) {
-            continue;
-        }
-        if let Some(v) = eval(&r.expr, ev).map(std::borrow::Cow::into_owned) {
-            // Absent (above): appended.
-            ev.push(r.target.clone(), Value::Str(v));
-        }
-    }
-}
-
-fn eval<'a>(e: &'a MapExpr, ev: &'a Event) -> Option<std::borrow::Cow<'a, str>> {
-    use std::borrow::Cow;
-    match e {
-        // Windows writes `-` for "no value": it does not count as one.
-        MapExpr::Field(f) => ev.get_str(f).filter(|s| s != "-" && !s.is_empty()),
-        MapExpr::Lit(s) => Some(Cow::Borrowed(s)),
-        MapExpr::Call(f, arg) => {
-            let a = eval(arg, ev)?;
-            call(f, &a).map(Cow::Owned)
-        }
-    }
-}
-
 /// Mapping functions.
 pub fn call(f: &str, a: &str) -> Option<String> {
-    Some(match f {
-        "basename" => a.rsplit(['\\', '/']).next().unwrap_or(a).to_string(),
-        "dirname" => match a.rfind(['\\', '/']) {
-            Some(i) => a[..=i].to_string(),
-            None => String::new(),
-        },
-        "ntpath" => ntpath(a),
-        "regkey" => regkey(a),
-        "regop" => match a {
-            "SetValue" => "1",
-            "DeleteValue" => "2",
-            "CreateKey" => "3",
-            "DeleteKey" => "4",
-            "RenameKey" => "7",
-            _ => return None,
-        }
-        .to_string(),
-        "hexdec" => {
-            let t = a.trim();
-            let h = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"))?;
-            u64::from_str_radix(h, 16).ok()?.to_string()
-        }
-        "hostid" => hostid(a),
-        "platform" => if a.starts_with("Linux") { "Lin" } else { "Win" }.to_string(),
-        "lower" => a.to_lowercase(),
-        "sha256" | "md5" | "sha1" => hash_part(a, f)?,
-        _ => return None,
-    })
+    Func::of(f)?.apply(a)
+}
+
+impl Func {
+    fn apply(self, a: &str) -> Option<String> {
+        Some(match self {
+            Func::Basename => a.rsplit(['\\', '/']).next().unwrap_or(a).to_string(),
+            Func::Dirname => match a.rfind(['\\', '/']) {
+                Some(i) => a[..=i].to_string(),
+                None => String::new(),
+            },
+            Func::Ntpath => ntpath(a),
+            Func::Regkey => regkey(a),
+            Func::Regop => match a {
+                "SetValue" => "1",
+                "DeleteValue" => "2",
+                "CreateKey" => "3",
+                "DeleteKey" => "4",
+                "RenameKey" => "7",
+                _ => return None,
+            }
+            .to_string(),
+            Func::Hexdec => {
+                let t = a.trim();
+                let h = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"))?;
+                u64::from_str_radix(h, 16).ok()?.to_string()
+            }
+            Func::Hostid => hostid(a),
+            Func::Platform => if a.starts_with("Linux") { "Lin" } else { "Win" }.to_string(),
+            Func::Lower => a.to_lowercase(),
+            Func::Hash(h) => hash_part(a, h)?,
+        })
+    }
 }
 
 /// `C:\Windows\x.exe` → `\Device\HarddiskVolume3\Windows\x.exe`: drive C is volume 3, D is 4,
@@ -417,7 +654,7 @@ mod tests {
             let s = parse(text, name).unwrap_or_else(|e| panic!("{e}"));
             assert!(!s.events.is_empty(), "{name}");
         }
-        assert_eq!(Mappings::builtin().sources.len(), BUILTIN.len());
+        assert_eq!(Mappings::builtin().sources().len(), BUILTIN.len());
     }
 
     #[test]
@@ -467,6 +704,116 @@ mod tests {
             assert!(all.get_str(f).is_some() && all.get_str(f) == some.get_str(f), "{f}");
         }
         assert!(all.has("Hash") && !some.has("Hash") && !some.has("Unread"));
+    }
+
+    /// [`Mappings::apply`] as the tables read before they were compiled: one search of the
+    /// event's fields per row.
+    fn reference(m: &Mappings, ev: &mut Event) -> Option<String> {
+        fn eval(e: &MapExpr, ev: &Event) -> Option<String> {
+            match e {
+                MapExpr::Field(f) => ev.get_str(f).filter(|s| s != "-" && !s.is_empty()).map(|s| s.into_owned()),
+                MapExpr::Lit(s) => Some(s.clone()),
+                MapExpr::Call(f, a) => call(f, &eval(a, ev)?),
+            }
+        }
+        fn rows(rows: &[Row], ev: &mut Event) {
+            for r in rows {
+                if !ev.has(&r.target) {
+                    if let Some(v) = eval(&r.expr, ev) {
+                        ev.push(r.target.clone(), Value::Str(v));
+                    }
+                }
+            }
+        }
+        let src = m.sources().iter().find(|s| {
+            s.when.iter().any(|(f, v)| {
+                ev.get_str(f).is_some_and(|x| match v.strip_suffix('*') {
+                    Some(prefix) => x.starts_with(prefix),
+                    None => x == *v,
+                })
+            })
+        })?;
+        let id = ev.get_str("EventID").map(|s| s.into_owned()).unwrap_or_default();
+        if let Some(em) = src.events.iter().find(|e| e.id == id) {
+            let name = match &em.name {
+                EventName::Fixed(n) => Some(n.clone()),
+                EventName::FileType(f) => ev.get_str(f).map(|p| file_event_name(&p).to_string()),
+            };
+            if let Some(n) = name {
+                for k in ["#event_simpleName", "event_simpleName"] {
+                    if !ev.has(k) {
+                        ev.push(k, Value::Str(n.clone()));
+                    }
+                }
+            }
+            rows(&em.rows, ev);
+        }
+        rows(&src.common, ev);
+        Some(src.source.clone())
+    }
+
+    /// The compiled tables make the events the tables say, field for field and in order: over
+    /// events drawn from the names the shipped tables read and write, in any order, some
+    /// repeated (the first counts), some already mapped (left alone), some `-` or empty.
+    #[test]
+    fn compiled_tables_map_as_the_tables_read() {
+        let m = Mappings::builtin();
+        let mut names: Vec<String> = m.inputs();
+        for s in m.sources() {
+            for r in s.common.iter().chain(s.events.iter().flat_map(|e| &e.rows)) {
+                names.push(r.target.to_string());
+            }
+        }
+        names.extend(["#event_simpleName", "Other", "event_simpleName"].map(String::from));
+        names.sort();
+        names.dedup();
+        let mut ids: Vec<String> = m.sources().iter().flat_map(|s| s.events.iter().map(|e| e.id.clone())).collect();
+        ids.push("9999".into());
+        let whens: Vec<(String, String)> = m
+            .sources()
+            .iter()
+            .flat_map(|s| {
+                s.when.iter().map(|(f, v)| (f.clone(), v.strip_suffix('*').map_or(v.clone(), |p| format!("{p}x"))))
+            })
+            .collect();
+        let values = [
+            "C:\\Windows\\System32\\cmd.exe",
+            "-",
+            "",
+            "HKLM\\SOFTWARE\\x",
+            "0x1f",
+            "SHA256=AB,MD5=CD",
+            "w.aspx",
+            "Linux",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut mapped = 0;
+        for _ in 0..3000 {
+            let mut ev = Event::new();
+            let (f, v) = &whens[next(whens.len())];
+            ev.push(f.clone(), Value::Str(v.clone()));
+            ev.push("EventID", Value::Str(ids[next(ids.len())].clone()));
+            for _ in 0..next(30) {
+                let name = names[next(names.len())].clone();
+                ev.push(name, Value::Str(values[next(values.len())].to_string()));
+            }
+            if next(4) == 0 {
+                ev.push(f.clone(), Value::Str("other".into()));
+            }
+            let (mut got, mut want) = (ev.clone(), ev.clone());
+            let (a, b) = (m.apply(&mut got).map(str::to_string), reference(&m, &mut want));
+            assert_eq!(a, b, "{ev:?}");
+            let fields = |e: &Event| e.fields().map(|(k, v)| format!("{k}={}", v.as_str())).collect::<Vec<_>>();
+            assert_eq!(fields(&got), fields(&want), "{ev:?}");
+            mapped += usize::from(got.len() > ev.len());
+        }
+        assert!(mapped > 1000, "{mapped} events mapped");
     }
 
     #[test]
