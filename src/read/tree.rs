@@ -196,6 +196,60 @@ pub fn basename(p: &str) -> &str {
     p.rsplit(['\\', '/']).next().unwrap_or(p)
 }
 
+/// The fields [`ProcessTree::enrich`] reads, found in one pass over the event (the first of
+/// each name, as [`Event::get`] finds it), rather than one search each.
+#[derive(Debug, Default)]
+struct Fields<'e> {
+    name: Option<std::borrow::Cow<'e, str>>,
+    aid: Option<std::borrow::Cow<'e, str>>,
+    computer: Option<std::borrow::Cow<'e, str>>,
+    parent_guid: Option<std::borrow::Cow<'e, str>>,
+    parent_id: Option<std::borrow::Cow<'e, str>>,
+    target: Option<std::borrow::Cow<'e, str>>,
+    image: Option<std::borrow::Cow<'e, str>>,
+    parent_name: Option<std::borrow::Cow<'e, str>>,
+    context: Option<std::borrow::Cow<'e, str>>,
+    has_grandparent: bool,
+    has_context_base: bool,
+    has_context_image: bool,
+}
+
+impl<'e> Fields<'e> {
+    fn of(ev: &'e Event) -> Fields<'e> {
+        let mut f = Fields::default();
+        for (k, v) in ev.fields() {
+            let slot = match k {
+                "#event_simpleName" => &mut f.name,
+                "aid" => &mut f.aid,
+                "ComputerName" => &mut f.computer,
+                "ParentProcessGuid" => &mut f.parent_guid,
+                "ParentProcessId" => &mut f.parent_id,
+                "TargetProcessId" => &mut f.target,
+                "ImageFileName" => &mut f.image,
+                "ParentBaseFileName" => &mut f.parent_name,
+                "ContextProcessId" => &mut f.context,
+                "GrandParentBaseFileName" => {
+                    f.has_grandparent = true;
+                    continue;
+                }
+                "ContextBaseFileName" => {
+                    f.has_context_base = true;
+                    continue;
+                }
+                "ContextImageFileName" => {
+                    f.has_context_image = true;
+                    continue;
+                }
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(v.as_str());
+            }
+        }
+        f
+    }
+}
+
 /// An auditd fork-family syscall that succeeded: (child pid, the image, the parent pid).
 fn forked(ev: &Event) -> Option<(String, String, String)> {
     let id = ev.get_str("EventID")?;
@@ -247,54 +301,41 @@ impl ProcessTree {
 
     /// Remember a process event, and fill the event's missing lineage fields.
     pub fn enrich(&mut self, ev: &mut Event) {
-        let name_v = ev.get_str("#event_simpleName");
-        let name: &str = name_v.as_deref().unwrap_or_default();
+        let f = Fields::of(ev);
+        let name: &str = f.name.as_deref().unwrap_or_default();
         if !name.is_empty() && !is_process_event(name) {
             // File, registry, network events only read the tree: they neither count as a host's
             // activity nor advance the clock, so that a reader may skip the ones that cannot
             // pass the query without changing what the others get.
-            let Some(ctx) = ev.get_str("ContextProcessId").map(|s| key(&s)) else { return };
-            let found = match ev.get_str("aid").or_else(|| ev.get_str("ComputerName")) {
-                Some(host) => self.hosts.get(&key(&host)).and_then(|c| c.get(ctx)),
+            let Some(ctx) = f.context.as_deref().map(key) else { return };
+            let found = match f.aid.as_deref().or(f.computer.as_deref()) {
+                Some(host) => self.hosts.get(&key(host)).and_then(|c| c.get(ctx)),
                 None => None,
             };
-            {
-                if let Some(p) = found {
-                    if !ev.has("ContextBaseFileName") {
-                        ev.set("ContextBaseFileName", Value::Str(basename(&p.image).to_string()));
-                    }
-                    if !ev.has("ContextImageFileName") {
-                        ev.set("ContextImageFileName", Value::Str(p.image.to_string()));
-                    }
+            let (has_base, has_image) = (f.has_context_base, f.has_context_image);
+            if let Some(p) = found {
+                if !has_base {
+                    ev.set("ContextBaseFileName", Value::Str(basename(&p.image).to_string()));
+                }
+                if !has_image {
+                    ev.set("ContextImageFileName", Value::Str(p.image.to_string()));
                 }
             }
             return;
         }
-        let process = is_process_event(name);
-        drop(name_v);
-        if process {
-            let fill = {
-                let get = |k: &str| ev.get_str(k);
-                let (host, pguid, ppid, target, image, pname) = (
-                    get("aid").or_else(|| get("ComputerName")),
-                    get("ParentProcessGuid"),
-                    get("ParentProcessId"),
-                    get("TargetProcessId"),
-                    get("ImageFileName"),
-                    get("ParentBaseFileName"),
-                );
-                let Some(host) = host else { return };
-                self.process(ProcView {
-                    host: &host,
-                    // Sysmon keeps its own ParentProcessId (the OS pid); its ParentProcessGuid is
-                    // the unique id that TargetProcessId (= ProcessGuid) is matched against.
-                    parent: pguid.as_deref().or(ppid.as_deref()),
-                    target: target.as_deref(),
-                    image: image.as_deref(),
-                    parent_name: pname.as_deref(),
-                    has_grandparent: ev.has("GrandParentBaseFileName"),
-                })
-            };
+        if is_process_event(name) {
+            let Some(host) = f.aid.as_deref().or(f.computer.as_deref()) else { return };
+            let fill = self.process(ProcView {
+                host,
+                // Sysmon keeps its own ParentProcessId (the OS pid); its ParentProcessGuid is
+                // the unique id that TargetProcessId (= ProcessGuid) is matched against.
+                parent: f.parent_guid.as_deref().or(f.parent_id.as_deref()),
+                target: f.target.as_deref(),
+                image: f.image.as_deref(),
+                parent_name: f.parent_name.as_deref(),
+                has_grandparent: f.has_grandparent,
+            });
+            drop(f);
             if let Some(p) = fill.parent {
                 ev.set("ParentBaseFileName", Value::Str(p));
             }
@@ -303,6 +344,7 @@ impl ProcessTree {
             }
             return;
         }
+        drop(f);
         // auditd records (no event name).
         let host = match ev.get_str("aid").or_else(|| ev.get_str("ComputerName")) {
             Some(h) => h.into_owned(),
