@@ -395,7 +395,18 @@ impl<'s> Lexer<'s> {
         let src = self.src;
         let mut i = at;
         let mut out = String::new();
-        while let Some(c) = self.char_at(i) {
+        loop {
+            // A run of letters, digits, `_` and `.` (word characters in every mode, none of them
+            // special) is taken whole.
+            let run = src.as_bytes()[i.min(src.len())..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.'))
+                .count();
+            if run > 0 {
+                out.push_str(&src[i..i + run]);
+                i += run;
+            }
+            let Some(c) = self.char_at(i) else { break };
             let next = self.char_at(i + c.len_utf8());
             if c == '`' {
                 // Back-quoted segment: `user.\`e-mail\``.

@@ -32,8 +32,18 @@ enum Need {
 /// The literals every match of `pattern` (flags inline, as `plan::rx` compiles it) holds one
 /// of, lower case ASCII; `None` when none are known or they are too short to help.
 pub fn required(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(pattern).ok()?;
-    let mut set = match need(&hir) {
+    required_of(&ascii_hir(pattern)?)
+}
+
+/// A pattern's syntax tree compiled without Unicode and for bytes (what [`required`] reads,
+/// and what `plan::rx` builds its ASCII engine from); `None` when the syntax does not take it.
+pub fn ascii_hir(pattern: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new().unicode(false).utf8(false).build().parse(pattern).ok()
+}
+
+/// [`required`] of a pattern's [`ascii_hir`].
+pub fn required_of(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    let mut set = match need(hir) {
         Need::Exact(set) | Need::Any(set) => set,
         Need::Nothing => return None,
     };

@@ -35,6 +35,9 @@ struct Engine {
     /// The literals a match holds one of ([`crate::plan::required`]), worked out when first
     /// asked.
     required: std::sync::OnceLock<Option<Vec<Vec<u8>>>>,
+    /// The pattern's syntax tree without Unicode, parsed once for both the literals and the
+    /// ASCII engine.
+    ascii_hir: std::sync::OnceLock<Option<regex_syntax::hir::Hir>>,
 }
 
 impl Engine {
@@ -43,7 +46,11 @@ impl Engine {
         if !self.ascii_pattern || !s.is_ascii() {
             return None;
         }
-        self.ascii.get_or_init(|| ascii_engine(&self.pattern)).as_ref()
+        self.ascii.get_or_init(|| ascii_engine(self.ascii_hir()?)).as_ref()
+    }
+
+    fn ascii_hir(&self) -> Option<&regex_syntax::hir::Hir> {
+        self.ascii_hir.get_or_init(|| crate::plan::required::ascii_hir(&self.pattern)).as_ref()
     }
 
     /// The whole engine, compiled now if it waited.
@@ -53,11 +60,12 @@ impl Engine {
 }
 
 /// The engine that answers `is_match` for ASCII values: the pattern without Unicode (as
-/// `regex::bytes` with `unicode(false)`, the `regex` crate's limits), and without what only
+/// `regex::bytes` with `unicode(false)`, the `regex` crate's limits; built from the syntax tree
+/// its literals are read from, parsed once), and without what only
 /// finding a match's bounds or groups needs (capture states, the one-pass DFA, the bounded
 /// backtracker), which is most of compiling a large alternation.
-fn ascii_engine(p: &str) -> Option<regex_automata::meta::Regex> {
-    use regex_automata::{meta, nfa::thompson::WhichCaptures, util::syntax, MatchKind};
+fn ascii_engine(hir: &regex_syntax::hir::Hir) -> Option<regex_automata::meta::Regex> {
+    use regex_automata::{meta, nfa::thompson::WhichCaptures, MatchKind};
     let config = meta::Config::new()
         .nfa_size_limit(Some(10 * (1 << 20)))
         .hybrid_cache_capacity(2 * (1 << 20))
@@ -67,8 +75,7 @@ fn ascii_engine(p: &str) -> Option<regex_automata::meta::Regex> {
         .onepass(false)
         .backtrack(false)
         .auto_prefilter(false);
-    let syntax = syntax::Config::new().unicode(false).utf8(false);
-    meta::Builder::new().configure(config).syntax(syntax).build(p).ok()
+    meta::Builder::new().configure(config).build_from_hir(hir).ok()
 }
 
 /// A pattern's engine, compiled.
@@ -151,6 +158,7 @@ pub fn compile(pattern: &str, flags: &str, source: &str) -> Result<Rx, String> {
         ascii: std::sync::OnceLock::new(),
         compiled,
         required: std::sync::OnceLock::new(),
+        ascii_hir: std::sync::OnceLock::new(),
     });
     share(&engine);
     Ok(Rx { source: source.to_string(), engine, names })
@@ -295,7 +303,8 @@ impl Rx {
     /// The literals every match holds one of (ASCII, without case), for ASCII values
     /// ([`crate::plan::required`]); `None` when none are known.
     pub fn required(&self) -> Option<&[Vec<u8>]> {
-        self.engine.required.get_or_init(|| crate::plan::required::required(&self.engine.pattern)).as_deref()
+        let e = &self.engine;
+        e.required.get_or_init(|| crate::plan::required::required_of(e.ascii_hir()?)).as_deref()
     }
 
     /// The whole engine, compiled now if it waited.
