@@ -169,10 +169,16 @@ fn one_letter(c: &Class) -> Option<u8> {
     }
 }
 
-/// The literals of several patterns tested on one field, found in one scan of a value.
-#[derive(Debug, Clone)]
+/// The literals of several patterns tested on one field, found in one scan of a value: by an
+/// Aho-Corasick NFA, cheap to build, for the first [`Literals::DFA_AFTER`] values, then by a DFA,
+/// faster to scan with but costlier to build (a run over EVTX files scans a few hundred values
+/// per field; one over a large NDJSON export, hundreds of thousands).
+#[derive(Debug)]
 pub struct Literals {
-    ac: aho_corasick::AhoCorasick,
+    nfa: aho_corasick::AhoCorasick,
+    dfa: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
+    scans: std::sync::atomic::AtomicU32,
+    all: Vec<Vec<u8>>,
     /// Per pattern (in the order given): the bits of its literals, 0 when it needs none known.
     needs: Vec<u128>,
 }
@@ -208,8 +214,15 @@ impl Literals {
         if needs.iter().all(|&b| b == 0) {
             return None;
         }
-        let ac = aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(&all).ok()?;
-        Some(Literals { ac, needs })
+        let nfa = Self::automaton(&all, aho_corasick::AhoCorasickKind::ContiguousNFA)?;
+        Some(Literals { nfa, dfa: Default::default(), scans: Default::default(), all, needs })
+    }
+
+    /// Values scanned by the NFA before the DFA is built.
+    pub const DFA_AFTER: u32 = 512;
+
+    fn automaton(all: &[Vec<u8>], kind: aho_corasick::AhoCorasickKind) -> Option<aho_corasick::AhoCorasick> {
+        aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).kind(Some(kind)).build(all).ok()
     }
 
     /// Whether pattern `i` needs literals (so [`Literals::present`] can rule it out).
@@ -219,8 +232,17 @@ impl Literals {
 
     /// The bits of the literals a value holds (bit 127 always set: asked).
     pub fn present(&self, value: &[u8]) -> u128 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let ac = match self.dfa.get() {
+            Some(dfa) => dfa.as_ref().unwrap_or(&self.nfa),
+            None if self.scans.fetch_add(1, Relaxed) < Self::DFA_AFTER => &self.nfa,
+            None => {
+                let dfa = self.dfa.get_or_init(|| Self::automaton(&self.all, aho_corasick::AhoCorasickKind::DFA));
+                dfa.as_ref().unwrap_or(&self.nfa)
+            }
+        };
         let mut bits = 1u128 << 127;
-        for m in self.ac.find_overlapping_iter(value) {
+        for m in ac.find_overlapping_iter(value) {
             bits |= 1u128 << m.pattern().as_usize();
         }
         bits
@@ -290,6 +312,34 @@ mod tests {
         assert!(!lits.rules_out(0, p) && !lits.rules_out(1, p) && lits.rules_out(2, p));
         let p = lits.present(b"copy TermSrv.DLL x");
         assert!(lits.rules_out(0, p) && !lits.rules_out(2, p));
+    }
+
+    /// The first values are scanned by the NFA, the later ones by the DFA: the same literals.
+    #[test]
+    fn the_dfa_finds_what_the_nfa_found() {
+        let lits = Literals::new(&[
+            required(r"(?i)\b(esxcli|localcli)\b"),
+            required(r"(?i)(cmd|powershell|pwsh)\.exe"),
+            required(r"termsrv\.dll"),
+        ])
+        .unwrap();
+        let values: Vec<&[u8]> = vec![
+            b"C:\\x\\LOCALCLI software",
+            b"copy TermSrv.DLL x",
+            b"powershell.EXE -c esxcli",
+            b"nothing here",
+            b"cmd.execmd.exe pwsh.exe termsrv.dll localcli",
+        ];
+        let by_nfa: Vec<u128> = values.iter().map(|v| lits.present(v)).collect();
+        assert!(lits.dfa.get().is_none());
+        for _ in 0..Literals::DFA_AFTER {
+            lits.present(b"x");
+        }
+        let by_dfa: Vec<u128> = values.iter().map(|v| lits.present(v)).collect();
+        assert!(lits.dfa.get().is_some_and(Option::is_some), "the DFA is built");
+        assert_eq!(by_nfa, by_dfa);
+        assert_eq!(by_nfa[3], 1 << 127, "only the asked bit");
+        assert_eq!(by_nfa[4].count_ones(), 5, "its four literals, and the asked bit");
     }
 
     /// Why callers do not rule patterns out on values with `ſ` or the Kelvin sign: Unicode case
