@@ -113,9 +113,7 @@ pub fn read(
             return Ok(n);
         }
         for chunk in parser.chunks() {
-            let chunk = chunk.map_err(|e| format!("EVTX record: {e}"));
-            let chunk = chunk.as_ref().map(|d| Chunk { data: &d.data, header: &d.header, number: d.number });
-            if !decode_chunk(chunk.map_err(Clone::clone), &settings, &mut dec, name, maps, &mut emit) {
+            if !decode_chunk(Chunk::of(&chunk), &settings, &mut dec, name, maps, &mut emit) {
                 break;
             }
         }
@@ -133,6 +131,16 @@ struct Chunk<'a> {
     data: &'a [u8],
     header: &'a EvtxChunkHeader,
     number: Option<u64>,
+}
+
+impl Chunk<'_> {
+    /// A chunk the crate read, or what it said of a broken one.
+    fn of(read: &evtx::err::Result<EvtxChunkData>) -> Result<Chunk<'_>, String> {
+        match read {
+            Ok(d) => Ok(Chunk { data: &d.data, header: &d.header, number: d.number }),
+            Err(e) => Err(format!("EVTX record: {e}")),
+        }
+    }
 }
 
 /// Where a [`Walk`] reads chunks from: chunk `n`'s 64 KiB are loaded into one buffer, reused.
@@ -195,7 +203,7 @@ fn oldest_chunk(count: u64, header: &mut dyn FnMut(u64, &mut [u8; 512]) -> bool)
 /// broken: held equal by a test): from the chunk that holds the oldest records to the end of
 /// the file, then from its start (a full log writes each new chunk over its oldest), empty
 /// chunks passed over, and chunks past the count the file's size gives read while they are
-/// whole.
+/// whole. (Checksums are not checked: the reader's settings do not ask the crate to.)
 #[derive(Debug)]
 struct Walk {
     count: u64,
@@ -377,9 +385,7 @@ fn parallel(
         let mut dec = Decoder::new(keep);
         'read: for batch in rx.iter() {
             for chunk in batch {
-                let chunk = chunk.map_err(|e| format!("EVTX record: {e}"));
-                let chunk = chunk.as_ref().map(|d| Chunk { data: &d.data, header: &d.header, number: d.number });
-                if !decode_chunk(chunk.map_err(Clone::clone), settings, &mut dec, name, maps, emit) {
+                if !decode_chunk(Chunk::of(&chunk), settings, &mut dec, name, maps, emit) {
                     break 'read;
                 }
             }
