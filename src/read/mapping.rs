@@ -167,7 +167,7 @@ impl Mappings {
                 }
             }
         }
-        let text = |ev: &'_ Event, at: &[u32], slot: u16| -> Option<String> {
+        let text = |ev: &'_ Event, at: &[u32], slot: u32| -> Option<String> {
             ev.value_at(at[slot as usize] as usize).map(|v| v.as_str().into_owned())
         };
         let (i, src) = c.sources.iter().enumerate().find(|(_, s)| {
@@ -186,7 +186,7 @@ impl Mappings {
             let id = id.as_deref().unwrap_or_default();
             src.events.iter().find(|e| e.id == id)
         };
-        let put = |ev: &mut Event, at: &mut [u32], slot: u16, v: Value| {
+        let put = |ev: &mut Event, at: &mut [u32], slot: u32, v: Value| {
             if at[slot as usize] == NONE {
                 at[slot as usize] = ev.len() as u32;
                 ev.push(c.names[slot as usize].clone(), v);
@@ -218,17 +218,17 @@ const NONE: u32 = u32::MAX;
 struct Compiled {
     /// By slot.
     names: Vec<crate::event::Name>,
-    /// Open addressing by [`name_hash`]: (hash, slot), slot `u16::MAX` for an empty place.
-    table: Vec<(u64, u16)>,
-    event_id: u16,
+    /// Open addressing by [`name_hash`]: (hash, slot), slot `u32::MAX` for an empty place.
+    table: Vec<(u64, u32)>,
+    event_id: u32,
     /// `#event_simpleName`, `event_simpleName`.
-    simple: [u16; 2],
+    simple: [u32; 2],
     sources: Vec<CSource>,
 }
 
 #[derive(Debug, Clone, Default)]
 struct CSource {
-    when: Vec<(u16, String)>,
+    when: Vec<(u32, String)>,
     events: Vec<CEvent>,
     common: Vec<CRow>,
 }
@@ -243,18 +243,18 @@ struct CEvent {
 #[derive(Debug, Clone)]
 enum CName {
     Fixed(String),
-    FileType(u16),
+    FileType(u32),
 }
 
 #[derive(Debug, Clone)]
 struct CRow {
-    target: u16,
+    target: u32,
     expr: CExpr,
 }
 
 #[derive(Debug, Clone)]
 enum CExpr {
-    Field(u16),
+    Field(u32),
     Lit(String),
     Call(Func, Box<CExpr>),
 }
@@ -349,18 +349,18 @@ impl Compiled {
     }
 
     /// A name's slot, made when new (the table grows to stay at most half full).
-    fn intern(&mut self, name: &str) -> u16 {
+    fn intern(&mut self, name: &str) -> u32 {
         if let Some(s) = self.slot(name) {
-            return s as u16;
+            return s as u32;
         }
-        let slot = self.names.len() as u16;
+        let slot = self.names.len() as u32;
         self.names.push(crate::event::intern(name));
         if self.table.len() < 2 * self.names.len() {
             let size = (4 * self.names.len()).next_power_of_two();
-            self.table = vec![(0, u16::MAX); size];
+            self.table = vec![(0, u32::MAX); size];
             let hashes: Vec<u64> = self.names.iter().map(|n| name_hash(n)).collect();
             for (i, h) in hashes.into_iter().enumerate() {
-                self.place(h, i as u16);
+                self.place(h, i as u32);
             }
         } else {
             self.place(name_hash(name), slot);
@@ -368,10 +368,10 @@ impl Compiled {
         slot
     }
 
-    fn place(&mut self, h: u64, slot: u16) {
+    fn place(&mut self, h: u64, slot: u32) {
         let mask = self.table.len() - 1;
         let mut i = h as usize & mask;
-        while self.table[i].1 != u16::MAX {
+        while self.table[i].1 != u32::MAX {
             i = (i + 1) & mask;
         }
         self.table[i] = (h, slot);
@@ -388,7 +388,7 @@ impl Compiled {
         let mut i = h as usize & mask;
         loop {
             let (eh, slot) = self.table[i];
-            if slot == u16::MAX {
+            if slot == u32::MAX {
                 return None;
             }
             if eh == h && *self.names[slot as usize] == *name {
