@@ -61,9 +61,10 @@ impl Engine {
 
 /// The engine that answers `is_match` for ASCII values: the pattern without Unicode (as
 /// `regex::bytes` with `unicode(false)`, the `regex` crate's limits; built from the syntax tree
-/// its literals are read from, parsed once), and without what only
-/// finding a match's bounds or groups needs (capture states, the one-pass DFA, the bounded
-/// backtracker), which is most of compiling a large alternation.
+/// its literals are read from, parsed once), without what only finding a match's bounds or
+/// groups needs (capture states, the one-pass DFA, the bounded backtracker), and without a
+/// prefilter (the memo's scan for the literals rules most values out before a pattern runs):
+/// most of compiling a large alternation, for an engine that answers yes or no.
 fn ascii_engine(hir: &regex_syntax::hir::Hir) -> Option<regex_automata::meta::Regex> {
     use regex_automata::{meta, nfa::thompson::WhichCaptures, MatchKind};
     let config = meta::Config::new()
