@@ -93,6 +93,12 @@ fn need(h: &Hir) -> Need {
             let mut exact = true;
             for p in parts {
                 match need(p) {
+                    // One text: appended to each of the run's, in place.
+                    Need::Exact(set) if set.len() == 1 => {
+                        for r in &mut run {
+                            r.extend_from_slice(&set[0]);
+                        }
+                    }
                     Need::Exact(set) => {
                         run = match cross(&run, &set) {
                             Some(r) => r,
@@ -150,19 +156,26 @@ fn score(set: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
 /// The byte a class matches when it is one ASCII byte, or one letter in either case (lower
 /// case); `None` otherwise.
 fn one_letter(c: &Class) -> Option<u8> {
-    let ranges: Vec<(u32, u32)> = match c {
-        Class::Bytes(b) => b.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).collect(),
-        Class::Unicode(u) => u.ranges().iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).collect(),
+    // The class's first three members are enough to tell (more than two: not one letter).
+    let mut bytes = [0u32; 3];
+    let mut n = 0;
+    let mut take = |lo: u32, hi: u32| {
+        for x in lo..=hi.min(lo + 2) {
+            if n < 3 {
+                bytes[n] = x;
+            }
+            n += 1;
+        }
     };
-    if ranges.iter().any(|&(lo, hi)| hi - lo > 1) {
-        return None;
+    match c {
+        Class::Bytes(b) => b.ranges().iter().for_each(|r| take(u32::from(r.start()), u32::from(r.end()))),
+        Class::Unicode(u) => u.ranges().iter().for_each(|r| take(u32::from(r.start()), u32::from(r.end()))),
     }
-    let bytes: Vec<u32> = ranges.iter().flat_map(|&(lo, hi)| lo..=hi).collect();
     let ascii = |x: u32| u8::try_from(x).ok().filter(u8::is_ascii);
-    match bytes.as_slice() {
-        [a] => ascii(*a).map(|b| b.to_ascii_lowercase()),
+    match bytes[..n.min(3)] {
+        [a] => ascii(a).map(|b| b.to_ascii_lowercase()),
         [a, b] => {
-            let (a, b) = (ascii(*a)?, ascii(*b)?);
+            let (a, b) = (ascii(a)?, ascii(b)?);
             (a != b && a.eq_ignore_ascii_case(&b)).then(|| a.to_ascii_lowercase())
         }
         _ => None,
