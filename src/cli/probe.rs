@@ -441,6 +441,18 @@ struct Group {
     members: Box<[(u64, u64)]>,
 }
 
+impl Group {
+    /// The slots of the member routes not in `ended`.
+    fn open_slots(&self, ended: u64) -> u64 {
+        self.members.iter().filter(|m| m.0 & ended == 0).fold(0, |a, m| a | m.1)
+    }
+
+    /// The member routes a value ends: those whose every slot it fails (`failed`).
+    fn ended_by(&self, failed: u64) -> u64 {
+        self.members.iter().filter(|&&(_, slots)| failed & slots == slots).fold(0, |a, m| a | m.0)
+    }
+}
+
 /// The [`Group`]s of an event type's routes (of two routes or more; none past 64 routes), the
 /// largest first: a group whose routes others have ended is not asked (nor its key searched
 /// for). Keys a line seldom carries make no group (their search reads the whole line).
@@ -793,16 +805,11 @@ impl Probe {
                 Some(Value::Str(v)) => {
                     let memo = &mut self.memos[gr.key];
                     let Some(e) = *entry.get_or_insert_with(|| memo.entry(v.as_bytes())) else { continue };
-                    let open = gr.members.iter().filter(|m| m.0 & ended == 0);
-                    memo.fails(e, open.fold(0, |a, m| a | m.1), || Some(v.as_str()))
+                    memo.fails(e, gr.open_slots(ended), || Some(v.as_str()))
                 }
                 Some(_) => continue,
             };
-            for &(route, slots) in gr.members.iter() {
-                if failed & slots == slots {
-                    ended |= route;
-                }
-            }
+            ended |= gr.ended_by(failed);
         }
         for (i, Route { rule, guard }) in routes[at].iter().enumerate() {
             if ended & bit(i) != 0 {
@@ -1003,13 +1010,8 @@ impl Probe {
                 }
             };
             // Only the slots of the routes not ended yet are asked.
-            let open = gr.members.iter().filter(|m| m.0 & ended == 0);
-            let failed = memo.fails(e, open.fold(0, |a, m| a | m.1), value);
-            for &(route, slots) in gr.members.iter() {
-                if failed & slots == slots {
-                    ended |= route;
-                }
-            }
+            let failed = memo.fails(e, gr.open_slots(ended), value);
+            ended |= gr.ended_by(failed);
         }
         for (i, Route { rule: r, guard }) in routes[at].iter().enumerate() {
             if ended & bit(i) != 0 {

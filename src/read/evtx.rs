@@ -90,12 +90,7 @@ pub fn read(
             let len = file.metadata().map_err(|e| format!("{name}: {e}"))?.len();
             let count = chunk_count(len, u64::from(parser.header().header_block_size));
             let mut src = FileChunks { file, buf: vec![0; CHUNK] };
-            let oldest = oldest_chunk(count, &mut |n, buf| {
-                use std::os::unix::fs::FileExt;
-                let at = n.checked_mul(CHUNK as u64).and_then(|a| a.checked_add(FILE_HEADER as u64));
-                at.is_some_and(|at| src.file.read_exact_at(buf, at).is_ok())
-            });
-            let mut walk = Walk::new(count, oldest);
+            let mut walk = Walk::new(count, oldest_chunk(count, &mut src));
             while let Some(chunk) = walk.next(&mut src) {
                 let header;
                 let chunk = match chunk {
@@ -149,6 +144,14 @@ trait ChunkSource {
     fn load(&mut self, n: u64) -> bool;
     /// The chunk loaded last.
     fn bytes(&self) -> &[u8];
+    /// Chunk `n`'s header (its first 512 bytes) into `buf`, the loaded chunk left as it is;
+    /// false when they are not there.
+    fn header(&mut self, n: u64, buf: &mut [u8; 512]) -> bool;
+}
+
+/// Where chunk `n` starts in the file.
+fn chunk_at(n: u64) -> Option<u64> {
+    n.checked_mul(CHUNK as u64)?.checked_add(FILE_HEADER as u64)
 }
 
 /// Chunks read from a file by their position, each into the one buffer (what the crate's
@@ -162,12 +165,16 @@ struct FileChunks {
 impl ChunkSource for FileChunks {
     fn load(&mut self, n: u64) -> bool {
         use std::os::unix::fs::FileExt;
-        let at = n.checked_mul(CHUNK as u64).and_then(|a| a.checked_add(FILE_HEADER as u64));
-        at.is_some_and(|at| self.file.read_exact_at(&mut self.buf, at).is_ok())
+        chunk_at(n).is_some_and(|at| self.file.read_exact_at(&mut self.buf, at).is_ok())
     }
 
     fn bytes(&self) -> &[u8] {
         &self.buf
+    }
+
+    fn header(&mut self, n: u64, buf: &mut [u8; 512]) -> bool {
+        use std::os::unix::fs::FileExt;
+        chunk_at(n).is_some_and(|at| self.file.read_exact_at(buf, at).is_ok())
     }
 }
 
@@ -181,13 +188,12 @@ fn chunk_count(len: u64, header_block_size: u64) -> u64 {
 }
 
 /// The chunk whose header names the lowest record ID, where Windows starts reading a log (a
-/// header whose range is reversed says nothing of where its records belong); `header` reads
-/// chunk `n`'s first 512 bytes (false: they are not there).
-fn oldest_chunk(count: u64, header: &mut dyn FnMut(u64, &mut [u8; 512]) -> bool) -> u64 {
+/// header whose range is reversed says nothing of where its records belong).
+fn oldest_chunk(count: u64, src: &mut dyn ChunkSource) -> u64 {
     let mut oldest = (u64::MAX, 0);
     let mut bytes = [0u8; 512];
     for n in 0..count {
-        if !header(n, &mut bytes) {
+        if !src.header(n, &mut bytes) {
             break;
         }
         if let Ok(h) = EvtxChunkHeader::from_bytes(&bytes) {
@@ -418,12 +424,17 @@ mod tests {
 
     impl ChunkSource for Bytes<'_> {
         fn load(&mut self, n: u64) -> bool {
-            self.at = FILE_HEADER + n as usize * CHUNK;
+            self.at = chunk_at(n).expect("a small file") as usize;
             self.data.len() >= self.at + CHUNK
         }
 
         fn bytes(&self) -> &[u8] {
             &self.data[self.at..self.at + CHUNK]
+        }
+
+        fn header(&mut self, n: u64, buf: &mut [u8; 512]) -> bool {
+            let at = chunk_at(n).expect("a small file") as usize;
+            self.data.get(at..at + 512).map(|b| buf.copy_from_slice(b)).is_some()
         }
     }
 
@@ -431,11 +442,8 @@ mod tests {
     fn our_walk(bytes: &[u8]) -> Vec<Result<u64, String>> {
         let parser = EvtxParser::from_read_seek(std::io::Cursor::new(bytes.to_vec())).expect("header");
         let count = chunk_count(bytes.len() as u64, u64::from(parser.header().header_block_size));
-        let oldest = oldest_chunk(count, &mut |n, buf| {
-            let at = FILE_HEADER + n as usize * CHUNK;
-            bytes.get(at..at + 512).map(|b| buf.copy_from_slice(b)).is_some()
-        });
-        let (mut walk, mut src) = (Walk::new(count, oldest), Bytes { data: bytes, at: 0 });
+        let mut src = Bytes { data: bytes, at: 0 };
+        let mut walk = Walk::new(count, oldest_chunk(count, &mut src));
         let mut out = Vec::new();
         while let Some(c) = walk.next(&mut src) {
             out.push(c.map(|(_, n)| n).map_err(|n| format!("Failed to parse chunk number {n}")));

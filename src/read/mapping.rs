@@ -167,12 +167,9 @@ impl Mappings {
                 }
             }
         }
-        let text = |ev: &'_ Event, at: &[u32], slot: u32| -> Option<String> {
-            ev.value_at(at[slot as usize] as usize).map(|v| v.as_str().into_owned())
-        };
         let (i, src) = c.sources.iter().enumerate().find(|(_, s)| {
             s.when.iter().any(|(slot, v)| {
-                ev.value_at(at[*slot as usize] as usize).is_some_and(|x| {
+                value(ev, at, *slot).is_some_and(|x| {
                     let x = x.as_str();
                     match v.strip_suffix('*') {
                         Some(prefix) => x.starts_with(prefix),
@@ -181,25 +178,19 @@ impl Mappings {
                 })
             })
         })?;
-        let id = ev.value_at(at[c.event_id as usize] as usize).map(Value::as_str);
+        let id = value(ev, at, c.event_id).map(Value::as_str);
         let em = {
             let id = id.as_deref().unwrap_or_default();
             src.events.iter().find(|e| e.id == id)
         };
-        let put = |ev: &mut Event, at: &mut [u32], slot: u32, v: Value| {
-            if at[slot as usize] == NONE {
-                at[slot as usize] = ev.len() as u32;
-                ev.push(c.names[slot as usize].clone(), v);
-            }
-        };
         if let Some(em) = em {
             let name = match &em.name {
                 CName::Fixed(n) => Some(n.clone()),
-                CName::FileType(f) => text(ev, at, *f).map(|p| file_event_name(&p).to_string()),
+                CName::FileType(f) => value(ev, at, *f).map(|p| file_event_name(&p.as_str()).to_string()),
             };
             if let Some(n) = name {
-                put(ev, at, c.simple[0], Value::Str(n.clone()));
-                put(ev, at, c.simple[1], Value::Str(n));
+                c.put(ev, at, c.simple[0], Value::Str(n.clone()));
+                c.put(ev, at, c.simple[1], Value::Str(n));
             }
             run_rows(&em.rows, c, ev, at);
         }
@@ -210,6 +201,11 @@ impl Mappings {
 
 /// An absent name's position.
 const NONE: u32 = u32::MAX;
+
+/// The value of the name in `slot`, from its position in the event (`at`).
+fn value<'e>(ev: &'e Event, at: &[u32], slot: u32) -> Option<&'e Value> {
+    ev.value_at(at[slot as usize] as usize)
+}
 
 /// The tables as [`Mappings::apply`] runs them: every name a table reads or writes has a slot,
 /// found in an event's fields in one pass (by a hash of the name's length and first and last
@@ -377,6 +373,14 @@ impl Compiled {
         self.table[i] = (h, slot);
     }
 
+    /// Append the name in `slot` with its value, when the event lacks it (its position noted).
+    fn put(&self, ev: &mut Event, at: &mut [u32], slot: u32, v: Value) {
+        if at[slot as usize] == NONE {
+            at[slot as usize] = ev.len() as u32;
+            ev.push(self.names[slot as usize].clone(), v);
+        }
+    }
+
     /// The slot of a name the tables read or write.
     #[inline]
     fn slot(&self, name: &str) -> Option<usize> {
@@ -407,8 +411,7 @@ fn run_rows(rows: &[CRow], c: &Compiled, ev: &mut Event, at: &mut [u32]) {
             continue;
         }
         if let Some(v) = run_expr(&r.expr, ev, at).map(std::borrow::Cow::into_owned) {
-            at[r.target as usize] = ev.len() as u32;
-            ev.push(c.names[r.target as usize].clone(), Value::Str(v));
+            c.put(ev, at, r.target, Value::Str(v));
         }
     }
 }
@@ -417,9 +420,7 @@ fn run_expr<'a>(e: &'a CExpr, ev: &'a Event, at: &[u32]) -> Option<std::borrow::
     use std::borrow::Cow;
     match e {
         // Windows writes `-` for "no value": it does not count as one.
-        CExpr::Field(f) => {
-            ev.value_at(at[*f as usize] as usize).map(Value::as_str).filter(|s| s != "-" && !s.is_empty())
-        }
+        CExpr::Field(f) => value(ev, at, *f).map(Value::as_str).filter(|s| s != "-" && !s.is_empty()),
         CExpr::Lit(s) => Some(Cow::Borrowed(s)),
         CExpr::Call(f, arg) => {
             let a = run_expr(arg, ev, at)?;
