@@ -95,14 +95,16 @@ pub struct Probe {
 }
 
 /// The fields the process tree reads from a process event.
+/// The parent's name comes before its ids: a line that names its parent is not searched for
+/// them (the tree keeps no parent id for such a process).
 const TREE_FIELDS: [&str; 7] = [
     "aid",
     "ComputerName",
     "TargetProcessId",
-    "ParentProcessId",
-    "ParentProcessGuid",
     "ImageFileName",
     "ParentBaseFileName",
+    "ParentProcessId",
+    "ParentProcessGuid",
 ];
 
 /// Alternatives of tests that must all pass.
@@ -1149,22 +1151,22 @@ impl Probe {
         }
         // The values as the line spells them: the tree decodes only what it has not seen.
         let mut vals: [Option<&'l [u8]>; TREE_FIELDS.len()] = Default::default();
-        let mut seen_aid = false;
-        for (t, (slot, name)) in vals.iter_mut().zip(TREE_FIELDS).enumerate() {
+        let (mut seen_aid, mut named_parent) = (false, false);
+        for (t, name) in TREE_FIELDS.into_iter().enumerate() {
             // The tree names a host by `aid`, else `ComputerName`.
             if name == "ComputerName" && seen_aid {
                 continue;
             }
-            if !self.parents && matches!(name, "ParentProcessId" | "ParentProcessGuid" | "ParentBaseFileName") {
+            let parents = matches!(name, "ParentProcessId" | "ParentProcessGuid" | "ParentBaseFileName");
+            if parents && (!self.parents || named_parent) {
                 continue;
             }
             let at = fetched.index(&self.keys, self.tree_keys[t]);
             match fetched.got[at].text {
                 Text::Str(v) => {
-                    if name == "aid" {
-                        seen_aid = true;
-                    }
-                    *slot = Some(v);
+                    seen_aid |= name == "aid";
+                    named_parent |= name == "ParentBaseFileName";
+                    vals[t] = Some(v);
                 }
                 Text::Absent if *u_escape.get_or_insert_with(|| rawline::has_u_escape(line)) => return Verdict::Keep,
                 Text::Absent => {}
@@ -1172,7 +1174,7 @@ impl Probe {
                 Text::Unsure => return Verdict::Keep,
             }
         }
-        let [aid, computer, target, ppid, pguid, image, pname] = vals;
+        let [aid, computer, target, image, pname, ppid, pguid] = vals;
         let Some(host) = aid.or(computer) else { return Verdict::Drop };
         Verdict::Lineage(SpelledProc { host, parent: pguid.or(ppid), target, image, parent_name: pname })
     }

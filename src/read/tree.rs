@@ -12,8 +12,9 @@
 //! `BUDGET / MIN_PER_HOST` hosts, `MIN_PER_HOST` each), in a
 //! two-generation cache per host (when the newer generation fills, the older is dropped, so
 //! recently seen processes stay), and at most [`HOSTS`] hosts (the least recently seen host is
-//! dropped first). A child whose parent was dropped still gets its grandparent's name from the
-//! parent's own event when that event named it (Falcon's and Sysmon's do).
+//! dropped first). A child's grandparent is the name its parent's own event gave (Falcon's and
+//! Sysmon's do), so it is known even when the grandparent was dropped; only a parent whose event
+//! did not name its parent is followed up the tree by id.
 
 use crate::event::{Event, Value};
 use crate::hash::FastMap as HashMap;
@@ -33,6 +34,10 @@ pub const HOSTS: usize = 4096;
 #[derive(Debug, Clone)]
 struct Proc {
     image: Arc<str>,
+    /// Kept only when the event does not name the parent (`parent_name` is then what the tree
+    /// filled, if anything): a grandchild's grandparent is the parent's `parent_name` when the
+    /// event gave one, and only otherwise the image of the process this id names. So a line
+    /// that names its parent needs no search for its parent's id.
     parent: Option<u64>,
     /// The parent's base name as the process's own event gave it (Falcon's
     /// `ParentBaseFileName`), for a grandchild when the parent's parent has no event of its own.
@@ -444,6 +449,8 @@ impl ProcessTree {
         } else {
             self.lookup_keys(host, parent, false, true).parent.map(|p| self.intern(&p))
         };
+        // A process whose event names its parent is not asked for its parent's id (see `Proc`).
+        let parent = parent.filter(|_| parent_name.is_none());
         if let (Some(id), Some(image), Some(c)) = (target, image, self.hosts.get_mut(&host)) {
             c.insert(id, Proc { image, parent, parent_name: parent_name.or(filled) }, generation);
         }
@@ -475,7 +482,8 @@ impl ProcessTree {
     /// Keep a process by its id, with its image and parent's name interned.
     fn keep(&mut self, v: &ProcView<'_>, image: Option<Arc<str>>, parent_name: Option<Arc<str>>, generation: usize) {
         let (Some(id), Some(image)) = (v.target, image) else { return };
-        let parent = v.parent.map(key);
+        // A process whose event names its parent is not asked for its parent's id (see `Proc`).
+        let parent = v.parent.filter(|_| v.parent_name.is_none()).map(key);
         if let Some(c) = self.hosts.get_mut(&key(v.host)) {
             c.insert(key(id), Proc { image, parent, parent_name }, generation);
         }
@@ -506,9 +514,11 @@ impl ProcessTree {
                 fill.parent = Some(basename(&pp.image).to_string());
             }
             if !has_grandparent {
-                fill.grandparent = match pp.parent.and_then(|g| cache.get(g)) {
-                    Some(gp) => Some(basename(&gp.image).to_string()),
-                    None => pp.parent_name.as_deref().map(str::to_string),
+                // The parent's own event names its parent when it can (the sensor saw it); the
+                // tree's record of that process is asked only when it does not.
+                fill.grandparent = match &pp.parent_name {
+                    Some(n) => Some(n.to_string()),
+                    None => pp.parent.and_then(|g| cache.get(g)).map(|gp| basename(&gp.image).to_string()),
                 };
             }
         }
@@ -568,13 +578,54 @@ mod tests {
             parent: Some(parent),
             target: Some(target),
             image: Some(image),
-            parent_name: Some(b"services.exe"),
+            // Unnamed: the tree follows the ids.
+            parent_name: None,
         };
         assert!(t.record_spelled(&spelled(br"7\/1", b"1", br"C:\\w3wp.exe")));
         assert!(t.record_spelled(&spelled(b"8", b"7/1", br"C:\\cmd.exe")));
         let v = ProcView { host: r"h\1", parent: Some("8"), target: Some("9"), image: Some("x"), ..Default::default() };
         assert_eq!(t.peek(&v).and_then(|f| f.grandparent).as_deref(), Some("w3wp.exe"));
         assert!(!t.record_spelled(&spelled(b"9", b"\x01", b"x")), "an id that does not decode");
+    }
+
+    /// A grandparent is the name the parent's own event gave its parent, when it gave one: the
+    /// tree's record of the process that id named is not asked (so a line that names its parent
+    /// needs no search for the parent's id), and a grandparent already dropped is still named.
+    #[test]
+    fn the_parents_own_event_names_the_grandparent() {
+        let mut t = ProcessTree::new();
+        let v =
+            |target: &'static str, parent: &'static str, image: &'static str, named: Option<&'static str>| ProcView {
+                host: "h",
+                parent: Some(parent),
+                target: Some(target),
+                image: Some(image),
+                parent_name: named,
+                has_grandparent: false,
+            };
+        t.process(v("1", "0", r"C:\w\w3wp.exe", None));
+        // Its event says its parent is svchost.exe; the tree's process 1 runs w3wp.exe.
+        t.process(v("2", "1", r"C:\w\cmd.exe", Some("svchost.exe")));
+        assert_eq!(
+            t.process(v("3", "2", r"C:\w\whoami.exe", Some("cmd.exe"))).grandparent.as_deref(),
+            Some("svchost.exe")
+        );
+        // Unnamed, the parent's id is followed.
+        t.process(v("4", "1", r"C:\w\cmd.exe", None));
+        let fill = t.process(v("5", "4", r"C:\w\whoami.exe", Some("cmd.exe")));
+        assert_eq!(fill.grandparent.as_deref(), Some("w3wp.exe"));
+        // The same from a line's spelling.
+        let rec = |target: &'static [u8], parent: &'static [u8], named: Option<&'static [u8]>| SpelledProc {
+            host: b"h",
+            parent: Some(parent),
+            target: Some(target),
+            image: Some(br"C:\\w\\cmd.exe"),
+            parent_name: named,
+        };
+        assert!(t.record_spelled(&rec(b"6", b"1", Some(b"explorer.exe"))));
+        assert_eq!(t.process(v("7", "6", "x", Some("cmd.exe"))).grandparent.as_deref(), Some("explorer.exe"));
+        assert!(t.record_spelled(&rec(b"8", b"1", None)));
+        assert_eq!(t.process(v("9", "8", "x", Some("cmd.exe"))).grandparent.as_deref(), Some("w3wp.exe"));
     }
 
     #[test]
