@@ -376,12 +376,15 @@ fn format_overrides_recognition() {
     let d = tmpdir("format");
     let f = d.join("e.log");
     write(&f, good_lines(3).as_bytes());
-    // Read as JSON (recognised): 3 events; forced as XML: no <Event> element, no events.
-    let (_, out, _) = run(&["run", "-q", "-o", "ndjson", "-e", "count()", f.to_str().unwrap()], None);
-    assert_eq!(out.trim(), "{\"_count\":3}");
-    let (_, out, _) =
-        run(&["run", "-q", "--format", "xml", "-o", "ndjson", "-e", "count()", f.to_str().unwrap()], None);
-    assert_eq!(out.trim(), "{\"_count\":0}");
+    // Read as JSON (recognised): 3 events; forced as XML: no <Event> element, no events. The
+    // same on two threads (their line workers once read a file forced as XML as JSON lines).
+    for j in ["1", "2"] {
+        let (_, out, _) = run(&["run", "-q", "-j", j, "-o", "ndjson", "-e", "count()", f.to_str().unwrap()], None);
+        assert_eq!(out.trim(), "{\"_count\":3}", "-j {j}");
+        let (_, out, _) =
+            run(&["run", "-q", "-j", j, "--format", "xml", "-o", "ndjson", "-e", "count()", f.to_str().unwrap()], None);
+        assert_eq!(out.trim(), "{\"_count\":0}", "-j {j}");
+    }
     let (code, _, err) =
         run(&["run", "--format", "auditd", "-o", "ndjson", "-e", "count()", f.to_str().unwrap()], None);
     assert_eq!(code, 0);

@@ -103,11 +103,20 @@ pub fn run(ir: &ir::Pipeline, opts: &RunOptions) -> Option<Result<Summary, RunEr
     // Only line-delimited Falcon input is cut into chunks; EVTX and XML read on one thread.
     let given = if opts.inputs.is_empty() { vec![PathBuf::from("-")] } else { opts.inputs.clone() };
     let inputs = read::expand_inputs(&given).ok()?;
-    let forced_json = opts.format == Some(read::Format::FalconNdjson);
-    if !forced_json && inputs.iter().any(|p| !matches!(read::sniff_path(p), Ok(Some(read::Format::FalconNdjson)))) {
+    if !inputs.iter().all(|p| json_lines(p, opts)) {
         return None;
     }
     Some(run_split(ir, opts, &mut master, now_ms))
+}
+
+/// Whether an input is read as lines of JSON, so that the line workers may take it: forced so,
+/// or recognised. Another format forced is read as that format, and a zip's members one by one
+/// (`run::read_one`): on one thread.
+fn json_lines(p: &PathBuf, opts: &RunOptions) -> bool {
+    match opts.format {
+        Some(f) => f == read::Format::FalconNdjson,
+        None => !read::is_zip(p) && matches!(read::sniff_path(p), Ok(Some(read::Format::FalconNdjson))),
+    }
 }
 
 fn run_split(ir: &ir::Pipeline, opts: &RunOptions, master: &mut Executor, now_ms: f64) -> Result<Summary, RunError> {
@@ -160,10 +169,7 @@ pub(crate) fn read_ordered(
     state: &mut super::run::ReadState,
     sink: &mut dyn FnMut(Event) -> bool,
 ) -> Option<Result<Vec<FileStats>, RunError>> {
-    let forced_json = opts.format == Some(read::Format::FalconNdjson);
-    if inputs.is_empty()
-        || (!forced_json && inputs.iter().any(|p| !matches!(read::sniff_path(p), Ok(Some(read::Format::FalconNdjson)))))
-    {
+    if inputs.is_empty() || !inputs.iter().all(|p| json_lines(p, opts)) {
         return None;
     }
     let names: Vec<String> = inputs
