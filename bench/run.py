@@ -99,23 +99,23 @@ def main():
     sh(["cat", data], stdout=subprocess.DEVNULL)  # warm the page cache
 
     cmds = {
-        "cqlhunt seed (lenient), 1 thread": [BIN, "run", "-q", "--lenient", "-o", "ndjson", "-f", SEED, data],
+        "cqlhunt seed (lenient), 1 thread": [BIN, "run", "-q", "--lenient", "-o", "ndjson", "-j", "1", "-f", SEED, data],
     }
     cmds["cqlhunt seed (lenient), 2 threads"] = [BIN, "run", "-q", "--lenient", "-o", "ndjson", "-j", "2", "-f", SEED, data]
-    cmds["cqlhunt detect (the whole T1505 pack), 1 thread"] = [BIN, "detect", "-q", "-o", "ndjson", data]
+    cmds["cqlhunt detect (the whole T1505 pack), 1 thread"] = [BIN, "detect", "-q", "-o", "ndjson", "-j", "1", data]
     cmds["cqlhunt detect (the whole T1505 pack), 2 threads"] = [BIN, "detect", "-q", "-o", "ndjson", "-j", "2", data]
     # Not a target: detect without the process tree, to tell the rules' shared scan from the
     # enrichment (the seed's query needs no tree on Falcon lines, which name the parent).
     cmds["cqlhunt detect --no-enrich (no process tree), 1 thread"] = [
-        BIN, "detect", "-q", "--no-enrich", "-o", "ndjson", data]
+        BIN, "detect", "-q", "--no-enrich", "-o", "ndjson", "-j", "1", data]
     cmds["cqlhunt seed from stdin (cat FILE |), 1 thread"] = [
-        "sh", "-c", f'cat "{data}" | "{BIN}" run -q --lenient -o ndjson -f "{SEED}" -']
+        "sh", "-c", f'cat "{data}" | "{BIN}" run -q --lenient -o ndjson -j 1 -f "{SEED}" -']
     zst = data + ".zst"
     if shutil.which("zstd"):
         if not os.path.exists(zst):
             sh(["zstd", "-q", "-T0", "-o", zst, data])
         cmds["cqlhunt seed over FILE.zst, 1 thread (+ decompression thread)"] = [
-            BIN, "run", "-q", "--lenient", "-o", "ndjson", "-f", SEED, zst]
+            BIN, "run", "-q", "--lenient", "-o", "ndjson", "-j", "1", "-f", SEED, zst]
         cmds["zstd -dc FILE.zst"] = ["sh", "-c", f'zstd -dc "{zst}" > /dev/null']
     duck = shutil.which("duckdb")
     if duck:
@@ -140,7 +140,8 @@ def main():
     for th in (1, 2):
         evtx_cmds[f"cqlhunt seed over the EVTX file, {th} thread{'s' if th > 1 else ''}"] = [
             BIN, "run", "-q", "--lenient", "-o", "ndjson", "-j", str(th), "-f", SEED, big]
-    evtx_cmds["cqlhunt detect (the whole pack) over the EVTX file, 1 thread"] = [BIN, "detect", "-q", "-o", "ndjson", big]
+    evtx_cmds["cqlhunt detect (the whole pack) over the EVTX file, 1 thread"] = [
+        BIN, "detect", "-q", "-o", "ndjson", "-j", "1", big]
     evtx_cmds["cqlhunt detect (the whole pack) over the EVTX file, 2 threads"] = [
         BIN, "detect", "-q", "-o", "ndjson", "-j", "2", big]
     dump = shutil.which("evtx_dump") or (os.path.expanduser("~/.cargo/bin/evtx_dump")
@@ -211,7 +212,7 @@ def main():
         with open(big4, "wb") as f:
             sh([BIN, "gen", "--events", str(args.events * 4), "--seed", "1", "--hosts", "200"], stdout=f)
     sh(["cat", big4], stdout=subprocess.DEVNULL)
-    t4, rss4 = measure([BIN, "run", "-q", "--lenient", "-o", "ndjson", "-f", SEED, big4])
+    t4, rss4 = measure([BIN, "run", "-q", "--lenient", "-o", "ndjson", "-j", "1", "-f", SEED, big4])
     rss1 = max(m for _, m in results[seed1_name])
     mem_lines = [
         "",

@@ -85,7 +85,7 @@ fn a_run_without_lineage_stands_only_when_nothing_lacks_it() {
         .expect("q");
     for file in [&complete, &lacking] {
         for query in [&seed, &q] {
-            for extra in [&[][..], &["-j", "2"][..]] {
+            for extra in [&["-j", "1"][..], &["-j", "2"][..]] {
                 let fast = run(query, file, extra, true);
                 let slow = run(query, file, extra, false);
                 assert_eq!(fast.1, slow.1, "{} {} {extra:?}", file.display(), query.display());
@@ -159,7 +159,7 @@ fn fast_paths_give_the_same_rows() {
     for (name, q) in &queries {
         let qf = dir.join("q.cql");
         std::fs::write(&qf, q).expect("write query");
-        for extra in [&[][..], &["--no-enrich"][..], &["-j", "2"][..]] {
+        for extra in [&["-j", "1"][..], &["-j", "1", "--no-enrich"][..], &["-j", "2"][..]] {
             let fast = run(&qf, &events, extra, true);
             let slow = run(&qf, &events, extra, false);
             assert_eq!(fast.0, slow.0, "{name} {extra:?}: exit codes differ\n{}\n{}", fast.2, slow.2);
@@ -176,7 +176,7 @@ fn fast_paths_give_the_same_rows() {
     // The comparison means something only if the queries find things.
     assert!(nonempty >= 30, "only {nonempty} runs returned rows");
     // The whole pack in one scan: the same alerts.
-    for extra in [&[][..], &["-j", "2"][..]] {
+    for extra in [&["-j", "1"][..], &["-j", "2"][..]] {
         let detect = |pushdown: bool| {
             let mut args = vec!["detect", "-o", "ndjson"];
             args.extend(extra);
@@ -213,7 +213,7 @@ fn evtx_fast_paths_give_the_same_rows() {
     for (name, q) in &queries {
         let qf = dir.join("q.cql");
         std::fs::write(&qf, q).expect("write query");
-        for extra in [&[][..], &["-j", "2"][..]] {
+        for extra in [&["-j", "1"][..], &["-j", "2"][..]] {
             let fast = run(&qf, &corpus, extra, true);
             let slow = run(&qf, &corpus, extra, false);
             assert_eq!(fast.0, slow.0, "{name} {extra:?}: exit codes differ\n{}\n{}", fast.2, slow.2);

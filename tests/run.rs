@@ -256,7 +256,7 @@ fn threads_give_the_same_rows_in_the_same_order() {
         "top(aid)",
         "count(aid, distinct=true)",
     ] {
-        let one = run(&["run", "-q", "-o", "ndjson", "-e", q, d.to_str().unwrap()], None);
+        let one = run(&["run", "-q", "-j", "1", "-o", "ndjson", "-e", q, d.to_str().unwrap()], None);
         let two = run(&["run", "-q", "-j", "2", "-o", "ndjson", "-e", q, d.to_str().unwrap()], None);
         assert_eq!(one.0, 0, "{q}: {}", one.2);
         assert_eq!(one.1, two.1, "{q}: -j 2 differs");
@@ -292,7 +292,7 @@ fn process_tree_enrichment_fills_lineage_and_context() {
     assert!(!out.contains("ParentBaseFileName") && !out.contains("ContextBaseFileName"), "{out}");
     // -j 2 reads in order when enrichment matters: same rows.
     let (_, two, _) = run(&["run", "-q", "-j", "2", "-o", "ndjson", "-e", q, f.to_str().unwrap()], None);
-    let (_, one, _) = run(&["run", "-q", "-o", "ndjson", "-e", q, f.to_str().unwrap()], None);
+    let (_, one, _) = run(&["run", "-q", "-j", "1", "-o", "ndjson", "-e", q, f.to_str().unwrap()], None);
     assert_eq!(one, two);
 }
 

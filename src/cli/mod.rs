@@ -200,8 +200,9 @@ struct InputArgs {
     hostname: Option<String>,
     /// Worker threads: line-delimited input is cut into blocks that N workers read, probe and
     /// parse (a query that needs lineage, and `detect`, then runs in input order on one thread);
-    /// EVTX chunks are rendered on N threads.
-    #[arg(short = 'j', long = "threads", default_value_t = 1)]
+    /// EVTX chunks are rendered on N threads. Results are the same, in the same order, for
+    /// every N. Default: the CPUs this process may use, at most 8.
+    #[arg(short = 'j', long = "threads", default_value_t = default_threads())]
     threads: usize,
     /// Parse every line whole, with every field (turns off dropping lines that cannot pass
     /// before parsing them, and keeping only the fields a query reads): for checking that the
@@ -280,6 +281,12 @@ enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// `-j`'s default: the CPUs this process may use (its affinity and cgroup quota), at most 8
+/// (past that, blocks in flight cost memory and the reader's one thread feeds no more).
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
