@@ -72,7 +72,14 @@ fn need(h: &Hir) -> Need {
         HirKind::Capture(c) => need(&c.sub),
         HirKind::Repetition(r) => {
             if r.min == 0 {
-                return Need::Nothing;
+                // An optional exact piece (`x?`, `php[3-8]?`) is its texts or nothing.
+                return match need(&r.sub) {
+                    Need::Exact(mut set) if r.max == Some(1) => {
+                        set.push(Vec::new());
+                        Need::Exact(set)
+                    }
+                    _ => Need::Nothing,
+                };
             }
             match need(&r.sub) {
                 Need::Exact(set) if r.min == 1 && r.max == Some(1) => Need::Exact(set),
@@ -286,7 +293,10 @@ mod tests {
         assert_eq!(req(r"(?i)\b(esxcli|localcli)\b"), Some(vec!["esxcli".into(), "localcli".into()]));
         assert_eq!(
             req(r"(?i)\\TransportRoles\\Shared\\(fet)?agents\.config$"),
-            Some(vec!["\\transportroles\\shared\\".into()])
+            Some(vec![
+                "\\transportroles\\shared\\agents.config".into(),
+                "\\transportroles\\shared\\fetagents.config".into()
+            ])
         );
         assert_eq!(
             req(r"(?i)[\\/](inetpub|wwwroot)[\\/]|\\FrontEnd\\HttpProxy\\"),
@@ -312,9 +322,27 @@ mod tests {
 
     #[test]
     fn optional_pieces_break_runs() {
-        // "ab" and "cd" are not adjacent in every match.
-        assert_eq!(req(r"abc(x)?def"), Some(vec!["abc".into()]));
+        // "abc" and "def" are not adjacent in every match; an optional exact piece is either
+        // of its texts or nothing.
+        assert_eq!(req(r"abc(x)?def"), Some(vec!["abcdef".into(), "abcxdef".into()]));
+        assert_eq!(req(r"abc(x|y)*def"), Some(vec!["abc".into()]));
         assert_eq!(req(r"(?i)a[Bb]c"), Some(vec!["abc".into()]));
+        assert_eq!(req(r"(?i)\.(aspx?|ashx)$"), Some(vec![".ashx".into(), ".asp".into(), ".aspx".into()]));
+        // A class of several bytes ends a run (each of its bytes would multiply the texts).
+        assert_eq!(req(r"abc[a-c]def"), Some(vec!["abc".into()]));
+        assert_eq!(req(r"(?i)\.php[3-5]?$"), Some(vec![".php".into()]));
+        // The pack's web script extensions, through `(;...)?` and a second alternative (its
+        // image extensions say more than its script ones): literals, where `x?` ending every
+        // run gave none.
+        let exts = req(
+            r"(?i)\.(aspx?|php[3-8]?|jspx?)(;[^\\\/]*)?$|\.(php[3-8]?|phtml)\.(jpe?g|png|gif|bmp|ico|webp|txt|pdf)$",
+        )
+        .expect("literals");
+        let want = [
+            ".bmp", ".gif", ".ico", ".jpeg", ".jpg", ".pdf", ".png", ".txt", ".webp", "asp", "aspx", "jsp", "jspx",
+            "php",
+        ];
+        assert_eq!(exts, want);
     }
 
     #[test]
