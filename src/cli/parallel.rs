@@ -110,12 +110,12 @@ pub fn run(ir: &ir::Pipeline, opts: &RunOptions) -> Option<Result<Summary, RunEr
 }
 
 /// Whether an input is read as lines of JSON, so that the line workers may take it: forced so,
-/// or recognised. Another format forced is read as that format, and a zip's members one by one
-/// (`run::read_one`): on one thread.
+/// or recognised. Another format forced is read as that format, and a zip (which has no one
+/// format) member by member (`run::read_one`): on one thread.
 fn json_lines(p: &std::path::Path, opts: &RunOptions) -> bool {
     match opts.format {
         Some(f) => f == read::Format::FalconNdjson,
-        None => !read::is_zip(p) && matches!(read::sniff_path(p), Ok(Some(read::Format::FalconNdjson))),
+        None => matches!(read::sniff_path(p), Ok(Some(read::Format::FalconNdjson))),
     }
 }
 

@@ -786,19 +786,10 @@ pub fn sniff(head: &[u8]) -> Format {
     Format::FalconNdjson
 }
 
-/// Whether a regular file is a zip archive (its members are read one by one, each as a file of
-/// its own: not as one stream of lines).
-pub fn is_zip(path: &Path) -> bool {
-    let mut head = [0u8; 4];
-    path.as_os_str() != "-"
-        && std::fs::metadata(path).is_ok_and(|m| m.is_file())
-        && std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
-        && head == *b"PK\x03\x04"
-}
-
 /// The format of a regular file (decompressing its start), or of standard input (looked at
 /// through its own buffer, which later reads see again). Pipes and other special files cannot
-/// be looked at twice: `None` (sniff them from their reader instead).
+/// be looked at twice: `None` (sniff them from their reader instead). A zip archive has no one
+/// format (its members are read one by one, each recognised on its own): `None` too.
 pub fn sniff_path(path: &Path) -> io::Result<Option<Format>> {
     if path.as_os_str() == "-" {
         return sniff_stdin();
@@ -813,6 +804,9 @@ pub fn sniff_path(path: &Path) -> io::Result<Option<Format>> {
     };
     if head[..n].starts_with(b"ElfFile\0") {
         return Ok(Some(Format::Evtx));
+    }
+    if head[..n].starts_with(b"PK\x03\x04") {
+        return Ok(None);
     }
     let mut r = open(path)?;
     let buf = r.fill_buf()?;

@@ -44,6 +44,16 @@ struct Proc {
     parent_name: Option<Arc<str>>,
 }
 
+impl Proc {
+    /// A process whose event gave it `image`, its parent's id and maybe its parent's name
+    /// (`named`); `filled` is the name the tree gave the parent when the event did not. The
+    /// parent's id is kept only when the event did not name the parent.
+    fn new(image: Arc<str>, parent: Option<u64>, named: Option<Arc<str>>, filled: Option<Arc<str>>) -> Proc {
+        let parent = parent.filter(|_| named.is_none());
+        Proc { image, parent, parent_name: named.or(filled) }
+    }
+}
+
 #[derive(Debug, Default)]
 struct HostCache {
     new: HashMap<u64, Proc>,
@@ -449,10 +459,8 @@ impl ProcessTree {
         } else {
             self.lookup_keys(host, parent, false, true).parent.map(|p| self.intern(&p))
         };
-        // A process whose event names its parent is not asked for its parent's id (see `Proc`).
-        let parent = parent.filter(|_| parent_name.is_none());
         if let (Some(id), Some(image), Some(c)) = (target, image, self.hosts.get_mut(&host)) {
-            c.insert(id, Proc { image, parent, parent_name: parent_name.or(filled) }, generation);
+            c.insert(id, Proc::new(image, parent, parent_name, filled), generation);
         }
         true
     }
@@ -471,21 +479,15 @@ impl ProcessTree {
         Some(a)
     }
 
-    /// Keep a process (`filled_parent`: its parent's name when the event lacks it).
+    /// Keep a process by its id, its image and parent's name interned (`filled_parent`: its
+    /// parent's name when the event lacks it).
     fn remember(&mut self, v: &ProcView<'_>, filled_parent: Option<&str>, generation: usize) {
-        let Some(image) = v.image.filter(|_| v.target.is_some()) else { return };
+        let (Some(id), Some(image)) = (v.target, v.image) else { return };
         let image = self.intern(image);
-        let parent_name = v.parent_name.or(filled_parent).map(|p| self.intern(p));
-        self.keep(v, Some(image), parent_name, generation);
-    }
-
-    /// Keep a process by its id, with its image and parent's name interned.
-    fn keep(&mut self, v: &ProcView<'_>, image: Option<Arc<str>>, parent_name: Option<Arc<str>>, generation: usize) {
-        let (Some(id), Some(image)) = (v.target, image) else { return };
-        // A process whose event names its parent is not asked for its parent's id (see `Proc`).
-        let parent = v.parent.filter(|_| v.parent_name.is_none()).map(key);
+        let named = v.parent_name.map(|p| self.intern(p));
+        let filled = filled_parent.filter(|_| named.is_none()).map(|p| self.intern(p));
         if let Some(c) = self.hosts.get_mut(&key(v.host)) {
-            c.insert(key(id), Proc { image, parent, parent_name }, generation);
+            c.insert(key(id), Proc::new(image, v.parent.map(key), named, filled), generation);
         }
     }
 
