@@ -1334,6 +1334,44 @@ mod tests {
         assert!(!check(&mut p, line("ProcessRollup2", "CommandLine", "cmd /c dir")));
     }
 
+    /// The seed's branches name their event types with OR (`#event_simpleName=A OR
+    /// #event_simpleName=B | …`): one test of the type, answered once per type, so a process
+    /// line is never searched for the file branch's `TargetFileName` (a search for a key the
+    /// line lacks reads all of it).
+    #[test]
+    fn an_or_of_event_types_is_one_test_of_the_type() {
+        let q = "case { #event_simpleName=ProcessRollup2 | ParentBaseFileName=/^w3wp\\.exe$/i ; \
+                 #event_simpleName=NewScriptWritten OR (#event_simpleName=PeFileWritten OR #event_simpleName=\"a.b\") \
+                 | TargetFileName=/\\.aspx$/i ; } | count()";
+        let p = Probe::new(vec![(exec(q), None)], false, false, false);
+        let names = |t: &str| -> Vec<Vec<&str>> {
+            let routes = p.route(&p.execs, t);
+            routes
+                .iter()
+                .flat_map(|r| r.guard.as_ref().expect("a guard"))
+                .map(|alt| alt.iter().map(|t| p.keys[t.key].name()).collect())
+                .collect()
+        };
+        assert_eq!(names("ProcessRollup2"), [["ParentBaseFileName"]]);
+        assert_eq!(names("NewScriptWritten"), [["TargetFileName"]]);
+        assert_eq!(names("PeFileWritten"), [["TargetFileName"]]);
+        assert_eq!(names("a.b"), [["TargetFileName"]]);
+        // Exact values: not a part of a name, nor a regex's reading of one.
+        assert!(names("NewScriptWrittenV2").is_empty());
+        assert!(names("axb").is_empty());
+        // An OR that is not of one field's exact values says nothing about the type.
+        for q in [
+            "case { #event_simpleName=A OR FileName=x | TargetFileName=y ; #event_simpleName=B | CommandLine=z ; }",
+            "case { #event_simpleName=A OR #event_simpleName=/B/ | TargetFileName=y ; #event_simpleName=B | CommandLine=z ; }",
+        ] {
+            let p = Probe::new(vec![(exec(q), None)], false, false, false);
+            let routes = p.route(&p.execs, "B");
+            let g = routes[0].guard.as_ref().expect("a guard");
+            let keys: Vec<&str> = g.iter().flat_map(|a| a.iter().map(|t| p.keys[t.key].name())).collect();
+            assert_eq!(keys, ["TargetFileName", "CommandLine"], "{q}");
+        }
+    }
+
     #[test]
     fn fields_lineage_fills_are_tested_last() {
         let q = "#event_simpleName=ProcessRollup2 | GrandParentBaseFileName=/^w3wp\\.exe$/i \

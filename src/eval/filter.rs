@@ -321,13 +321,44 @@ impl Pred {
     }
 
     /// The `Field=pattern` tests an event must pass for it to pass (the conjuncts of an `And`
-    /// that are such tests; nothing for anything else), appended to `out`.
+    /// that are such tests, and an OR of exact values of one field as one test, as
+    /// [`Pred::exact_alternatives`] tells; nothing for anything else), appended to `out`.
     pub fn necessary_tests(&self, out: &mut Vec<(String, Matcher)>) {
         match self {
             Pred::Field(f, m) => out.push((f.clone(), m.clone())),
             Pred::And(v) => v.iter().for_each(|p| p.necessary_tests(out)),
+            Pred::Or(_) => {
+                if let Some(t) = self.exact_alternatives() {
+                    out.push(t);
+                }
+            }
             _ => {}
         }
+    }
+
+    /// `F=a OR F=b OR …` (exact values of one field, the ORs nested in any way) as one test:
+    /// the field, and an anchored regex of the values (`#event_simpleName=A OR
+    /// #event_simpleName=B` is a test of the event type, which a reader that knows a line's
+    /// type answers once per type). `None` for any other OR.
+    pub fn exact_alternatives(&self) -> Option<(String, Matcher)> {
+        fn values<'a>(p: &'a Pred, field: &mut Option<&'a str>, out: &mut Vec<&'a str>) -> bool {
+            match p {
+                Pred::Or(v) => !v.is_empty() && v.iter().all(|p| values(p, field, out)),
+                Pred::Field(f, Matcher::Exact(x)) if *field.get_or_insert(f) == f => {
+                    out.push(x);
+                    true
+                }
+                _ => false,
+            }
+        }
+        let (mut field, mut exact) = (None, Vec::new());
+        if !matches!(self, Pred::Or(_)) || !values(self, &mut field, &mut exact) {
+            return None;
+        }
+        let alternation: Vec<String> = exact.iter().map(|x| regex::escape(x)).collect();
+        let pattern = format!(r"\A(?:{})\z", alternation.join("|"));
+        let rx = rx::compile(&pattern, "", &pattern).ok()?;
+        Some((field?.to_string(), Matcher::Regex(Arc::new(rx))))
     }
 
     /// Call `f` on each field it reads, stopping at the first `false`; `None` when it may read
