@@ -1359,6 +1359,23 @@ mod tests {
         // Exact values: not a part of a name, nor a regex's reading of one.
         assert!(names("NewScriptWrittenV2").is_empty());
         assert!(names("axb").is_empty());
+        // in() of exact values is the same test; on another field too.
+        let q = "case { in(#event_simpleName, values=[ProcessRollup2, SyntheticProcessRollup2]) \
+                 | in(FileName, values=[cmd.exe, \"a*\"]) | in(ParentBaseFileName, values=[w3wp.exe]) ; \
+                 #event_simpleName=NewScriptWritten OR in(#event_simpleName, values=[PeFileWritten]) \
+                 | TargetFileName=/\\.aspx$/i ; } | count()";
+        let p = Probe::new(vec![(exec(q), None)], false, false, false);
+        let routes = p.route(&p.execs, "SyntheticProcessRollup2");
+        let g = routes[0].guard.as_ref().expect("a guard");
+        assert_eq!(g.len(), 1);
+        // (a value with `*` makes in() say nothing)
+        assert_eq!(g[0].iter().map(|t| p.keys[t.key].name()).collect::<Vec<_>>(), ["ParentBaseFileName"]);
+        let m = &g[0][0].m;
+        assert_eq!(crate::eval::filter::matcher_answer(m, "w3wp.exe"), Some(true));
+        assert_eq!(crate::eval::filter::matcher_answer(m, "W3WP.EXE"), Some(false));
+        assert_eq!(crate::eval::filter::matcher_answer(m, "w3wp.exe2"), Some(false));
+        assert_eq!(p.route(&p.execs, "PeFileWritten").len(), 1);
+        assert!(p.route(&p.execs, "ProcessRollup2V2").is_empty());
         // An OR that is not of one field's exact values says nothing about the type.
         for q in [
             "case { #event_simpleName=A OR FileName=x | TargetFileName=y ; #event_simpleName=B | CommandLine=z ; }",

@@ -321,13 +321,13 @@ impl Pred {
     }
 
     /// The `Field=pattern` tests an event must pass for it to pass (the conjuncts of an `And`
-    /// that are such tests, and an OR of exact values of one field as one test, as
+    /// that are such tests, and a test of one field's exact values, as
     /// [`Pred::exact_alternatives`] tells; nothing for anything else), appended to `out`.
     pub fn necessary_tests(&self, out: &mut Vec<(String, Matcher)>) {
         match self {
             Pred::Field(f, m) => out.push((f.clone(), m.clone())),
             Pred::And(v) => v.iter().for_each(|p| p.necessary_tests(out)),
-            Pred::Or(_) => {
+            Pred::Or(_) | Pred::In { .. } => {
                 if let Some(t) = self.exact_alternatives() {
                     out.push(t);
                 }
@@ -336,10 +336,11 @@ impl Pred {
         }
     }
 
-    /// `F=a OR F=b OR …` (exact values of one field, the ORs nested in any way) as one test:
-    /// the field, and an anchored regex of the values (`#event_simpleName=A OR
-    /// #event_simpleName=B` is a test of the event type, which a reader that knows a line's
-    /// type answers once per type). `None` for any other OR.
+    /// `F=a OR F=b OR …` and `in(F, values=[a, b, …])` (exact values of one field: no `*`, not
+    /// ignoring case; the two nested in any way) as one test: the field, and an anchored regex
+    /// of the values (`#event_simpleName=A OR #event_simpleName=B` is a test of the event
+    /// type, which a reader that knows a line's type answers once per type). `None` for
+    /// anything else.
     pub fn exact_alternatives(&self) -> Option<(String, Matcher)> {
         fn values<'a>(p: &'a Pred, field: &mut Option<&'a str>, out: &mut Vec<&'a str>) -> bool {
             match p {
@@ -348,11 +349,20 @@ impl Pred {
                     out.push(x);
                     true
                 }
+                Pred::In { field: f, values: v } if !v.is_empty() && *field.get_or_insert(f) == f => {
+                    v.iter().all(|g| match g.parts.as_slice() {
+                        [x] if !g.ignore_case => {
+                            out.push(x);
+                            true
+                        }
+                        _ => false,
+                    })
+                }
                 _ => false,
             }
         }
         let (mut field, mut exact) = (None, Vec::new());
-        if !matches!(self, Pred::Or(_)) || !values(self, &mut field, &mut exact) {
+        if !matches!(self, Pred::Or(_) | Pred::In { .. }) || !values(self, &mut field, &mut exact) {
             return None;
         }
         let alternation: Vec<String> = exact.iter().map(|x| regex::escape(x)).collect();

@@ -810,8 +810,38 @@ fn event_names(f: &Filter) -> Option<Vec<String>> {
             Some(out)
         }
         Filter::And(items, _) => items.iter().find_map(event_names),
+        // `in(#event_simpleName, values=[A, B])`, `#event_simpleName =~ in(values=[A, B])`.
+        Filter::Call(c) => in_event_names(c, None),
+        Filter::FieldCall { field, negated: false, call, .. } => in_event_names(call, Some(&field.name)),
         _ => None,
     }
+}
+
+/// The values of an `in()` of the event type: exact names (no `*`, not ignoring case). `field`:
+/// the field given by `field =~ in(…)`.
+fn in_event_names(c: &Call, field: Option<&str>) -> Option<Vec<String>> {
+    if !c.name.eq_ignore_ascii_case("in") {
+        return None;
+    }
+    let text = |e: &Expr| match e {
+        Expr::Word(w, _) | Expr::Str(w, _) if !w.is_empty() && !w.contains(['*', '\\', '"']) => Some(w.clone()),
+        _ => None,
+    };
+    let (mut named_field, mut values) = (field.map(str::to_string), None);
+    for a in &c.args {
+        match a.name.as_ref().map(|(n, _)| n.as_str()) {
+            Some("field") | None => named_field = Some(text(&a.value)?),
+            Some("values") => match &a.value {
+                Expr::Array(items, _) if !items.is_empty() => {
+                    values = Some(items.iter().map(text).collect::<Option<Vec<_>>>()?);
+                }
+                _ => return None,
+            },
+            Some("ignoreCase") if matches!(&a.value, Expr::Word(w, _) if w == "false") => {}
+            Some(_) => return None,
+        }
+    }
+    matches!(named_field.as_deref(), Some("#event_simpleName" | "event_simpleName")).then_some(values).flatten()
 }
 
 fn prefilter_pipeline(p: &Pipeline) -> Option<Vec<String>> {
@@ -938,6 +968,32 @@ mod tests {
         let q = "FileName=cmd.exe #event_simpleName=ProcessRollup2 | groupBy(aid)";
         let (ast, _) = parse(q, ParseOptions::default());
         assert_eq!(plan(&ast, q, &PlanOptions::default()).0.event_names, Some(vec!["ProcessRollup2".to_string()]));
+    }
+
+    /// `in()` of the event type names the types as an OR of them does; wildcards, ignoring
+    /// case, a negation or another field say nothing.
+    #[test]
+    fn event_names_of_in() {
+        let names = |q: &str| {
+            let (ast, diags) = parse(q, ParseOptions::default());
+            assert!(diags.iter().all(|d| !d.is_error()), "{q}: {diags:?}");
+            plan(&ast, q, &PlanOptions::default()).0.event_names
+        };
+        let ab = Some(vec!["A".to_string(), "B".to_string()]);
+        assert_eq!(names(r##"in(field="#event_simpleName", values=[A, "B"]) | x=1"##), ab);
+        assert_eq!(names("in(#event_simpleName, values=[A, B], ignoreCase=false)"), ab);
+        assert_eq!(names("#event_simpleName =~ in(values=[A, B])"), ab);
+        assert_eq!(names("case { in(#event_simpleName, values=[A]) | x=1 ; #event_simpleName=B }"), ab);
+        for q in [
+            r#"in(#event_simpleName, values=[A, "B*"])"#,
+            "in(#event_simpleName, values=[A], ignoreCase=true)",
+            "!in(#event_simpleName, values=[A])",
+            "#event_simpleName =~ !in(values=[A])",
+            "in(FileName, values=[A])",
+            "in(#event_simpleName, values=[A, ?b])",
+        ] {
+            assert_eq!(names(q), None, "{q}");
+        }
     }
 
     #[test]
