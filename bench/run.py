@@ -78,6 +78,71 @@ def build_big_evtx(sources, target_bytes, dst):
             f.write(chunks[i % len(chunks)])
 
 
+# The classes of Falcon event types the by-type breakdown splits the data into.
+TYPE_CLASSES = [
+    ("process", lambda t: t in ("ProcessRollup2", "SyntheticProcessRollup2")),
+    ("file written", lambda t: t.endswith("Written") or t in ("FileCreateInfo", "FileRenameInfo")),
+    ("registry", lambda t: t.startswith(("Reg", "Asep"))),
+    ("other", lambda t: True),
+]
+
+
+def by_type_lines(data, data_dir, runs):
+    """Where detect's time goes, by event type: the data split into classes of event types
+    (files made once, beside the data), each read by the seed, detect and detect --no-enrich,
+    alternately; and the commands over an empty file (their start-up)."""
+    import re
+    split_dir = os.path.join(data_dir, "by-type-" + os.path.basename(data).rsplit(".", 1)[0])
+    paths = {name: os.path.join(split_dir, name.replace(" ", "-") + ".ndjson") for name, _ in TYPE_CLASSES}
+    empty = os.path.join(split_dir, "empty.ndjson")
+    if not all(os.path.exists(p) for p in paths.values()) or not os.path.exists(empty):
+        os.makedirs(split_dir, exist_ok=True)
+        kind = re.compile(rb'"#?event_simpleName"\s*:\s*"([^"\\]*)"')
+        outs = {name: open(paths[name] + ".tmp", "wb") for name, _ in TYPE_CLASSES}
+        with open(data, "rb") as f:
+            for line in f:
+                m = kind.search(line)
+                t = m.group(1).decode() if m else ""
+                for name, test in TYPE_CLASSES:
+                    if test(t):
+                        outs[name].write(line)
+                        break
+        for name, o in outs.items():
+            o.close()
+            os.replace(paths[name] + ".tmp", paths[name])
+        open(empty, "wb").close()
+    commands = {
+        "seed": lambda p: [BIN, "run", "-q", "--lenient", "-o", "ndjson", "-j", "1", "-f", SEED, p],
+        "detect": lambda p: [BIN, "detect", "-q", "-o", "ndjson", "-j", "1", p],
+        "detect --no-enrich": lambda p: [BIN, "detect", "-q", "--no-enrich", "-o", "ndjson", "-j", "1", p],
+    }
+    inputs = [("(start-up: an empty file)", empty)] + [(n, paths[n]) for n, _ in TYPE_CLASSES]
+    for _, p in inputs:
+        sh(["cat", p], stdout=subprocess.DEVNULL)
+    times = {(i, c): [] for i, _ in inputs for c in commands}
+    for r in range(runs):
+        order = list(times)
+        random.Random(1000 + r).shuffle(order)
+        for i, c in order:
+            times[(i, c)].append(measure(commands[c](dict(inputs)[i]))[0])
+    out = [
+        "",
+        "## Where detect's time goes, by event type (not a target)",
+        "",
+        f"The data split by event type, one thread, medians of {runs} runs (ms); the first row is the start-up",
+        "(an empty file), which every other row includes.",
+        "",
+        "| lines | count | MB | seed | detect | detect --no-enrich | detect − seed |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for i, p in inputs:
+        n = sum(1 for _ in open(p, "rb")) if p != empty else 0
+        m = {c: statistics.median(times[(i, c)]) * 1000 for c in commands}
+        out.append(f"| {i} | {n:,} | {os.path.getsize(p) / 1e6:,.0f} | {m['seed']:.0f} | {m['detect']:.0f} | "
+                   f"{m['detect --no-enrich']:.0f} | {m['detect'] - m['seed']:+.0f} |")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_450_000,
@@ -265,6 +330,7 @@ def main():
                   f"rules take {no_tree:.2f}× the seed's time; the tree (parents' and grandparents' names on "
                   f"process events, the acting process's on file and registry events, which the seed's query "
                   f"does not need on Falcon lines) takes the rest, up to {whole:.2f}×."]
+    lines += by_type_lines(data, data_dir, min(args.runs, 5))
     lines += mem_lines
     lines += [
         "",
