@@ -99,10 +99,9 @@ pub fn read(
     };
     let count = chunk_count(len, u64::from(parser.header().header_block_size));
     let mut src = FileChunks::new(file, len);
-    let walk = Walk::new(count, oldest_chunk(count, &mut src));
+    let mut walk = Walk::new(count, oldest_chunk(count, &mut src));
     if threads <= 1 {
         let mut dec = Decoder::new(keep);
-        let mut walk = walk;
         while let Some(chunk) = walk.next(&mut src) {
             if !decode_chunk(
                 read_chunk(chunk, src.bytes()).as_ref().map(Read::chunk).map_err(Clone::clone),
