@@ -1,5 +1,6 @@
-//! `run -j N`: the reader cuts the input into blocks of whole lines; N workers split them into
-//! lines, drop the lines that cannot pass (`LineSkip`, the probe), parse the others, and either
+//! `run -j N`: the input is cut into blocks of whole lines (a regular file's blocks are byte
+//! ranges each worker reads itself, [`Claim`]; other inputs are read under the source's lock);
+//! N workers split them into lines, drop the lines that cannot pass (`LineSkip`, the probe), parse the others, and either
 //! run the front of the query (each worker its own executor: the collector merges the partial
 //! aggregates in input order) or, when lineage enrichment can change the result, hand the
 //! events over in order: the collector then enriches them and runs the query, so the process
@@ -25,11 +26,113 @@ const BLOCK: usize = 1 << 20;
 struct Job {
     seq: u64,
     file: usize,
+    /// A regular file's block, for the worker to read (outside the source's lock) into `data`.
+    claim: Option<Claim>,
     /// Its lines, numbered from 1 within the block (the collector, taking blocks in order,
     /// knows how many lines came before: nobody counts them under the source's lock).
     data: Vec<u8>,
     /// The input ended early here (after the blocks before this one): the error.
     cut: Option<String>,
+}
+
+/// A block of a regular file: the lines that start in its byte range `start..end` (the last
+/// block's: every line to the file's end, should it have grown). Blocks are claimed under the
+/// source's lock, a range each, and read by their workers side by side (`pread`), where a
+/// shared reader would copy one block at a time under the lock.
+#[derive(Debug)]
+struct Claim {
+    file: Arc<std::fs::File>,
+    start: u64,
+    end: u64,
+    last: bool,
+}
+
+impl Claim {
+    fn read(&self, data: &mut Vec<u8>) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        read_block(&mut |buf, at| self.file.read_at(buf, at), self.start, self.end, self.last, data)
+    }
+}
+
+/// The lines that start in `start..end` of what `read_at` reads (all of them to its end when
+/// `last`), into `data` (a used buffer: its bytes are overwritten, not zeroed first). A line
+/// starts at 0 and after each newline. On an error, `data` holds the whole lines read before it.
+fn read_block(
+    read_at: &mut dyn FnMut(&mut [u8], u64) -> std::io::Result<usize>,
+    start: u64,
+    end: u64,
+    last: bool,
+    data: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    const STEP: usize = 64 << 10;
+    let whole_lines = |data: &mut Vec<u8>, got: usize| {
+        let keep = memchr::memrchr(b'\n', &data[..got]).map_or(0, |nl| nl + 1);
+        data.truncate(keep);
+    };
+    // Where the first line starting at or after `start` starts: after the first newline from
+    // `start - 1` on.
+    let mut begin = start;
+    if start > 0 {
+        let mut probe = [0u8; 4096];
+        let mut at = start - 1;
+        begin = loop {
+            let n = match read_at(&mut probe, at) {
+                Ok(n) => n,
+                Err(e) => {
+                    data.clear();
+                    return Err(e);
+                }
+            };
+            if n == 0 {
+                break at;
+            }
+            if let Some(nl) = memchr::memchr(b'\n', &probe[..n]) {
+                break at + nl as u64 + 1;
+            }
+            at += n as u64;
+        };
+    }
+    // No line starts in the range (a longer line crosses it whole).
+    if begin >= end && !last {
+        data.clear();
+        return Ok(());
+    }
+    // From there to `end`; then on to the newline that ends the line holding byte `end - 1`
+    // (unless that byte is one), or to the end when `last`.
+    let mut got = 0usize;
+    let mut reading_on = false;
+    loop {
+        let until = if reading_on { got + STEP } else { end.saturating_sub(begin) as usize };
+        if got == until {
+            if last || (got > 0 && data[got - 1] != b'\n') {
+                reading_on = true;
+                continue;
+            }
+            break;
+        }
+        if data.len() < until {
+            data.resize(until, 0);
+        }
+        let n = match read_at(&mut data[got..until], begin + got as u64) {
+            Ok(n) => n,
+            Err(e) => {
+                whole_lines(data, got);
+                return Err(e);
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        if reading_on && !last {
+            if let Some(nl) = memchr::memchr(b'\n', &data[got..got + n]) {
+                got += nl + 1;
+                break;
+            }
+        }
+        got += n;
+    }
+    data.truncate(got);
+    Ok(())
 }
 
 /// What a worker made of a block.
@@ -196,10 +299,16 @@ pub(crate) fn read_ordered(
         let mut failure: Option<RunError> = None;
         let mut skip = opts.skip.as_deref().cloned();
         let mut lines = LineBase(vec![0; names.len()]);
+        // Inputs that ended early: their later blocks (claimed before it was known) are dropped.
+        let mut cut = vec![false; names.len()];
         'all: for d in done_rx.iter() {
             pending.insert(d.seq, d);
             while let Some(mut d) = pending.remove(&next) {
                 next += 1;
+                if cut[d.file] {
+                    continue;
+                }
+                cut[d.file] = d.cut.is_some();
                 let base = lines.take(&mut d);
                 let fs = &mut stats[d.file];
                 fs.events += d.events;
@@ -300,7 +409,8 @@ fn item_worker(
         p.defer_lineage();
     }
     loop {
-        let Some(job) = crate::eval::lock(source).next_job(stop) else { return };
+        let Some(mut job) = crate::eval::lock(source).next_job(stop) else { return };
+        read_claim(&mut job, source);
         let Parsed { items, records, events, lines, problems } =
             parse_block(&job, fopts, probe.as_mut(), &mut skip, names);
         // The block's buffer goes back to be filled again.
@@ -392,6 +502,25 @@ struct Source<'a> {
     spare: Vec<Vec<u8>>,
     /// An input ended early under --strict-input: no more blocks.
     halted: bool,
+    /// The regular file being read by [`Claim`]s, its length, and where the next block starts.
+    claimed: Option<(Arc<std::fs::File>, u64, u64)>,
+}
+
+/// A regular file that is not compressed, to read by [`Claim`]s: the file and its length.
+/// `None` for anything else (read through `read::open`, which reports what cannot be opened).
+fn claimable(path: &std::path::Path) -> Option<(Arc<std::fs::File>, u64)> {
+    use std::os::unix::fs::FileExt;
+    if path.as_os_str() == "-" {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let mut head = [0u8; 4];
+    let n = file.read_at(&mut head, 0).ok()?;
+    (!read::compressed(&head[..n])).then(|| (Arc::new(file), meta.len()))
 }
 
 impl<'a> Source<'a> {
@@ -408,11 +537,12 @@ impl<'a> Source<'a> {
             failure: None,
             spare: Vec::new(),
             halted: false,
+            claimed: None,
         }
     }
 
     fn job(&mut self, data: Vec<u8>, cut: Option<String>) -> Job {
-        let job = Job { seq: self.seq, file: self.file, data, cut };
+        let job = Job { seq: self.seq, file: self.file, claim: None, data, cut };
         self.seq += 1;
         job
     }
@@ -424,6 +554,33 @@ impl<'a> Source<'a> {
         loop {
             if stop.load(Ordering::Relaxed) || self.failure.is_some() || self.halted || self.file >= self.inputs.len() {
                 return None;
+            }
+            if self.cur.is_none() && self.claimed.is_none() {
+                if let Some((file, len)) = claimable(&self.inputs[self.file]) {
+                    self.claimed = Some((file, len, 0));
+                    self.sent = false;
+                }
+            }
+            if let Some((file, len, next)) = &mut self.claimed {
+                if *next < *len {
+                    let (start, end) = (*next, (*next + BLOCK as u64).min(*len));
+                    *next = end;
+                    let claim = Claim { file: Arc::clone(file), start, end, last: end >= *len };
+                    self.sent = true;
+                    let data = self.spare.pop().unwrap_or_default();
+                    let mut job = self.job(data, None);
+                    job.claim = Some(claim);
+                    return Some(job);
+                }
+                // This input is done (an empty one gives one empty block).
+                self.claimed = None;
+                let empty = !self.sent;
+                let job = empty.then(|| self.job(Vec::new(), None));
+                self.file += 1;
+                if job.is_some() {
+                    return job;
+                }
+                continue;
             }
             if self.cur.is_none() {
                 match read::open(&self.inputs[self.file]) {
@@ -469,11 +626,34 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// A used block, to fill again (a few are kept).
-    fn give_back(&mut self, mut data: Vec<u8>) {
+    /// A used block, to fill again (a few are kept; its bytes too, which a claim overwrites
+    /// without zeroing them first, and `read::Blocks` clears).
+    fn give_back(&mut self, data: Vec<u8>) {
         if self.spare.len() < 4 && data.capacity() > 0 {
-            data.clear();
             self.spare.push(data);
+        }
+    }
+
+    /// A claimed block of input `file` could not be read: the input ends early there (said by
+    /// the collector, after the lines before it). No more of its blocks are claimed; those
+    /// already claimed are dropped by the collector.
+    fn ended_early(&mut self, file: usize) {
+        self.ended.insert(file, true);
+        self.halted = self.opts.strict_input;
+        if self.claimed.is_some() && self.file == file {
+            self.claimed = None;
+            self.file += 1;
+        }
+    }
+}
+
+/// A job's block, read by its worker when it is a claim (outside the source's lock); a read
+/// error ends its input there, as a reader's does.
+fn read_claim(job: &mut Job, source: &Mutex<Source<'_>>) {
+    if let Some(claim) = job.claim.take() {
+        if let Err(e) = claim.read(&mut job.data) {
+            job.cut = Some(e.to_string());
+            crate::eval::lock(source).ended_early(job.file);
         }
     }
 }
@@ -510,7 +690,8 @@ fn worker(
     let mut probe = super::run::ReadState::probe_for(opts, false);
     let mut skip = opts.skip.as_deref().cloned();
     loop {
-        let Some(job) = crate::eval::lock(source).next_job(stop) else { return };
+        let Some(mut job) = crate::eval::lock(source).next_job(stop) else { return };
+        read_claim(&mut job, source);
         let Parsed { items, events: count, lines, problems, .. } =
             parse_block(&job, fopts, probe.as_mut(), &mut skip, names);
         crate::eval::lock(source).give_back(job.data);
@@ -552,13 +733,16 @@ fn collect(
     let mut failure: Option<RunError> = None;
     let mut warnings: Vec<String> = Vec::new();
     let mut lines = LineBase(vec![0; names.len()]);
+    // Inputs that ended early: their later blocks (claimed before it was known) are dropped.
+    let mut cut = vec![false; names.len()];
     for d in done {
         pending.insert(d.seq, d);
         while let Some(mut d) = pending.remove(&next) {
             next += 1;
-            if failure.is_some() {
+            if failure.is_some() || cut[d.file] {
                 continue;
             }
+            cut[d.file] = d.cut.is_some();
             lines.take(&mut d);
             if let Some(e) = d.error {
                 stop.store(true, Ordering::Relaxed);
@@ -625,4 +809,96 @@ fn collect(
         warn(w);
     }
     Ok((Summary { files: stats, rows: written }, BTreeMap::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `read_at` over bytes, at most `most` bytes a call (short reads, as a file may give),
+    /// failing from offset `fail` on.
+    fn reader(bytes: &[u8], most: usize, fail: u64) -> impl FnMut(&mut [u8], u64) -> std::io::Result<usize> + '_ {
+        move |buf: &mut [u8], at: u64| {
+            if at >= fail {
+                return Err(std::io::Error::other("injected"));
+            }
+            let from = (at as usize).min(bytes.len());
+            let n = buf.len().min(most).min(bytes.len() - from).min((fail - at) as usize);
+            buf[..n].copy_from_slice(&bytes[from..from + n]);
+            Ok(n)
+        }
+    }
+
+    /// The blocks of `bytes` claimed `size` bytes at a time, read into a reused buffer.
+    fn blocks(bytes: &[u8], size: u64, most: usize) -> Vec<Vec<u8>> {
+        let len = bytes.len() as u64;
+        let mut out = Vec::new();
+        // A used buffer, longer than any block, full of other bytes.
+        let mut data = vec![b'Z'; 3 * size as usize + 10];
+        let mut start = 0;
+        while start < len {
+            let end = (start + size).min(len);
+            read_block(&mut reader(bytes, most, u64::MAX), start, end, end >= len, &mut data).expect("read");
+            out.push(data.clone());
+            start = end;
+        }
+        out
+    }
+
+    /// A regular file's blocks are its lines, each once, in order, whatever the block size:
+    /// lines longer than a block, empty lines, a last line without its newline, short reads.
+    #[test]
+    fn claimed_blocks_are_the_files_lines_once() {
+        let mut texts: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"\n".to_vec(),
+            b"\n\n\n".to_vec(),
+            b"a".to_vec(),
+            b"a\n".to_vec(),
+            b"one\ntwo\nthree".to_vec(),
+        ];
+        let mut rng = 7u64;
+        for _ in 0..30 {
+            let mut t = Vec::new();
+            for _ in 0..(rng % 40) {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let n = (rng >> 33) % 23;
+                t.extend(std::iter::repeat_n(b'a' + (n % 26) as u8, n as usize));
+                t.push(b'\n');
+            }
+            if rng % 3 == 0 {
+                t.extend_from_slice(b"tail");
+            }
+            texts.push(t);
+        }
+        for t in &texts {
+            for size in 1..=12u64 {
+                for most in [1, 2, 5, 4096] {
+                    let bs = blocks(t, size, most);
+                    assert_eq!(bs.concat(), *t, "size {size}, most {most}: {:?}", String::from_utf8_lossy(t));
+                    // Each block is whole lines: only the one that reaches the end may lack
+                    // the newline (the text's own last line).
+                    let mut at = 0;
+                    for b in &bs {
+                        at += b.len();
+                        assert!(b.is_empty() || b.ends_with(b"\n") || at == t.len(), "a block of whole lines: {b:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A read error: the block holds the whole lines read before it, and says so.
+    #[test]
+    fn a_claimed_block_that_fails_keeps_its_whole_lines() {
+        let t = b"aa\nbbb\ncccc\ndd\n";
+        let mut data = Vec::new();
+        let r = read_block(&mut reader(t, 4096, 9), 0, t.len() as u64, true, &mut data);
+        assert!(r.is_err());
+        assert_eq!(data, b"aa\nbbb\n");
+        // Failing before the block's first line is found: nothing.
+        let r = read_block(&mut reader(t, 4096, 1), 4, t.len() as u64, true, &mut data);
+        assert!(r.is_err());
+        assert!(data.is_empty());
+    }
 }
