@@ -507,7 +507,8 @@ struct Source<'a> {
 }
 
 /// A regular file that is not compressed, to read by [`Claim`]s: the file and its length.
-/// `None` for anything else (read through `read::open`, which reports what cannot be opened).
+/// `None` for anything else (read through `read::open`, which reports what cannot be opened),
+/// and for a file that says it is empty (`/proc` files say so, and hold lines).
 fn claimable(path: &std::path::Path) -> Option<(Arc<std::fs::File>, u64)> {
     use std::os::unix::fs::FileExt;
     if path.as_os_str() == "-" {
@@ -515,7 +516,7 @@ fn claimable(path: &std::path::Path) -> Option<(Arc<std::fs::File>, u64)> {
     }
     let file = std::fs::File::open(path).ok()?;
     let meta = file.metadata().ok()?;
-    if !meta.is_file() {
+    if !meta.is_file() || meta.len() == 0 {
         return None;
     }
     let mut head = [0u8; 4];
@@ -886,6 +887,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Only plain regular files that say how long they are are claimed: not standard input,
+    /// nor a compressed file, nor a file that says it is empty (a `/proc` file holds lines).
+    #[test]
+    fn what_is_read_by_claims() {
+        let dir = std::env::temp_dir().join(format!("cqlhunt-claims-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let file = |name: &str, bytes: &[u8]| {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).expect("write");
+            p
+        };
+        assert_eq!(claimable(&file("lines.ndjson", b"{}\n{}\n")).map(|c| c.1), Some(6));
+        assert!(claimable(&file("empty.ndjson", b"")).is_none());
+        assert!(claimable(&file("x.gz", &[0x1f, 0x8b, 8, 0, 0])).is_none());
+        assert!(claimable(&file("x.zst", &[0x28, 0xb5, 0x2f, 0xfd, 0])).is_none());
+        assert!(claimable(std::path::Path::new("-")).is_none());
+        assert!(claimable(&dir).is_none());
+        if std::path::Path::new("/proc/self/status").exists() {
+            assert!(claimable(std::path::Path::new("/proc/self/status")).is_none());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A read error: the block holds the whole lines read before it, and says so.
