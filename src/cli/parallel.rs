@@ -1,11 +1,12 @@
 //! `run -j N`: the input is cut into blocks of whole lines (a regular file's blocks are byte
 //! ranges each worker reads itself, [`Claim`]; other inputs are read under the source's lock);
-//! N workers split them into lines, drop the lines that cannot pass (`LineSkip`, the probe), parse the others, and either
-//! run the front of the query (each worker its own executor: the collector merges the partial
-//! aggregates in input order) or, when lineage enrichment can change the result, hand the
-//! events over in order: the collector then enriches them and runs the query, so the process
-//! tree sees every process event in input order (dropped ones too, as lineage items). Memory is
-//! bounded by the blocks in flight (2 per worker) and the aggregates' groups.
+//! N workers split them into lines, drop the lines that cannot pass (`LineSkip`, the probe),
+//! parse the others, and either run the front of the query (each worker its own executor: the
+//! collector merges the partial aggregates in input order) or, when lineage enrichment can
+//! change the result, hand the events over in order: the collector then enriches them and runs
+//! the query, so the process tree sees every process event in input order (dropped ones too, as
+//! lineage items). Memory is bounded by the blocks in flight (2 per worker) and the aggregates'
+//! groups.
 
 use super::run::{print_summary, warn, RunError, RunOptions, Summary};
 use crate::eval::parallel::Chunk;
@@ -573,13 +574,8 @@ impl<'a> Source<'a> {
                     job.claim = Some(claim);
                     return Some(job);
                 }
-                // This input is done (an empty one gives one empty block).
-                self.claimed = None;
-                let empty = !self.sent;
-                let job = empty.then(|| self.job(Vec::new(), None));
-                self.file += 1;
-                if job.is_some() {
-                    return job;
+                if let Some(job) = self.input_done() {
+                    return Some(job);
                 }
                 continue;
             }
@@ -605,26 +601,25 @@ impl<'a> Source<'a> {
                 }
                 Ok(None) => {}
                 Err((_, e)) => {
-                    // Said in order by the collector, which knows the line it ended after; under
-                    // --strict-input, nothing more is read.
-                    self.ended.insert(self.file, true);
-                    self.halted = self.opts.strict_input;
-                    self.cur = None;
                     let job = self.job(Vec::new(), Some(e.to_string()));
-                    self.file += 1;
+                    self.ended_early(job.file);
                     return Some(job);
                 }
             }
-            // This input is done.
-            self.cur = None;
-            let empty = !self.sent;
-            if empty {
-                let job = self.job(Vec::new(), None);
-                self.file += 1;
+            if let Some(job) = self.input_done() {
                 return Some(job);
             }
-            self.file += 1;
         }
+    }
+
+    /// The input being read is done: the next one is read. An input that gave no block gives
+    /// one empty block, so that its summary line exists.
+    fn input_done(&mut self) -> Option<Job> {
+        self.cur = None;
+        self.claimed = None;
+        let job = (!self.sent).then(|| self.job(Vec::new(), None));
+        self.file += 1;
+        job
     }
 
     /// A used block, to fill again (a few are kept; its bytes too, which a claim overwrites
@@ -635,13 +630,15 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// A claimed block of input `file` could not be read: the input ends early there (said by
-    /// the collector, after the lines before it). No more of its blocks are claimed; those
-    /// already claimed are dropped by the collector.
+    /// Input `file` could not be read on (a claimed block, or the reader's next one): it ends
+    /// early there, said in order by the collector, which knows the line it ended after. No
+    /// more of its blocks are read (claims already made past it are dropped by the collectors);
+    /// under --strict-input, nothing more is read at all.
     fn ended_early(&mut self, file: usize) {
         self.ended.insert(file, true);
         self.halted = self.opts.strict_input;
-        if self.claimed.is_some() && self.file == file {
+        if self.file == file && (self.claimed.is_some() || self.cur.is_some()) {
+            self.cur = None;
             self.claimed = None;
             self.file += 1;
         }

@@ -150,6 +150,7 @@ pub fn open(path: &Path) -> io::Result<Box<dyn Source + Send>> {
     decompress(Box::new(std::fs::File::open(path)?))
 }
 
+/// Whether an input's first bytes are gzip's or zstd's magic (what [`open`] decompresses).
 pub fn compressed(head: &[u8]) -> bool {
     head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
 }
