@@ -143,6 +143,67 @@ def by_type_lines(data, data_dir, runs):
     return out
 
 
+def one_scan_per_rule(data, data_dir, runs):
+    """Rules sharing a scan against one scan per rule: `detect` with the whole pack, and each of
+    its rules alone (a pack of that one rule), over the same file, alternately. Returns the
+    report's lines and whether the alerts agree (the pack's alerts are exactly the union of its
+    rules' alone)."""
+    alerts_dir = os.path.join(ROOT, "rules", "t1505", "alerts")
+    rules = sorted(f for f in os.listdir(alerts_dir) if f.endswith(".yaml"))
+    packs = {}
+    for f in rules:
+        d = os.path.join(data_dir, "one-rule", f[:-len(".yaml")])
+        os.makedirs(os.path.join(d, "alerts"), exist_ok=True)
+        shutil.copy(os.path.join(ROOT, "rules", "t1505", "manifest.yaml"), os.path.join(d, "manifest.yaml"))
+        for old in os.listdir(os.path.join(d, "alerts")):
+            os.remove(os.path.join(d, "alerts", old))
+        shutil.copy(os.path.join(alerts_dir, f), os.path.join(d, "alerts", f))
+        packs[f[:-len(".yaml")]] = d
+    whole = [BIN, "detect", "-q", "-o", "ndjson", "-j", "1", data]
+    cmds = {"(the whole pack)": whole}
+    for name, d in packs.items():
+        cmds[name] = [BIN, "detect", "-q", "-o", "ndjson", "-j", "1", "--rules", d, data]
+
+    def alerts(cmd):
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        return sorted(l for l in out.splitlines() if l.strip())
+
+    sh(["cat", data], stdout=subprocess.DEVNULL)
+    want = alerts(whole)
+    got = sorted(l for name in packs for l in alerts(cmds[name]))
+    same = want == got
+    times = {name: [] for name in cmds}
+    for r in range(runs):
+        order = list(cmds)
+        random.Random(2000 + r).shuffle(order)
+        for name in order:
+            times[name].append(measure(cmds[name])[0])
+    med = {name: statistics.median(t) for name, t in times.items()}
+    alone = sum(med[name] for name in packs)
+    slowest = max(packs, key=lambda n: med[n])
+    fastest = min(packs, key=lambda n: med[n])
+    out = [
+        "",
+        "## Rules sharing a scan (not a target)",
+        "",
+        f"`detect` with the whole pack ({len(packs)} rules, one scan) against each rule alone (a pack of that",
+        f"one rule, its own scan), one thread, over the same file, medians of {runs} runs:",
+        "",
+        "| | s |",
+        "|---|---:|",
+        f"| the whole pack, one scan | {med['(the whole pack)']:.2f} |",
+        f"| each rule in its own scan, summed | {alone:.2f} |",
+        f"| one rule alone: the fastest ({fastest}) | {med[fastest]:.2f} |",
+        f"| one rule alone: the slowest ({slowest}) | {med[slowest]:.2f} |",
+        "",
+        f"One scan takes {med['(the whole pack)'] / alone:.2f}× the time of {len(packs)} scans, and "
+        f"{med['(the whole pack)'] / med[slowest]:.2f}× that of its slowest rule alone. "
+        + (f"The pack's {len(want)} alerts are exactly its rules' alerts alone, together."
+           if same else f"The pack's alerts ({len(want)}) are NOT its rules' alerts alone ({len(got)})."),
+    ]
+    return out, same
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_450_000,
@@ -331,6 +392,10 @@ def main():
                   f"process events, the acting process's on file and registry events, which the seed's query "
                   f"does not need on Falcon lines) takes the rest, up to {whole:.2f}×."]
     lines += by_type_lines(data, data_dir, min(args.runs, 5))
+    per_rule, same_alerts = one_scan_per_rule(data, data_dir, min(args.runs, 3))
+    lines += per_rule
+    if not same_alerts:
+        missed.append("the pack's alerts differ from its rules' alerts alone")
     lines += mem_lines
     lines += [
         "",

@@ -244,3 +244,62 @@ fn detect_gives_the_same_alerts_on_two_threads() {
     assert!(text(&one.stdout).lines().count() > 50);
     assert_eq!(text(&one.stdout), text(&two.stdout));
 }
+
+/// Rules sharing a scan: `detect` gives, over the shipped examples, the rules' fixtures and a
+/// generated export with planted attacks, exactly the alerts of each rule run alone (a pack of
+/// that one rule), on one and two threads. The shared scan's shortcuts (routes by event type,
+/// groups of routes ended by one memo answer, per-rule hints) only ever act across rules, so
+/// one-rule packs are their reference.
+#[test]
+fn the_pack_in_one_scan_alerts_as_each_rule_alone() {
+    let d = temp_pack("alone");
+    let generated = d.join("generated.ndjson");
+    let gen = cqlhunt(&["gen", "--events", "20000", "--seed", "3", "--hosts", "20"]);
+    assert!(gen.status.success(), "{}", text(&gen.stderr));
+    std::fs::write(&generated, &gen.stdout).unwrap();
+    let generated = generated.to_str().unwrap();
+    let inputs: [&[&str]; 2] = [&["examples", "rules/t1505/fixtures"], &[generated]];
+    let rules: Vec<PathBuf> = {
+        let mut v: Vec<_> = std::fs::read_dir(Path::new(ROOT).join("rules/t1505/alerts"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(rules.len(), 25, "the pack's rules");
+    let sorted = |o: &Output| {
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let mut v: Vec<String> = text(&o.stdout).lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let one = d.join("one");
+    for input in inputs {
+        for j in ["1", "2"] {
+            let mut args = vec!["detect", "-q", "-o", "ndjson", "-j", j];
+            args.extend(input);
+            let all = sorted(&cqlhunt(&args));
+            let mut each = Vec::new();
+            let mut firing = 0;
+            for r in &rules {
+                let _ = std::fs::remove_dir_all(&one);
+                std::fs::create_dir_all(one.join("alerts")).unwrap();
+                std::fs::copy(d.join("manifest.yaml"), one.join("manifest.yaml")).unwrap();
+                std::fs::copy(r, one.join("alerts").join(r.file_name().unwrap())).unwrap();
+                let mut args = vec!["detect", "-q", "-o", "ndjson", "-j", j, "--rules", one.to_str().unwrap()];
+                args.extend(input);
+                let alone = sorted(&cqlhunt(&args));
+                firing += usize::from(!alone.is_empty());
+                each.extend(alone);
+            }
+            each.sort();
+            assert_eq!(all, each, "{input:?} on {j} thread(s): the pack's alerts differ from its rules' alone");
+            // The comparison means something only if most rules fire on the data.
+            let want = if input.len() == 2 { rules.len() } else { 12 };
+            assert!(firing >= want, "{input:?}: only {firing} rules fire");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
