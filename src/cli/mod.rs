@@ -200,8 +200,9 @@ struct InputArgs {
     hostname: Option<String>,
     /// Worker threads: line-delimited input is cut into blocks that N workers read, probe and
     /// parse (a query that needs lineage, and `detect`, then runs in input order on one thread);
-    /// EVTX chunks are rendered on N threads. Results are the same, in the same order, for
-    /// every N. Default: the CPUs this process may use, at most 8.
+    /// EVTX chunks are read and decoded on a thread of their own beside the query's (rendered
+    /// on N threads when the query reads `@rawstring`). Results are the same, in the same
+    /// order, for every N. Default: the CPUs this process may use, at most 8.
     #[arg(short = 'j', long = "threads", default_value_t = default_threads())]
     threads: usize,
     /// Parse every line whole, with every field (turns off dropping lines that cannot pass

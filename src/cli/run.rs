@@ -364,8 +364,8 @@ pub(crate) fn read_all(
     state: &mut ReadState,
     sink: &mut dyn FnMut(Event) -> bool,
 ) -> Result<Vec<FileStats>, RunError> {
-    // EVTX spreads its chunks over the threads itself (a reading thread beside it costs more
-    // than it saves).
+    // EVTX hands its chunks' events over from a decoding thread itself (`read::evtx`: a
+    // reading thread beside it would cost more than it saves).
     let evtx = inputs.iter().any(|p| matches!(read::sniff_path(p), Ok(Some(read::Format::Evtx))));
     if opts.threads <= 1 || evtx {
         let mut all = Vec::new();
@@ -379,7 +379,7 @@ pub(crate) fn read_all(
         return r;
     }
     const BATCH: usize = 512;
-    // The reading thread is the second thread: EVTX chunks are rendered on it alone.
+    // The reading thread is the second thread: it reads and parses as one thread does.
     let one = RunOptions { threads: 1, ..opts.clone() };
     let opts = &one;
     let stop = std::sync::atomic::AtomicBool::new(false);

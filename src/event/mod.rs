@@ -255,6 +255,12 @@ impl Event {
         self.fields.iter().map(|(k, v)| (k.as_ref(), v))
     }
 
+    /// The fields with their names as the event holds them (a name the table of known names
+    /// gave is `Cow::Borrowed`, shared, not allocated).
+    pub fn named_fields(&self) -> impl Iterator<Item = (&Name, &Value)> {
+        self.fields.iter().map(|(k, v)| (k, v))
+    }
+
     pub fn len(&self) -> usize {
         self.fields.len()
     }

@@ -8,14 +8,14 @@
 //!   reading leaves to it.
 //!
 //! Chunks are read by their position, each only as far as its records go ([`FileChunks`]),
-//! walked as the crate walks them ([`Walk`]): on one thread into one buffer; on more, by a
-//! thread of their own, each into a buffer handed back when its records are read. An input
-//! that cannot be opened again by its path is read through the crate.
+//! walked as the crate walks them ([`Walk`]), into one buffer. On more than one thread, a
+//! thread of its own reads and decodes them, and hands their events over in batches
+//! ([`Flat`]). An input that cannot be opened again by its path is read through the crate.
 
 use super::binxml::{Decoder, Keep};
 use super::mapping::Mappings;
 use super::Problem;
-use crate::event::Event;
+use crate::event::{Event, Value};
 use evtx::{EvtxChunkData, EvtxChunkHeader, EvtxParser, ParserSettings};
 use std::path::Path;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// How to read an EVTX file.
 #[derive(Debug, Clone, Copy)]
 pub struct Options<'a> {
-    /// More than one: chunks are read on a thread of their own.
+    /// More than one: chunks are read and decoded on a thread of their own.
     pub threads: usize,
     /// Keep each record's JSON rendering as `@rawstring` (otherwise records are read straight
     /// from their BinXML where they can be).
@@ -91,7 +91,7 @@ pub fn read(
         // Not reopened: the crate reads the file it opened.
         let mut dec = Decoder::new(keep);
         for chunk in parser.chunks() {
-            if !decode_chunk(Chunk::of(&chunk), &settings, &mut dec, name, maps, &mut emit) {
+            if !decode_chunk(Chunk::of(&chunk), &settings, &mut dec, name, Some(maps), &mut emit) {
                 break;
             }
         }
@@ -108,7 +108,7 @@ pub fn read(
                 &settings,
                 &mut dec,
                 name,
-                maps,
+                Some(maps),
                 &mut emit,
             ) {
                 break;
@@ -124,22 +124,22 @@ pub fn read(
 /// does not parse.
 type Reached = Result<(EvtxChunkHeader, u64), u64>;
 
-/// A reached chunk with its bytes (`data`: the walk's buffer, or one handed over).
-struct Read<B> {
-    data: B,
+/// A reached chunk with its bytes (the walk's buffer).
+struct Read<'a> {
+    data: &'a [u8],
     header: EvtxChunkHeader,
     number: u64,
 }
 
-impl<B: AsRef<[u8]>> Read<B> {
+impl Read<'_> {
     fn chunk(&self) -> Chunk<'_> {
-        Chunk { data: self.data.as_ref(), header: &self.header, number: Some(self.number) }
+        Chunk { data: self.data, header: &self.header, number: Some(self.number) }
     }
 }
 
 /// A reached chunk as [`decode_chunk`] takes it: its bytes, or what the crate says of a chunk
 /// whose header does not parse.
-fn read_chunk<B>(reached: Reached, data: B) -> Result<Read<B>, String> {
+fn read_chunk(reached: Reached, data: &[u8]) -> Result<Read<'_>, String> {
     match reached {
         Ok((header, number)) => Ok(Read { data, header, number }),
         // Said as the crate says it of the chunk.
@@ -183,9 +183,9 @@ fn chunk_at(n: u64) -> Option<u64> {
     n.checked_mul(CHUNK as u64)?.checked_add(FILE_HEADER as u64)
 }
 
-/// Chunks read from a file by their position, each into the source's buffer: one, reused, on
-/// one thread; on two, each handed over and back ([`FileChunks::swap`]). (The crate's parser
-/// seeks, reads through its buffer and makes a new 64 KiB vector per chunk.)
+/// Chunks read from a file by their position, each into the source's one buffer, reused (on
+/// two threads, by the decoding thread). (The crate's parser seeks, reads through its buffer
+/// and makes a new 64 KiB vector per chunk.)
 ///
 /// Of a chunk, only its used part is read: up to its header's free-space offset, where its
 /// records end (the crate and [`Decoder::chunk`] read nothing past it, and its checksum covers
@@ -214,20 +214,9 @@ impl Buffer {
     }
 }
 
-impl AsRef<[u8]> for Buffer {
-    fn as_ref(&self) -> &[u8] {
-        &self.bytes
-    }
-}
-
 impl FileChunks {
     fn new(file: std::fs::File, len: u64) -> FileChunks {
         FileChunks { file, len, buf: Buffer::new() }
-    }
-
-    /// The chunk loaded last, handed over; `spare` takes its place.
-    fn swap(&mut self, spare: Buffer) -> Buffer {
-        std::mem::replace(&mut self.buf, spare)
     }
 }
 
@@ -375,17 +364,21 @@ impl Walk {
 /// One chunk's records to `emit` (false: stop; returned): read from their BinXML where they
 /// can be, through the crate's JSON rendering where not (the whole chunk when its records are
 /// not laid out as expected).
+/// A chunk's records, each normalised by `maps` (when given: a decoding thread leaves that to
+/// the thread that takes its events, [`parallel`]).
 fn decode_chunk(
     chunk: Result<Chunk<'_>, String>,
     settings: &Arc<ParserSettings>,
     dec: &mut Decoder,
     name: &str,
-    maps: &Mappings,
+    maps: Option<&Mappings>,
     emit: &mut dyn FnMut(Item) -> bool,
 ) -> bool {
     let mut emit = |item: Item| {
         emit(item.map(|mut ev| {
-            maps.apply(&mut ev);
+            if let Some(maps) = maps {
+                maps.apply(&mut ev);
+            }
             ev
         }))
     };
@@ -465,11 +458,114 @@ fn rendered_chunk(
     true
 }
 
-/// Chunks read on a thread of their own, decoded here in file order. (Decoding on other
-/// threads makes each event's strings be freed by a thread that did not allocate them, which
-/// costs the allocator more than the decoding saves.)
-/// Two threads: one walks the chunks and reads them (each into a buffer of its own, handed
-/// back when decoded), this one decodes them in order.
+/// Items (events and problems) written into a few buffers by the thread that decoded them, to
+/// be made into events again by the thread that reads them. Each thread allocates and frees
+/// its own events' strings: a string freed by a thread that did not allocate it costs the
+/// allocator more than its decoding. The buffers go back and forth, reused.
+#[derive(Debug, Default)]
+struct Flat {
+    text: String,
+    fields: Vec<(FlatName, FlatValue)>,
+    items: Vec<FlatItem>,
+}
+
+#[derive(Debug)]
+enum FlatName {
+    /// A name from the table of known names, shared.
+    Known(&'static str),
+    /// Another: its place in `text`.
+    Text(usize, usize),
+}
+
+#[derive(Debug)]
+enum FlatValue {
+    Str(usize, usize),
+    Num(f64),
+}
+
+#[derive(Debug)]
+enum FlatItem {
+    /// An event of the next `n` fields.
+    Event {
+        n: usize,
+        hint: Option<u64>,
+    },
+    Problem(Problem),
+}
+
+impl Flat {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.fields.clear();
+        self.items.clear();
+    }
+
+    fn push(&mut self, item: Item) {
+        let ev = match item {
+            Ok(ev) => ev,
+            Err(p) => return self.items.push(FlatItem::Problem(p)),
+        };
+        let mut text = |t: &str| {
+            let at = self.text.len();
+            self.text.push_str(t);
+            (at, self.text.len())
+        };
+        for (k, v) in ev.named_fields() {
+            let name = match k {
+                std::borrow::Cow::Borrowed(k) => FlatName::Known(k),
+                std::borrow::Cow::Owned(k) => {
+                    let (a, b) = text(k);
+                    FlatName::Text(a, b)
+                }
+            };
+            let value = match v {
+                Value::Str(v) => {
+                    let (a, b) = text(v);
+                    FlatValue::Str(a, b)
+                }
+                Value::Num(n) => FlatValue::Num(*n),
+            };
+            self.fields.push((name, value));
+        }
+        self.items.push(FlatItem::Event { n: ev.len(), hint: ev.rules_hint() });
+    }
+
+    /// The items, made again (in order) and normalised by `maps`; `emit` returns false to stop.
+    fn emit(&mut self, maps: &Mappings, emit: &mut dyn FnMut(Item) -> bool) -> bool {
+        let mut fields = self.fields.iter();
+        for item in self.items.drain(..) {
+            let item = match item {
+                FlatItem::Problem(p) => Err(p),
+                FlatItem::Event { n, hint } => {
+                    let mut ev = Event::with_capacity(n);
+                    for (k, v) in fields.by_ref().take(n) {
+                        let name: crate::event::Name = match *k {
+                            FlatName::Known(k) => std::borrow::Cow::Borrowed(k),
+                            FlatName::Text(a, b) => std::borrow::Cow::Owned(self.text[a..b].to_string()),
+                        };
+                        let value = match *v {
+                            FlatValue::Str(a, b) => Value::Str(self.text[a..b].to_string()),
+                            FlatValue::Num(n) => Value::Num(n),
+                        };
+                        ev.push(name, value);
+                    }
+                    ev.set_rules_hint(hint);
+                    maps.apply(&mut ev);
+                    Ok(ev)
+                }
+            };
+            if !emit(item) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Two threads: one walks the chunks, reads and decodes them, handing their events over a
+/// batch at a time ([`Flat`]); this one makes the events again, normalises them and gives them
+/// to `emit`, in file order. (Normalising here balances the two: with it, the decoding thread
+/// has the larger share, and the run waits on it when the query's work per event is light.)
 fn parallel(
     mut walk: Walk,
     mut src: FileChunks,
@@ -481,42 +577,41 @@ fn parallel(
 ) {
     // A batch of chunks at a time: one is too little to pay for the hand-over.
     const BATCH: usize = 16;
-    type Batch = Vec<Result<Read<Buffer>, String>>;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
-    let (give_back, spares) = std::sync::mpsc::channel::<Buffer>();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Flat>(4);
+    let (give_back, spares) = std::sync::mpsc::channel::<Flat>();
     std::thread::scope(|s| {
-        s.spawn(move || loop {
-            let mut batch: Batch = Vec::with_capacity(BATCH);
-            while batch.len() < BATCH {
-                let Some(reached) = walk.next(&mut src) else { break };
-                let spare = spares.try_recv().unwrap_or_else(|_| Buffer::new());
-                batch.push(read_chunk(reached, src.swap(spare)));
-            }
-            if batch.is_empty() || tx.send(batch).is_err() {
-                break;
+        s.spawn(move || {
+            let mut dec = Decoder::new(keep);
+            let mut more = true;
+            while more {
+                let mut flat = spares.try_recv().unwrap_or_default();
+                flat.clear();
+                for _ in 0..BATCH {
+                    let Some(reached) = walk.next(&mut src) else {
+                        more = false;
+                        break;
+                    };
+                    let read = read_chunk(reached, src.bytes());
+                    let chunk = read.as_ref().map(Read::chunk).map_err(Clone::clone);
+                    decode_chunk(chunk, settings, &mut dec, name, None, &mut |item| {
+                        flat.push(item);
+                        true
+                    });
+                }
+                // This one's end, or the reader's (it has stopped).
+                if tx.send(flat).is_err() {
+                    break;
+                }
             }
         });
-        let mut dec = Decoder::new(keep);
-        'read: for batch in rx.iter() {
-            for read in batch {
-                let go_on = decode_chunk(
-                    read.as_ref().map(Read::chunk).map_err(Clone::clone),
-                    settings,
-                    &mut dec,
-                    name,
-                    maps,
-                    emit,
-                );
-                if let Ok(r) = read {
-                    // The reading thread may have ended: the buffer is then dropped.
-                    let _ = give_back.send(r.data);
-                }
-                if !go_on {
-                    break 'read;
-                }
+        for mut flat in rx.iter() {
+            if !flat.emit(maps, emit) {
+                break;
             }
+            // The decoding thread may have ended: the buffers are then dropped.
+            let _ = give_back.send(flat);
         }
-        // Dropping the receiver stops the reading thread.
+        // Dropping the receiver stops the decoding thread.
         drop(rx);
     });
 }
@@ -596,6 +691,120 @@ mod tests {
         }
         let _ = std::fs::remove_file(&path);
         out
+    }
+
+    /// Events handed over through [`Flat`] come back as they were, in order with the problems
+    /// between them: names from the table of known names shared, other names and values
+    /// copied, numbers and hints kept; normalised by the tables; `emit` stops them.
+    #[test]
+    fn a_flat_batch_gives_back_its_items() {
+        let mut known = Event::new();
+        known.push(crate::event::intern("EventID"), Value::Str("1".into()));
+        known.push(std::borrow::Cow::Owned("Data.Custom Name".to_string()), Value::Str("a\u{e9}\\b".into()));
+        known.push(crate::event::intern("@timestamp"), Value::Num(1.5));
+        known.push(std::borrow::Cow::Owned(String::new()), Value::Str(String::new()));
+        let mut hinted = Event::new();
+        hinted.push(crate::event::intern("Channel"), Value::Str("Security".into()));
+        hinted.set_rules_hint(Some(0b101));
+        let problem = Problem { file: "f.evtx".into(), line: Some(7), reason: "broken".into() };
+        let items: Vec<Item> = vec![Ok(known), Err(problem), Ok(Event::new()), Ok(hinted)];
+        let mut flat = Flat::default();
+        // Twice: a batch is cleared and used again.
+        for _ in 0..2 {
+            flat.clear();
+            for it in items.iter().cloned() {
+                flat.push(it);
+            }
+            let mut got = Vec::new();
+            assert!(flat.emit(&Mappings::default(), &mut |it| {
+                got.push(it);
+                true
+            }));
+            assert_eq!(format!("{got:?}"), format!("{items:?}"));
+            let hints: Vec<_> = got.iter().map(|it| it.as_ref().ok().and_then(Event::rules_hint)).collect();
+            assert_eq!(hints, [None, None, None, Some(0b101)]);
+            let shared = |it: &Item| match it {
+                Ok(ev) => ev.named_fields().map(|(k, _)| matches!(k, std::borrow::Cow::Borrowed(_))).collect(),
+                Err(_) => Vec::new(),
+            };
+            assert_eq!(got.iter().map(shared).collect::<Vec<_>>(), items.iter().map(shared).collect::<Vec<_>>());
+        }
+        // Stopped after the second item.
+        flat.clear();
+        for it in items.iter().cloned() {
+            flat.push(it);
+        }
+        let mut n = 0;
+        assert!(!flat.emit(&Mappings::default(), &mut |_| {
+            n += 1;
+            n < 2
+        }));
+        assert_eq!(n, 2);
+        // Normalised: a Sysmon process creation gets its Falcon event type.
+        let mut sysmon = Event::new();
+        sysmon.push(crate::event::intern("Channel"), Value::Str("Microsoft-Windows-Sysmon/Operational".into()));
+        sysmon.push(crate::event::intern("EventID"), Value::Str("1".into()));
+        let mut direct = sysmon.clone();
+        let maps = Mappings::builtin();
+        maps.apply(&mut direct);
+        flat.clear();
+        flat.push(Ok(sysmon));
+        let mut got = Vec::new();
+        flat.emit(&maps, &mut |it| {
+            got.push(it);
+            true
+        });
+        assert_eq!(format!("{got:?}"), format!("{:?}", [Ok::<_, Problem>(direct)]));
+        assert!(format!("{got:?}").contains("ProcessRollup2"), "{got:?}");
+    }
+
+    /// On two threads, a reader that stops gets no more events, and the decoding thread ends,
+    /// within a batch of chunks or past several (a file of 48 chunks: a corpus file's, over
+    /// and over).
+    #[test]
+    fn two_threads_stop_when_the_reader_does() {
+        let mut all = Vec::new();
+        files(Path::new(CORPUS), &mut all);
+        let bytes = all
+            .iter()
+            .map(|p| std::fs::read(p).expect("read"))
+            .find(|b| {
+                let w = crate_walk(b);
+                w.len() >= 3 && w.iter().all(Result::is_ok)
+            })
+            .expect("a corpus file of three chunks or more");
+        let chunks = crate_walk(&bytes).len();
+        let mut big = bytes[..FILE_HEADER].to_vec();
+        for i in 0..48 {
+            let c = FILE_HEADER + (i % chunks) * CHUNK;
+            big.extend_from_slice(&bytes[c..c + CHUNK]);
+        }
+        let path = std::env::temp_dir().join(format!("cqlhunt-stop-{}.evtx", std::process::id()));
+        std::fs::write(&path, &big).expect("a temporary file");
+        let maps = Mappings::builtin();
+        let count = |threads: usize, stop_after: usize| {
+            let mut n = 0;
+            let read = read(
+                &path,
+                "x.evtx",
+                Options { threads, raw: false, keep: None, maps: &maps },
+                &mut |_| {
+                    n += 1;
+                    n < stop_after
+                },
+                &mut |_| {},
+            )
+            .expect("read");
+            assert_eq!(read, n as u64);
+            n
+        };
+        let total = count(1, usize::MAX);
+        assert!(total > 100, "{total} events");
+        assert_eq!(count(2, usize::MAX), total);
+        for stop_after in [1, 5, total / 2, total - 1] {
+            assert_eq!(count(2, stop_after), stop_after);
+        }
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
