@@ -363,9 +363,8 @@ impl Walk {
 
 /// One chunk's records to `emit` (false: stop; returned): read from their BinXML where they
 /// can be, through the crate's JSON rendering where not (the whole chunk when its records are
-/// not laid out as expected).
-/// A chunk's records, each normalised by `maps` (when given: a decoding thread leaves that to
-/// the thread that takes its events, [`parallel`]).
+/// not laid out as expected). Each is normalised by `maps` when given (a decoding thread
+/// leaves that to the thread that takes its events, [`parallel`]).
 fn decode_chunk(
     chunk: Result<Chunk<'_>, String>,
     settings: &Arc<ParserSettings>,
