@@ -62,6 +62,19 @@ def damon_pageout():
     return False
 
 
+def alternate(cmds, runs, seed, repeat=lambda name: 1):
+    """Each command's (seconds, peak RSS MB) over `runs` rounds: every round runs them all (a
+    command `repeat(name)` times) in a new order, seeded, so that no command always follows the
+    same one (a long two-thread run just before leaves the CPU hotter and slower)."""
+    results = {name: [] for name in cmds}
+    for r in range(runs):
+        order = [n for n in cmds for _ in range(repeat(n))]
+        random.Random(seed + r).shuffle(order)
+        for name in order:
+            results[name].append(measure(cmds[name]))
+    return results
+
+
 def evtx_chunks(path):
     """The 64 KiB chunks of an EVTX file that hold records."""
     with open(path, "rb") as f:
@@ -134,12 +147,8 @@ def by_type_lines(data, data_dir, runs):
     inputs = [("(start-up: an empty file)", empty)] + [(n, paths[n]) for n, _ in TYPE_CLASSES]
     for _, p in inputs:
         sh(["cat", p], stdout=subprocess.DEVNULL)
-    times = {(i, c): [] for i, _ in inputs for c in commands}
-    for r in range(runs):
-        order = list(times)
-        random.Random(1000 + r).shuffle(order)
-        for i, c in order:
-            times[(i, c)].append(measure(commands[c](dict(inputs)[i]))[0])
+    runs_of = alternate({(i, c): commands[c](p) for i, p in inputs for c in commands}, runs, 1000)
+    times = {k: [t for t, _ in v] for k, v in runs_of.items()}
     out = [
         "",
         "## Where detect's time goes, by event type (not a target)",
@@ -187,13 +196,7 @@ def one_scan_per_rule(data, data_dir, runs):
     want = alerts(whole)
     got = sorted(l for name in packs for l in alerts(cmds[name]))
     same = want == got
-    times = {name: [] for name in cmds}
-    for r in range(runs):
-        order = list(cmds)
-        random.Random(2000 + r).shuffle(order)
-        for name in order:
-            times[name].append(measure(cmds[name])[0])
-    med = {name: statistics.median(t) for name, t in times.items()}
+    med = {name: statistics.median(t for t, _ in rs) for name, rs in alternate(cmds, runs, 2000).items()}
     alone = sum(med[name] for name in packs)
     slowest = max(packs, key=lambda n: med[n])
     fastest = min(packs, key=lambda n: med[n])
@@ -316,15 +319,8 @@ def main():
         same_rows = (got1 == want and got2 == want, len(want))
 
     seed1_name = "cqlhunt seed (lenient), 1 thread"
-    results = {k: [] for k in cmds}
-    # Each round runs every command in a new (seeded) order, so no tool always follows the same
-    # one (a long two-thread run just before leaves the CPU hotter and slower); the short EVTX
-    # commands run three times a round.
-    for r in range(args.runs):
-        order = [n for n in cmds for _ in range(3 if n in evtx_cmds else 1)]
-        random.Random(r).shuffle(order)
-        for name in order:
-            results[name].append(measure(cmds[name]))
+    # The short EVTX commands run three times a round.
+    results = alternate(cmds, args.runs, 0, lambda n: 3 if n in evtx_cmds else 1)
     rows = []
     base = statistics.median(t for t, _ in results["cqlhunt seed (lenient), 1 thread"])
     evtx_base = statistics.median(t for t, _ in results["cqlhunt seed over the EVTX file, 1 thread"])

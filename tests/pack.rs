@@ -275,7 +275,7 @@ fn the_pack_in_one_scan_alerts_as_each_rule_alone() {
         v.sort();
         v
     };
-    let one = d.join("one");
+    let mut one = PathBuf::new();
     for input in inputs {
         for j in ["1", "2"] {
             let mut args = vec!["detect", "-q", "-o", "ndjson", "-j", j];
@@ -284,9 +284,7 @@ fn the_pack_in_one_scan_alerts_as_each_rule_alone() {
             let mut each = Vec::new();
             let mut firing = 0;
             for r in &rules {
-                let _ = std::fs::remove_dir_all(&one);
-                std::fs::create_dir_all(one.join("alerts")).unwrap();
-                std::fs::copy(d.join("manifest.yaml"), one.join("manifest.yaml")).unwrap();
+                one = temp_pack("alone-one");
                 std::fs::copy(r, one.join("alerts").join(r.file_name().unwrap())).unwrap();
                 let mut args = vec!["detect", "-q", "-o", "ndjson", "-j", j, "--rules", one.to_str().unwrap()];
                 args.extend(input);
@@ -302,4 +300,5 @@ fn the_pack_in_one_scan_alerts_as_each_rule_alone() {
         }
     }
     let _ = std::fs::remove_dir_all(&d);
+    let _ = std::fs::remove_dir_all(&one);
 }

@@ -102,18 +102,7 @@ pub fn read(
     let mut walk = Walk::new(count, oldest_chunk(count, &mut src));
     if threads <= 1 {
         let mut dec = Decoder::new(keep);
-        while let Some(chunk) = walk.next(&mut src) {
-            if !decode_chunk(
-                read_chunk(chunk, src.bytes()).as_ref().map(Read::chunk).map_err(Clone::clone),
-                &settings,
-                &mut dec,
-                name,
-                Some(maps),
-                &mut emit,
-            ) {
-                break;
-            }
-        }
+        while let Some(true) = decode_next(&mut walk, &mut src, &settings, &mut dec, name, Some(maps), &mut emit) {}
     } else {
         parallel(walk, src, &settings, name, keep, maps, &mut emit);
     }
@@ -123,29 +112,6 @@ pub fn read(
 /// A chunk the [`Walk`] reached: its header and number, or the number of a chunk whose header
 /// does not parse.
 type Reached = Result<(EvtxChunkHeader, u64), u64>;
-
-/// A reached chunk with its bytes (the walk's buffer).
-struct Read<'a> {
-    data: &'a [u8],
-    header: EvtxChunkHeader,
-    number: u64,
-}
-
-impl Read<'_> {
-    fn chunk(&self) -> Chunk<'_> {
-        Chunk { data: self.data, header: &self.header, number: Some(self.number) }
-    }
-}
-
-/// A reached chunk as [`decode_chunk`] takes it: its bytes, or what the crate says of a chunk
-/// whose header does not parse.
-fn read_chunk(reached: Reached, data: &[u8]) -> Result<Read<'_>, String> {
-    match reached {
-        Ok((header, number)) => Ok(Read { data, header, number }),
-        // Said as the crate says it of the chunk.
-        Err(n) => Err(format!("EVTX record: Failed to parse chunk number {n}")),
-    }
-}
 
 type Item = Result<Event, Problem>;
 
@@ -316,7 +282,7 @@ impl Walk {
 
     /// The next chunk: loaded in `src`, with its header and number; `Err` with the number of a
     /// broken one (cut short, or its header not a chunk's).
-    fn next(&mut self, src: &mut dyn ChunkSource) -> Option<Result<(EvtxChunkHeader, u64), u64>> {
+    fn next(&mut self, src: &mut dyn ChunkSource) -> Option<Reached> {
         loop {
             // Once it has wrapped around, the walk ends where it started.
             let end = if self.wrapped { self.oldest } else { u64::MAX };
@@ -414,6 +380,26 @@ fn decode_chunk(
         return true;
     }
     rendered_chunk(&chunk, settings, name, &mut |_, item| emit(item))
+}
+
+/// The next chunk the walk reaches, decoded into `emit` as [`decode_chunk`] does (what it
+/// returns); `None` past the last chunk.
+fn decode_next(
+    walk: &mut Walk,
+    src: &mut FileChunks,
+    settings: &Arc<ParserSettings>,
+    dec: &mut Decoder,
+    name: &str,
+    maps: Option<&Mappings>,
+    emit: &mut dyn FnMut(Item) -> bool,
+) -> Option<bool> {
+    let reached = walk.next(src)?;
+    let chunk = match &reached {
+        Ok((header, n)) => Ok(Chunk { data: src.bytes(), header, number: Some(*n) }),
+        // Said as the crate says it of the chunk.
+        Err(n) => Err(format!("EVTX record: Failed to parse chunk number {n}")),
+    };
+    Some(decode_chunk(chunk, settings, dec, name, maps, emit))
 }
 
 /// A chunk's records through the crate's JSON rendering, each with its ID when known.
@@ -586,16 +572,14 @@ fn parallel(
                 let mut flat = spares.try_recv().unwrap_or_default();
                 flat.clear();
                 for _ in 0..BATCH {
-                    let Some(reached) = walk.next(&mut src) else {
-                        more = false;
-                        break;
-                    };
-                    let read = read_chunk(reached, src.bytes());
-                    let chunk = read.as_ref().map(Read::chunk).map_err(Clone::clone);
-                    decode_chunk(chunk, settings, &mut dec, name, None, &mut |item| {
+                    let mut push = |item| {
                         flat.push(item);
                         true
-                    });
+                    };
+                    if decode_next(&mut walk, &mut src, settings, &mut dec, name, None, &mut push).is_none() {
+                        more = false;
+                        break;
+                    }
                 }
                 // This one's end, or the reader's (it has stopped).
                 if tx.send(flat).is_err() {
