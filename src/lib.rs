@@ -17,3 +17,4 @@ pub mod lang;
 pub mod pack;
 pub mod plan;
 pub mod read;
+pub mod sql;

@@ -64,6 +64,26 @@ enum Cmd {
         /// The query file (`-` for standard input).
         file: PathBuf,
     },
+    /// Print a query as ClickHouse SQL, to run over a table of the events cqlhunt reads.
+    #[command(
+        after_help = "Examples:\n  cqlhunt run -e '*' -o ndjson fdr/ > events.ndjson\n  cqlhunt sql --create -f q.cql | clickhouse-client\n  clickhouse-client --input_format_skip_unknown_fields=1 --query 'INSERT INTO events FORMAT JSONEachRow' < events.ndjson\n  cqlhunt sql -f q.cql | clickhouse-client --format JSONEachRow\n\nThe table: one column per field, named as the field, Nullable(String) (`@timestamp`\nNullable(Float64)); see docs/clickhouse.md for what translates.\nExit codes: 0 printed; 1 the query has errors or a part with no ClickHouse translation; 2 usage error."
+    )]
+    Sql {
+        /// Read the query from FILE (`-` for standard input; a `.yaml` rule's `queryString`).
+        #[arg(short = 'f', long = "file", conflicts_with = "expr", required_unless_present = "expr")]
+        file: Option<PathBuf>,
+        /// The query text itself.
+        #[arg(short = 'e', long = "expr")]
+        expr: Option<String>,
+        /// The table the events are in.
+        #[arg(long, default_value = "events")]
+        table: String,
+        /// Print `CREATE TABLE` for the fields the query reads instead of the query.
+        #[arg(long)]
+        create: bool,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Run a query over telemetry: files, directories (recursive), or standard input.
     #[command(
         after_help = "Examples:\n  cqlhunt run --lenient -f tests/seed/seed.cql events.ndjson.gz\n  cqlhunt run -e '#event_simpleName=ProcessRollup2 | groupBy(ComputerName)' fdr/\n  zcat events.gz | cqlhunt run -f q.cql -o csv\n\nExit codes: 0 rows printed (bad records are skipped and counted); 1 the query has errors or failed;\n2 usage error, unreadable input, or a bad record under --strict-input."
@@ -522,6 +542,49 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 None => Ok(ExitCode::from(1)),
             }
+        }
+        Cmd::Sql { file, expr, table, create, common } => {
+            let (name, text) = match (file, expr) {
+                (Some(f), _) => {
+                    let (name, bytes) = read_input(&f)?;
+                    let text = decode(&bytes).0;
+                    // A rule file: its query.
+                    match f.extension().and_then(|e| e.to_str()) {
+                        Some("yaml" | "yml") => (
+                            format!("{name}: queryString"),
+                            crate::pack::parse_rule(&text, &f).map_err(|e| e.to_string())?.query,
+                        ),
+                        _ => (name, text),
+                    }
+                }
+                (None, Some(e)) => ("<expr>".to_string(), e),
+                (None, None) => return Err("give -f FILE or -e TEXT".to_string()),
+            };
+            let color = use_color(common.color);
+            let popts = PlanOptions { require_params: true, ..plan_options(&common)? };
+            let (q, described, diags) = parse_and_plan(&text, common.lenient, &popts);
+            if !diags.is_empty() {
+                eprintln_safe(diag::render(&name, &text, &diags, color).trim_end());
+            }
+            if described.is_none() || diags.iter().any(Diagnostic::is_error) {
+                return Ok(ExitCode::from(1));
+            }
+            let ir = match plan::compile::compile(&q, &popts) {
+                Ok(ir) => ir,
+                Err(d) => {
+                    eprintln_safe(diag::render(&name, &text, &d, color).trim_end());
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            match crate::sql::to_clickhouse(&ir, &table) {
+                Ok(sql) if create => print_out(&format!("{};\n", crate::sql::create_table(&table, &sql.inputs)))?,
+                Ok(sql) => print_out(&format!("{};\n", sql.text))?,
+                Err(e) => {
+                    eprintln_safe(&format!("cqlhunt: {name}: {e}"));
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Run { file, expr, inputs, common, output, rawstring, lookup_dir, input } => {
             let InputArgs {

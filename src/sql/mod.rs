@@ -1,0 +1,754 @@
+//! CQL to ClickHouse SQL: the same query over a table of events, for data that outgrows one
+//! machine. Translated from the plan's IR (never the AST), so a query is checked exactly as
+//! `run` checks it first.
+//!
+//! The table holds events as cqlhunt reads them (`cqlhunt run -e '*' -o ndjson` prints them:
+//! ingest fields, mappings and lineage applied), one column per field, named as the field
+//! (`#event_simpleName`, `@timestamp`), every column `Nullable(String)` but `@timestamp`
+//! (`Nullable(Float64)`, as the NDJSON output writes it). A missing field is `NULL`.
+//!
+//! Each step becomes one `SELECT` over the previous one. Conditions are written so that a
+//! missing field answers as cqlhunt answers (`ifNull(…, 0)` around every comparison, so that
+//! `NOT` of a test on a missing field is true). What has no faithful translation is an error
+//! naming it, never an approximation: free-text search, functions outside the list in
+//! `docs/clickhouse.md`, `head`/`tail` (a table has no input order), lookaround in regexes.
+//! Regexes go to ClickHouse's RE2, which reads the `regex` crate's syntax but for `\d`, `\w`,
+//! `\s` and `\b` being ASCII-only there: the same answers on ASCII text.
+
+use crate::lang::ast::{BinOp, UnOp};
+use crate::plan::ir::{Call, Expr, Filter, Guard, Matcher, Pipeline, Step};
+use std::collections::BTreeSet;
+
+/// A query in ClickHouse SQL.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    /// The `SELECT` statement.
+    pub text: String,
+    /// The table's columns the query reads (field names), sorted.
+    pub inputs: Vec<String>,
+    /// The result's columns, in order.
+    pub outputs: Vec<String>,
+}
+
+/// Translate a compiled query into one ClickHouse `SELECT` over `table`.
+pub fn to_clickhouse(p: &Pipeline, table: &str) -> Result<Sql, String> {
+    // First pass: the fields the query names (the table's columns it reads); second: the SQL.
+    let mut probe = Tx { inputs: BTreeSet::new(), known: None, fresh: 0 };
+    let base = Rel { sql: String::new(), cols: Vec::new() };
+    probe.pipeline(p, base)?;
+    let inputs: Vec<String> = probe.inputs.into_iter().collect();
+    let mut tx = Tx { inputs: BTreeSet::new(), known: Some(inputs.clone()), fresh: 0 };
+    let select: Vec<String> = inputs.iter().map(|c| input_column(c)).collect();
+    let select = if select.is_empty() { "1 AS `_`".to_string() } else { select.join(", ") };
+    let base = Rel { sql: format!("SELECT {select} FROM {table}"), cols: inputs.clone() };
+    let out = tx.pipeline(p, base)?;
+    let cols: Vec<String> = out.cols.iter().map(|c| ident(c)).collect();
+    let cols = if cols.is_empty() { "*".to_string() } else { cols.join(", ") };
+    Ok(Sql { text: format!("SELECT {cols} FROM ({})", out.sql), inputs, outputs: out.cols })
+}
+
+/// `CREATE TABLE` for a table holding the given fields (see the module documentation).
+pub fn create_table(table: &str, fields: &[String]) -> String {
+    let mut fields: Vec<&String> = fields.iter().collect();
+    fields.sort();
+    fields.dedup();
+    let cols: Vec<String> = fields.iter().map(|f| format!("    {} {}", ident(f), column_type(f))).collect();
+    format!("CREATE TABLE IF NOT EXISTS {table} (\n{}\n) ENGINE = MergeTree() ORDER BY tuple()", cols.join(",\n"))
+}
+
+fn column_type(field: &str) -> &'static str {
+    if field == "@timestamp" {
+        "Nullable(Float64)"
+    } else {
+        "Nullable(String)"
+    }
+}
+
+/// A table column as the text every step reads (`@timestamp` as cqlhunt writes its number).
+fn input_column(field: &str) -> String {
+    if field == "@timestamp" {
+        format!("if(isNull({0}), NULL, toString(toInt64({0}))) AS {0}", ident(field))
+    } else {
+        ident(field)
+    }
+}
+
+/// A field name as a ClickHouse identifier.
+pub fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
+}
+
+/// A text as a ClickHouse string literal.
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// A relation: a `SELECT` and its columns, in order.
+#[derive(Debug, Clone)]
+struct Rel {
+    sql: String,
+    cols: Vec<String>,
+}
+
+/// Values a branch of `case` or `match` has assigned so far: a field's SQL over the input row.
+type Env = Vec<(String, String)>;
+
+struct Tx {
+    /// The fields named (first pass).
+    inputs: BTreeSet<String>,
+    /// The table's columns (second pass).
+    known: Option<Vec<String>>,
+    fresh: usize,
+}
+
+fn unsupported<T>(what: impl std::fmt::Display) -> Result<T, String> {
+    Err(format!("no ClickHouse translation for {what}"))
+}
+
+impl Tx {
+    fn name(&mut self) -> String {
+        self.fresh += 1;
+        format!("__c{}", self.fresh)
+    }
+
+    /// A field read by the query: its SQL in `env` (a branch's assignment), else its column
+    /// (a field the table lacks reads as `NULL`, as a missing field).
+    fn field(&mut self, f: &str, env: &Env, cols: &[String]) -> String {
+        if let Some((_, v)) = env.iter().rev().find(|(n, _)| n == f) {
+            return v.clone();
+        }
+        if cols.iter().any(|c| c == f) {
+            return ident(f);
+        }
+        self.inputs.insert(f.to_string());
+        match &self.known {
+            Some(k) if k.iter().any(|c| c == f) => ident(f),
+            _ => "CAST(NULL AS Nullable(String))".to_string(),
+        }
+    }
+
+    fn pipeline(&mut self, p: &Pipeline, mut rel: Rel) -> Result<Rel, String> {
+        for s in &p.steps {
+            rel = self.step(s, rel)?;
+        }
+        Ok(rel)
+    }
+
+    fn step(&mut self, s: &Step, rel: Rel) -> Result<Rel, String> {
+        match s {
+            Step::Filter(f) => {
+                let c = self.filter(f, &Vec::new(), &rel.cols)?;
+                Ok(where_(rel, &c))
+            }
+            Step::Assign(name, e) => {
+                let v = self.value(e, &Vec::new(), &rel.cols)?;
+                Ok(assign(rel, &[(name.clone(), v)]))
+            }
+            Step::Case(branches) => {
+                let mut arms = Vec::new();
+                for b in branches {
+                    arms.push(self.branch(b, None, &rel.cols)?);
+                }
+                Ok(self.choose(rel, arms))
+            }
+            Step::Match(field, arms) => {
+                let mut out = Vec::new();
+                for (g, body) in arms {
+                    let guard = match g {
+                        Guard::Any => "1".to_string(),
+                        Guard::Pattern(m) => {
+                            let f = self.field(field, &Vec::new(), &rel.cols);
+                            matcher(&f, m)?
+                        }
+                        Guard::Call(c) => {
+                            let mut c = c.clone();
+                            if c.arg("field").is_none() {
+                                c.args.push(("field".to_string(), Expr::Word(field.clone())));
+                            }
+                            self.filter_call(&c, &Vec::new(), &rel.cols)?
+                        }
+                    };
+                    out.push(self.branch(body, Some(guard), &rel.cols)?);
+                }
+                Ok(self.choose(rel, out))
+            }
+            Step::Union(branches) => {
+                let mut parts = Vec::new();
+                for b in branches {
+                    parts.push(self.pipeline(b, rel.clone())?);
+                }
+                let mut cols: Vec<String> = Vec::new();
+                for p in &parts {
+                    for c in &p.cols {
+                        if !cols.contains(c) {
+                            cols.push(c.clone());
+                        }
+                    }
+                }
+                let selects: Vec<String> = parts
+                    .iter()
+                    .map(|p| {
+                        let list: Vec<String> = cols
+                            .iter()
+                            .map(|c| match p.cols.contains(c) {
+                                true => ident(c),
+                                false => format!("CAST(NULL AS Nullable(String)) AS {}", ident(c)),
+                            })
+                            .collect();
+                        format!("SELECT {} FROM ({})", list.join(", "), p.sql)
+                    })
+                    .collect();
+                Ok(Rel { sql: format!("SELECT * FROM ({})", selects.join(" UNION ALL ")), cols })
+            }
+            Step::Call(c) => self.call(c, rel),
+        }
+    }
+
+    /// A branch of `case`/`match` made of filters and assignments: whether it takes the input
+    /// row, and what it assigns, both over the input row.
+    fn branch(&mut self, p: &Pipeline, guard: Option<String>, cols: &[String]) -> Result<(String, Env), String> {
+        let mut env: Env = Vec::new();
+        let mut conds: Vec<String> = guard.into_iter().collect();
+        for s in &p.steps {
+            match s {
+                Step::Filter(f) => conds.push(self.filter(f, &env, cols)?),
+                Step::Assign(name, e) => {
+                    let v = self.value(e, &env, cols)?;
+                    env.push((name.clone(), v));
+                }
+                Step::Call(c) if is_transform(c) => {
+                    for (name, v) in self.transform(c, &env, cols)? {
+                        env.push((name, v));
+                    }
+                }
+                Step::Call(c) if c.category != crate::func::Category::Aggregate => {
+                    conds.push(self.filter_call(c, &env, cols)?)
+                }
+                _ => return unsupported("a `case` or `match` branch with steps other than filters and assignments"),
+            }
+        }
+        let cond = if conds.is_empty() { "1".to_string() } else { conds.join(" AND ") };
+        Ok((cond, env))
+    }
+
+    /// The first branch that takes each row: its assignments applied, rows no branch takes
+    /// dropped.
+    fn choose(&mut self, rel: Rel, arms: Vec<(String, Env)>) -> Rel {
+        let b = self.name();
+        let mut which = String::from("multiIf(");
+        for (i, (cond, _)) in arms.iter().enumerate() {
+            which.push_str(&format!("{cond}, {}, ", i + 1));
+        }
+        which.push_str("0)");
+        let mut cols = rel.cols.clone();
+        for (_, env) in &arms {
+            for (n, _) in env {
+                if !cols.contains(n) {
+                    cols.push(n.clone());
+                }
+            }
+        }
+        let list: Vec<String> = cols
+            .iter()
+            .map(|c| {
+                let own = if rel.cols.contains(c) { ident(c) } else { "CAST(NULL AS Nullable(String))".to_string() };
+                let mut alts = Vec::new();
+                for (i, (_, env)) in arms.iter().enumerate() {
+                    if let Some((_, v)) = env.iter().rev().find(|(n, _)| n == c) {
+                        alts.push(format!("{b} = {}, {v}", i + 1));
+                    }
+                }
+                if alts.is_empty() {
+                    return format!("{own} AS {}", ident(&format!("{c}{b}")));
+                }
+                format!("multiIf({}, {own}) AS {}", alts.join(", "), ident(&format!("{c}{b}")))
+            })
+            .collect();
+        let inner = format!("SELECT {}, {which} AS {b} FROM ({})", all(&rel.cols), rel.sql);
+        let renamed: Vec<String> =
+            cols.iter().map(|c| format!("{} AS {}", ident(&format!("{c}{b}")), ident(c))).collect();
+        let mid = format!("SELECT {} FROM ({inner}) WHERE {b} != 0", list.join(", "));
+        Rel { sql: format!("SELECT {} FROM ({mid})", renamed.join(", ")), cols }
+    }
+
+    fn call(&mut self, c: &Call, rel: Rel) -> Result<Rel, String> {
+        if is_transform(c) {
+            let sets = self.transform(c, &Vec::new(), &rel.cols)?;
+            return Ok(assign(rel, &sets));
+        }
+        match c.name.as_str() {
+            "select" => {
+                let fields = names(c, "fields");
+                for f in &fields {
+                    self.field(f, &Vec::new(), &rel.cols);
+                }
+                Ok(project(rel, &fields))
+            }
+            "drop" => {
+                let gone = names(c, "fields");
+                let keep: Vec<String> = rel.cols.iter().filter(|c| !gone.contains(c)).cloned().collect();
+                Ok(project(rel, &keep))
+            }
+            "rename" => {
+                let from = text(c, "field").ok_or("rename() needs a field")?;
+                let to = text(c, "as").ok_or("rename() needs as=")?;
+                let v = self.field(&from, &Vec::new(), &rel.cols);
+                let rel = assign(rel, &[(to, v)]);
+                let keep: Vec<String> = rel.cols.iter().filter(|c| **c != from).cloned().collect();
+                Ok(project(rel, &keep))
+            }
+            "count" => {
+                let out = text(c, "as").unwrap_or_else(|| "_count".to_string());
+                let agg = self.count(c, &rel.cols)?;
+                Ok(Rel { sql: format!("SELECT {agg} AS {} FROM ({})", ident(&out), rel.sql), cols: vec![out] })
+            }
+            "sum" | "min" | "max" | "avg" => {
+                let (agg, out) = self.numeric(c, &rel.cols)?;
+                Ok(Rel { sql: format!("SELECT {agg} AS {} FROM ({})", ident(&out), rel.sql), cols: vec![out] })
+            }
+            "groupBy" => self.group_by(c, rel),
+            "sort" => {
+                let mut fields = names(c, "field");
+                if fields.is_empty() {
+                    fields.push("_count".to_string());
+                }
+                let limit = limit(c, 200)?;
+                let order = self.order_by(&fields, &names(c, "order"), &names(c, "type"), &rel.cols)?;
+                Ok(Rel {
+                    sql: format!("SELECT {} FROM ({}) ORDER BY {order} LIMIT {limit}", all(&rel.cols), rel.sql),
+                    cols: rel.cols,
+                })
+            }
+            "table" => {
+                let fields = names(c, "fields");
+                let mut sortby = names(c, "sortby");
+                if sortby.is_empty() {
+                    sortby.push("@timestamp".to_string());
+                }
+                let limit = limit(c, 200)?;
+                let order = self.order_by(&sortby, &names(c, "order"), &names(c, "type"), &rel.cols)?;
+                for f in &fields {
+                    self.field(f, &Vec::new(), &rel.cols);
+                }
+                let sorted =
+                    Rel { sql: format!("SELECT * FROM ({}) ORDER BY {order} LIMIT {limit}", rel.sql), cols: rel.cols };
+                Ok(project(sorted, &fields))
+            }
+            "head" | "tail" => unsupported(format!("{}(): a ClickHouse table keeps no input order", c.name)),
+            _ if c.category == crate::func::Category::Aggregate => unsupported(format!("{}()", c.name)),
+            _ => {
+                let cond = self.filter_call(c, &Vec::new(), &rel.cols)?;
+                Ok(where_(rel, &cond))
+            }
+        }
+    }
+
+    /// `count()` as an aggregate expression (the count as text, as every column is).
+    fn count(&mut self, c: &Call, cols: &[String]) -> Result<String, String> {
+        let distinct = matches!(text(c, "distinct").as_deref(), Some("true"));
+        Ok(match text(c, "field") {
+            None => "toString(count())".to_string(),
+            Some(f) => {
+                let v = self.field(&f, &Vec::new(), cols);
+                if distinct {
+                    format!("toString(uniqExact({v}))")
+                } else {
+                    format!("toString(count({v}))")
+                }
+            }
+        })
+    }
+
+    /// `sum`/`min`/`max`/`avg` of a field's numbers: the aggregate and its output's name.
+    fn numeric(&mut self, c: &Call, cols: &[String]) -> Result<(String, String), String> {
+        let f = text(c, "field").ok_or_else(|| format!("{}() needs a field", c.name))?;
+        let v = self.field(&f, &Vec::new(), cols);
+        let out = text(c, "as").unwrap_or_else(|| format!("_{}", c.name));
+        let n = format!("toFloat64OrNull({v})");
+        // No number among the values: no output (NULL), as cqlhunt writes none.
+        let agg = format!("if(count({n}) = 0, NULL, toString({}({n})))", c.name);
+        Ok((agg, out))
+    }
+
+    fn group_by(&mut self, c: &Call, rel: Rel) -> Result<Rel, String> {
+        let keys = names(c, "field");
+        if keys.is_empty() {
+            return Err("groupBy() needs at least one field".to_string());
+        }
+        let mut select = Vec::new();
+        for k in &keys {
+            select.push(format!("{} AS {}", self.field(k, &Vec::new(), &rel.cols), ident(k)));
+        }
+        let mut cols = keys.clone();
+        let funcs: Vec<&Expr> = match c.arg("function") {
+            None => Vec::new(),
+            Some(e) => e.items(),
+        };
+        if funcs.is_empty() {
+            select.push(format!("toString(count()) AS {}", ident("_count")));
+            cols.push("_count".to_string());
+        }
+        for f in funcs {
+            let Expr::Call(sub) = f else { return unsupported("a groupBy() function that is not a call") };
+            let (agg, out) = match sub.name.as_str() {
+                "count" => (self.count(sub, &rel.cols)?, text(sub, "as").unwrap_or_else(|| "_count".to_string())),
+                "sum" | "min" | "max" | "avg" => self.numeric(sub, &rel.cols)?,
+                other => return unsupported(format!("{other}() in groupBy()")),
+            };
+            if cols.contains(&out) {
+                return Err(format!("groupBy(): two outputs named {out}"));
+            }
+            select.push(format!("{agg} AS {}", ident(&out)));
+            cols.push(out);
+        }
+        let by: Vec<String> = keys.iter().map(|k| ident(k)).collect();
+        Ok(Rel { sql: format!("SELECT {} FROM ({}) GROUP BY {}", select.join(", "), rel.sql, by.join(", ")), cols })
+    }
+
+    /// `ORDER BY` as `sort()` orders: numbers by default, missing and unconvertible values last.
+    fn order_by(
+        &mut self,
+        fields: &[String],
+        orders: &[String],
+        types: &[String],
+        cols: &[String],
+    ) -> Result<String, String> {
+        let pick = |v: &[String], i: usize| v.get(i).or(v.last()).cloned();
+        let mut out = Vec::new();
+        for (i, f) in fields.iter().enumerate() {
+            let v = self.field(f, &Vec::new(), cols);
+            let dir = match pick(orders, i).map(|o| o.to_ascii_lowercase()).as_deref() {
+                None | Some("desc") | Some("descending") => "DESC",
+                Some("asc") | Some("ascending") => "ASC",
+                Some(o) => return Err(format!("order={o} is not asc or desc")),
+            };
+            let key = match pick(types, i).as_deref() {
+                None | Some("number") => format!("toFloat64OrNull({v})"),
+                Some("string") => v,
+                Some(t) => return unsupported(format!("sort type={t}")),
+            };
+            out.push(format!("{key} {dir} NULLS LAST"));
+        }
+        Ok(out.join(", "))
+    }
+
+    /// A filter as a condition that is never `NULL`.
+    fn filter(&mut self, f: &Filter, env: &Env, cols: &[String]) -> Result<String, String> {
+        Ok(match f {
+            Filter::And(v) => join(v.iter().map(|f| self.filter(f, env, cols)).collect::<Result<_, _>>()?, "AND"),
+            Filter::Or(v) => join(v.iter().map(|f| self.filter(f, env, cols)).collect::<Result<_, _>>()?, "OR"),
+            Filter::Not(f) => format!("NOT ({})", self.filter(f, env, cols)?),
+            Filter::Field(name, m) => {
+                let v = self.field(name, env, cols);
+                matcher(&v, m)?
+            }
+            Filter::Num(name, op, n) => {
+                let v = self.field(name, env, cols);
+                let op = match op {
+                    BinOp::Lt => "<",
+                    BinOp::Le => "<=",
+                    BinOp::Gt => ">",
+                    BinOp::Ge => ">=",
+                    BinOp::Eq => "=",
+                    BinOp::Ne => "!=",
+                    other => return unsupported(format!("the comparison `{}`", other.as_str())),
+                };
+                format!("ifNull(toFloat64OrNull({v}) {op} {}, 0)", number(*n))
+            }
+            Filter::Text(_) => return unsupported("free-text search (no column holds every field)"),
+            Filter::Bool(b) => u8::from(*b).to_string(),
+            Filter::Call(c) => self.filter_call(c, env, cols)?,
+            Filter::Pipeline(p) => {
+                let mut conds = Vec::new();
+                for s in &p.steps {
+                    match s {
+                        Step::Filter(f) => conds.push(self.filter(f, env, cols)?),
+                        _ => return unsupported("a parenthesised pipeline with steps other than filters"),
+                    }
+                }
+                join(conds, "AND")
+            }
+        })
+    }
+
+    /// A filter function: `in`, `regex`, `test`.
+    fn filter_call(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<String, String> {
+        let cond = match c.name.as_str() {
+            "in" => {
+                let f = text(c, "field").ok_or("in() needs a field")?;
+                let v = self.field(&f, env, cols);
+                let ic = matches!(text(c, "ignoreCase").as_deref(), Some("true"));
+                let values = c.arg("values").map(Expr::names).unwrap_or_default();
+                let tests: Vec<String> = values
+                    .iter()
+                    .map(|x| matcher(&v, &Matcher::Glob(std::sync::Arc::new(crate::plan::ir::Glob::new(x, ic)))))
+                    .collect::<Result<_, _>>()?;
+                if tests.is_empty() {
+                    "0".to_string()
+                } else {
+                    join(tests, "OR")
+                }
+            }
+            "regex" => {
+                let (pattern, field) = self.regex_args(c, env, cols)?;
+                format!("ifNull(match({field}, {}), 0)", lit(&pattern))
+            }
+            "test" => {
+                let e = c.arg("expression").ok_or("test() needs an expression")?;
+                self.truth(e, env, cols)?
+            }
+            other => return unsupported(format!("{other}()")),
+        };
+        Ok(if c.negated { format!("NOT ({cond})") } else { cond })
+    }
+
+    /// `regex()`'s pattern in RE2's syntax, and the field it reads.
+    fn regex_args(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<(String, String), String> {
+        let pattern = text(c, "regex").ok_or("regex() needs a pattern")?;
+        let flags: String = text(c, "flags").unwrap_or_else(|| "m".to_string()).chars().filter(|c| *c != 'g').collect();
+        if matches!(text(c, "repeat").as_deref(), Some("true")) {
+            return unsupported("regex(repeat=true)");
+        }
+        let rx = crate::plan::rx::compile(&pattern, &flags, &pattern)?;
+        if !rx.names.is_empty() {
+            return unsupported(format!("the named groups of /{pattern}/ (they extract fields)"));
+        }
+        let field = text(c, "field").unwrap_or_else(|| "@rawstring".to_string());
+        Ok((re2(rx.compiled())?, self.field(&field, env, cols)))
+    }
+
+    /// Transform functions written as assignments: `(field, value)` pairs.
+    fn transform(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<Vec<(String, String)>, String> {
+        match c.name.as_str() {
+            "lower" | "upper" => {
+                let f = text(c, "field").ok_or_else(|| format!("{}() needs a field", c.name))?;
+                let v = self.field(&f, env, cols);
+                let out = text(c, "as").unwrap_or(f);
+                let func = if c.name == "lower" { "lowerUTF8" } else { "upperUTF8" };
+                Ok(vec![(out, format!("{func}({v})"))])
+            }
+            "if" => {
+                let out = text(c, "as").unwrap_or_else(|| "_if".to_string());
+                Ok(vec![(out, self.if_value(c, env, cols)?)])
+            }
+            "default" => {
+                let value = text(c, "value").ok_or("default() needs value=")?;
+                let empty = matches!(text(c, "replaceEmpty").as_deref(), Some("true"));
+                let mut out = Vec::new();
+                for f in names(c, "field") {
+                    let v = self.field(&f, env, cols);
+                    let missing = if empty { format!("isNull({v}) OR {v} = ''") } else { format!("isNull({v})") };
+                    out.push((f, format!("if({missing}, {}, {v})", lit(&value))));
+                }
+                Ok(out)
+            }
+            _ => unsupported(format!("{}()", c.name)),
+        }
+    }
+
+    fn if_value(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<String, String> {
+        let cond = self.truth(c.arg("condition").ok_or("if() needs a condition")?, env, cols)?;
+        let then = self.value(c.arg("then").ok_or("if() needs then=")?, env, cols)?;
+        let els = self.value(c.arg("else").ok_or("if() needs else=")?, env, cols)?;
+        Ok(format!("if({cond}, {then}, {els})"))
+    }
+
+    /// An expression's value: `Nullable(String)`, `NULL` when cqlhunt's is null.
+    fn value(&mut self, e: &Expr, env: &Env, cols: &[String]) -> Result<String, String> {
+        Ok(match e {
+            Expr::Str(s) => lit(s),
+            Expr::Word(w) => match crate::event::parse_num(w) {
+                Some(n) => lit(&crate::event::format_num(n)),
+                None => self.field(w, env, cols),
+            },
+            Expr::Call(c) if c.name == "if" => self.if_value(c, env, cols)?,
+            Expr::Call(c) if matches!(c.name.as_str(), "lower" | "upper") => {
+                let sets = self.transform(c, env, cols)?;
+                sets.into_iter().next().map(|(_, v)| v).unwrap_or_else(|| "NULL".to_string())
+            }
+            Expr::Call(c) if matches!(c.name.as_str(), "regex" | "in" | "test") => {
+                format!("if({}, 'true', 'false')", self.filter_call(c, env, cols)?)
+            }
+            Expr::Binary(op, a, b)
+                if matches!(op, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge) =>
+            {
+                let t = self.compare(*op, a, b, env, cols)?;
+                format!("if(isNull({t}), NULL, if({t}, 'true', 'false'))")
+            }
+            Expr::Unary(UnOp::Not, x) => {
+                let v = self.value(x, env, cols)?;
+                format!("if(isNull({v}), NULL, if({}, 'false', 'true'))", truthy(&v))
+            }
+            Expr::Call(c) => return unsupported(format!("{}() in an expression", c.name)),
+            _ => return unsupported("this expression"),
+        })
+    }
+
+    /// An expression as a condition (null is false, as `if()` and `test()` read it).
+    fn truth(&mut self, e: &Expr, env: &Env, cols: &[String]) -> Result<String, String> {
+        Ok(match e {
+            Expr::Call(c) if matches!(c.name.as_str(), "regex" | "in" | "test") => self.filter_call(c, env, cols)?,
+            Expr::Binary(op, a, b)
+                if matches!(op, BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge) =>
+            {
+                format!("ifNull({}, 0)", self.compare(*op, a, b, env, cols)?)
+            }
+            Expr::Unary(UnOp::Not, x) => {
+                let v = self.value(x, env, cols)?;
+                format!("(isNotNull({v}) AND NOT {})", truthy(&v))
+            }
+            other => {
+                let v = self.value(other, env, cols)?;
+                format!("ifNull({}, 0)", truthy(&v))
+            }
+        })
+    }
+
+    /// A comparison as cqlhunt makes it: numbers when both sides read as numbers, else text
+    /// (`==`, `!=`); `<` and the others only between numbers. `NULL` when a side is null.
+    fn compare(&mut self, op: BinOp, a: &Expr, b: &Expr, env: &Env, cols: &[String]) -> Result<String, String> {
+        let (x, y) = (self.value(a, env, cols)?, self.value(b, env, cols)?);
+        let (nx, ny) = (format!("toFloat64OrNull({x})"), format!("toFloat64OrNull({y})"));
+        Ok(match op {
+            BinOp::Eq | BinOp::Ne => {
+                let eq = format!("if(isNotNull({nx}) AND isNotNull({ny}), {nx} = {ny}, {x} = {y})");
+                let eq = if op == BinOp::Eq { eq } else { format!("NOT {eq}") };
+                format!("if(isNull({x}) OR isNull({y}), NULL, {eq})")
+            }
+            _ => format!("({nx} {} {ny})", op.as_str()),
+        })
+    }
+}
+
+/// A value as cqlhunt reads it as a truth (`Value::truthy`): `"true"`, or a non-zero number.
+fn truthy(v: &str) -> String {
+    format!("({v} = 'true' OR ifNull(toFloat64OrNull({v}) != 0, 0))")
+}
+
+/// A matcher on a value's SQL, never `NULL`.
+fn matcher(v: &str, m: &Matcher) -> Result<String, String> {
+    Ok(match m {
+        Matcher::Exists => format!("isNotNull({v})"),
+        Matcher::Exact(x) => format!("ifNull({v} = {}, 0)", lit(x)),
+        Matcher::Glob(g) => {
+            let like: Vec<String> =
+                g.parts.iter().map(|p| p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")).collect();
+            let pattern = lit(&like.join("%"));
+            if g.ignore_case {
+                format!("ifNull(lowerUTF8({v}) LIKE {pattern}, 0)")
+            } else if g.parts.len() == 1 {
+                format!("ifNull({v} = {}, 0)", lit(&g.parts[0]))
+            } else {
+                format!("ifNull({v} LIKE {pattern}, 0)")
+            }
+        }
+        Matcher::Regex(rx) if !rx.names.is_empty() => {
+            return unsupported(format!("the named groups of {} (they extract fields)", rx.source))
+        }
+        Matcher::Regex(rx) => format!("ifNull(match({v}, {}), 0)", lit(&re2(rx.compiled())?)),
+    })
+}
+
+/// A pattern in the `regex` crate's syntax, in RE2's (which has no lookaround, and spells a
+/// named group `(?P<name>…)`).
+fn re2(p: &str) -> Result<String, String> {
+    if p.contains("(?=") || p.contains("(?!") {
+        return unsupported(format!("the lookahead in /{p}/ (RE2 has none)"));
+    }
+    // In a group: ClickHouse before 20.x checks the literals it reads from a pattern
+    // case-sensitively when the pattern starts with a flag (`(?i)^(cmd)\.exe$` misses
+    // `CMD.EXE`), and skips that check for a pattern that starts with a group.
+    Ok(format!("(?:{})", p.replace("(?<", "(?P<")))
+}
+
+fn number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{n:.1}")
+    } else {
+        format!("{n:e}")
+    }
+}
+
+fn join(v: Vec<String>, op: &str) -> String {
+    match v.len() {
+        0 => if op == "AND" { "1" } else { "0" }.to_string(),
+        1 => v.into_iter().next().unwrap_or_default(),
+        _ => format!("({})", v.join(&format!(" {op} "))),
+    }
+}
+
+fn all(cols: &[String]) -> String {
+    if cols.is_empty() {
+        return "*".to_string();
+    }
+    cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
+}
+
+fn where_(rel: Rel, cond: &str) -> Rel {
+    Rel { sql: format!("SELECT {} FROM ({}) WHERE {cond}", all(&rel.cols), rel.sql), cols: rel.cols }
+}
+
+/// Set fields to values (SQL over `rel`'s columns), new ones after the others.
+fn assign(rel: Rel, sets: &[(String, String)]) -> Rel {
+    // The values are computed under fresh names first: a value named as one of its own
+    // inputs would be read by ClickHouse in place of the column.
+    let mut inner = vec![all(&rel.cols)];
+    for (i, (_, v)) in sets.iter().enumerate() {
+        inner.push(format!("{v} AS {}", ident(&format!("__v{i}"))));
+    }
+    let mut cols = rel.cols.clone();
+    for (n, _) in sets {
+        if !cols.contains(n) {
+            cols.push(n.clone());
+        }
+    }
+    let list: Vec<String> = cols
+        .iter()
+        .map(|c| match sets.iter().rposition(|(n, _)| n == c) {
+            Some(i) => format!("{} AS {}", ident(&format!("__v{i}")), ident(&format!("{c}__a"))),
+            None => format!("{} AS {}", ident(c), ident(&format!("{c}__a"))),
+        })
+        .collect();
+    let renamed: Vec<String> = cols.iter().map(|c| format!("{} AS {}", ident(&format!("{c}__a")), ident(c))).collect();
+    let sql = format!(
+        "SELECT {} FROM (SELECT {} FROM (SELECT {} FROM ({})))",
+        renamed.join(", "),
+        list.join(", "),
+        inner.join(", "),
+        rel.sql
+    );
+    Rel { sql, cols }
+}
+
+/// Keep the named fields, in that order (one the rows lack reads as missing).
+fn project(rel: Rel, fields: &[String]) -> Rel {
+    let list: Vec<String> = fields
+        .iter()
+        .map(|f| match rel.cols.contains(f) {
+            true => ident(f),
+            false => format!("CAST(NULL AS Nullable(String)) AS {}", ident(f)),
+        })
+        .collect();
+    let list = if list.is_empty() { "*".to_string() } else { list.join(", ") };
+    Rel { sql: format!("SELECT {list} FROM ({})", rel.sql), cols: fields.to_vec() }
+}
+
+fn is_transform(c: &Call) -> bool {
+    matches!(c.name.as_str(), "lower" | "upper" | "if" | "default")
+}
+
+fn text(c: &Call, name: &str) -> Option<String> {
+    c.arg(name).and_then(Expr::text).map(str::to_string)
+}
+
+fn names(c: &Call, name: &str) -> Vec<String> {
+    c.arg(name).map(Expr::names).unwrap_or_default()
+}
+
+fn limit(c: &Call, default: usize) -> Result<usize, String> {
+    match text(c, "limit") {
+        None => Ok(default),
+        Some(l) if l == "max" => Ok(200_000),
+        Some(l) => l.parse().map_err(|_| format!("{}(): limit={l} is not a number", c.name)),
+    }
+}
