@@ -150,3 +150,34 @@ fn saved_queries_resolve_from_a_directory() {
     assert_eq!(code, 1);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn sql_prints_clickhouse_sql_and_its_table() {
+    // A query: one SELECT over the table, missing fields answered as cqlhunt answers them.
+    let (code, out, err) = run(&["sql", "--table", "fdr.events", "-e", "FileName != /cmd/i | groupBy(aid)"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("SELECT ") && out.trim_end().ends_with(';'), "{out}");
+    assert!(out.contains("FROM fdr.events"), "{out}");
+    assert!(out.contains("NOT (ifNull(match(`FileName`, '(?:(?i)cmd)'), 0))"), "{out}");
+    assert!(out.contains("GROUP BY `aid`"), "{out}");
+    // The table it reads: the fields the query names.
+    let (code, out, err) = run(&["sql", "--create", "--table", "t", "-e", "FileName = x | groupBy(aid)"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("CREATE TABLE IF NOT EXISTS t ("), "{out}");
+    assert!(out.contains("`FileName` Nullable(String)") && out.contains("`aid` Nullable(String)"), "{out}");
+    // A rule file's query.
+    let (code, out, err) = run(&["sql", "-f", "rules/t1505/alerts/mssql-shell-child.yaml"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("GROUP BY"), "{out}");
+    // No faithful translation: exit 1, naming what stops it.
+    let (code, out, err) = run(&["sql", "-e", "head(10)"], None);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("no ClickHouse translation for head()"), "{err}");
+    let (code, _, err) = run(&["sql", "-f", "rules/t1505/alerts/exchange-virtual-directory-script.yaml"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("no ClickHouse translation for format()"), "{err}");
+    // A query with errors: its diagnostics, exit 1.
+    let (code, _, err) = run(&["sql", "-e", "groupBy("], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("error"), "{err}");
+}

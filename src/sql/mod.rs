@@ -28,23 +28,29 @@ pub struct Sql {
     pub inputs: Vec<String>,
     /// The result's columns, in order.
     pub outputs: Vec<String>,
+    /// The result's rows are events (no aggregate, `select` or `table` ends the query): they
+    /// hold the fields the query names, not every field of the table.
+    pub events: bool,
 }
 
 /// Translate a compiled query into one ClickHouse `SELECT` over `table`.
 pub fn to_clickhouse(p: &Pipeline, table: &str) -> Result<Sql, String> {
     // First pass: the fields the query names (the table's columns it reads); second: the SQL.
-    let mut probe = Tx { inputs: BTreeSet::new(), known: None, fresh: 0 };
+    let mut probe = Tx { inputs: BTreeSet::new(), known: None, fresh: 0, events: true };
     let base = Rel { sql: String::new(), cols: Vec::new() };
     probe.pipeline(p, base)?;
     let inputs: Vec<String> = probe.inputs.into_iter().collect();
-    let mut tx = Tx { inputs: BTreeSet::new(), known: Some(inputs.clone()), fresh: 0 };
+    let mut tx = Tx { inputs: BTreeSet::new(), known: Some(inputs.clone()), fresh: 0, events: true };
     let select: Vec<String> = inputs.iter().map(|c| input_column(c)).collect();
     let select = if select.is_empty() { "1 AS `_`".to_string() } else { select.join(", ") };
     let base = Rel { sql: format!("SELECT {select} FROM {table}"), cols: inputs.clone() };
     let out = tx.pipeline(p, base)?;
+    if out.cols.is_empty() {
+        return unsupported("a result without fields (a row of SQL has at least one column)");
+    }
     let cols: Vec<String> = out.cols.iter().map(|c| ident(c)).collect();
     let cols = if cols.is_empty() { "*".to_string() } else { cols.join(", ") };
-    Ok(Sql { text: format!("SELECT {cols} FROM ({})", out.sql), inputs, outputs: out.cols })
+    Ok(Sql { text: format!("SELECT {cols} FROM ({})", out.sql), inputs, outputs: out.cols, events: tx.events })
 }
 
 /// `CREATE TABLE` for a table holding the given fields (see the module documentation).
@@ -99,6 +105,8 @@ struct Tx {
     /// The table's columns (second pass).
     known: Option<Vec<String>>,
     fresh: usize,
+    /// No step has made rows of other than events yet.
+    events: bool,
 }
 
 fn unsupported<T>(what: impl std::fmt::Display) -> Result<T, String> {
@@ -127,6 +135,12 @@ impl Tx {
         }
     }
 
+    /// A value assigned to a field: a null one writes nothing (the field keeps its value).
+    fn kept(&mut self, field: &str, v: String, env: &Env, cols: &[String]) -> String {
+        let old = self.field(field, env, cols);
+        format!("ifNull({v}, {old})")
+    }
+
     fn pipeline(&mut self, p: &Pipeline, mut rel: Rel) -> Result<Rel, String> {
         for s in &p.steps {
             rel = self.step(s, rel)?;
@@ -142,6 +156,7 @@ impl Tx {
             }
             Step::Assign(name, e) => {
                 let v = self.value(e, &Vec::new(), &rel.cols)?;
+                let v = self.kept(name, v, &Vec::new(), &rel.cols);
                 Ok(assign(rel, &[(name.clone(), v)]))
             }
             Step::Case(branches) => {
@@ -214,6 +229,7 @@ impl Tx {
                 Step::Filter(f) => conds.push(self.filter(f, &env, cols)?),
                 Step::Assign(name, e) => {
                     let v = self.value(e, &env, cols)?;
+                    let v = self.kept(name, v, &env, cols);
                     env.push((name.clone(), v));
                 }
                 Step::Call(c) if is_transform(c) => {
@@ -276,6 +292,9 @@ impl Tx {
             let sets = self.transform(c, &Vec::new(), &rel.cols)?;
             return Ok(assign(rel, &sets));
         }
+        if matches!(c.name.as_str(), "select" | "table") || c.category == crate::func::Category::Aggregate {
+            self.events = false;
+        }
         match c.name.as_str() {
             "select" => {
                 let fields = names(c, "fields");
@@ -290,8 +309,9 @@ impl Tx {
                 Ok(project(rel, &keep))
             }
             "rename" => {
-                let from = text(c, "field").ok_or("rename() needs a field")?;
-                let to = text(c, "as").ok_or("rename() needs as=")?;
+                let (Some(from), Some(to)) = (text(c, "field"), text(c, "as")) else {
+                    return unsupported("rename() of several fields");
+                };
                 let v = self.field(&from, &Vec::new(), &rel.cols);
                 let rel = assign(rel, &[(to, v)]);
                 let keep: Vec<String> = rel.cols.iter().filter(|c| **c != from).cloned().collect();
@@ -380,11 +400,17 @@ impl Tx {
             select.push(format!("{} AS {}", self.field(k, &Vec::new(), &rel.cols), ident(k)));
         }
         let mut cols = keys.clone();
+        // cqlhunt keeps the first 20,000 groups (`limit=max`: 1,000,000), ClickHouse every one:
+        // the same rows up to there. Past a smaller limit, which groups are kept depends on the
+        // input's order, which a table does not keep.
+        if text(c, "limit").is_some_and(|l| l != "max") {
+            return unsupported("groupBy(limit=…): the groups kept depend on the input's order");
+        }
         let funcs: Vec<&Expr> = match c.arg("function") {
             None => Vec::new(),
             Some(e) => e.items(),
         };
-        if funcs.is_empty() {
+        if c.arg("function").is_none() {
             select.push(format!("toString(count()) AS {}", ident("_count")));
             cols.push("_count".to_string());
         }
@@ -520,16 +546,15 @@ impl Tx {
     /// Transform functions written as assignments: `(field, value)` pairs.
     fn transform(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<Vec<(String, String)>, String> {
         match c.name.as_str() {
-            "lower" | "upper" => {
-                let f = text(c, "field").ok_or_else(|| format!("{}() needs a field", c.name))?;
-                let v = self.field(&f, env, cols);
-                let out = text(c, "as").unwrap_or(f);
-                let func = if c.name == "lower" { "lowerUTF8" } else { "upperUTF8" };
-                Ok(vec![(out, format!("{func}({v})"))])
+            "lower" | "upper" | "length" => {
+                let out = text(c, "as").unwrap_or_else(|| format!("_{}", c.name));
+                let v = self.one_field(c, env, cols)?;
+                Ok(vec![(out.clone(), self.kept(&out, v, env, cols))])
             }
             "if" => {
                 let out = text(c, "as").unwrap_or_else(|| "_if".to_string());
-                Ok(vec![(out, self.if_value(c, env, cols)?)])
+                let v = self.if_value(c, env, cols)?;
+                Ok(vec![(out.clone(), self.kept(&out, v, env, cols))])
             }
             "default" => {
                 let value = text(c, "value").ok_or("default() needs value=")?;
@@ -544,6 +569,17 @@ impl Tx {
             }
             _ => unsupported(format!("{}()", c.name)),
         }
+    }
+
+    /// `lower`, `upper` or `length` of a field (`NULL` when it is missing).
+    fn one_field(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<String, String> {
+        let Some(f) = text(c, "field") else { return unsupported(format!("{}() of other than a field", c.name)) };
+        let v = self.field(&f, env, cols);
+        Ok(match c.name.as_str() {
+            "lower" => format!("lowerUTF8({v})"),
+            "upper" => format!("upperUTF8({v})"),
+            _ => format!("toString(lengthUTF8({v}))"),
+        })
     }
 
     fn if_value(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<String, String> {
@@ -562,10 +598,7 @@ impl Tx {
                 None => self.field(w, env, cols),
             },
             Expr::Call(c) if c.name == "if" => self.if_value(c, env, cols)?,
-            Expr::Call(c) if matches!(c.name.as_str(), "lower" | "upper") => {
-                let sets = self.transform(c, env, cols)?;
-                sets.into_iter().next().map(|(_, v)| v).unwrap_or_else(|| "NULL".to_string())
-            }
+            Expr::Call(c) if matches!(c.name.as_str(), "lower" | "upper" | "length") => self.one_field(c, env, cols)?,
             Expr::Call(c) if matches!(c.name.as_str(), "regex" | "in" | "test") => {
                 format!("if({}, 'true', 'false')", self.filter_call(c, env, cols)?)
             }
@@ -734,7 +767,7 @@ fn project(rel: Rel, fields: &[String]) -> Rel {
 }
 
 fn is_transform(c: &Call) -> bool {
-    matches!(c.name.as_str(), "lower" | "upper" | "if" | "default")
+    matches!(c.name.as_str(), "lower" | "upper" | "length" | "if" | "default")
 }
 
 fn text(c: &Call, name: &str) -> Option<String> {
@@ -751,4 +784,22 @@ fn limit(c: &Call, default: usize) -> Result<usize, String> {
         Some(l) if l == "max" => Ok(200_000),
         Some(l) => l.parse().map_err(|_| format!("{}(): limit={l} is not a number", c.name)),
     }
+}
+
+/// [`to_clickhouse`] of a query's text: parsed, checked and compiled as `run` does (the first
+/// error as `CODE: message`).
+pub fn translate(text: &str, lenient: bool, table: &str) -> Result<Sql, String> {
+    use crate::lang::{parse, ParseOptions};
+    use crate::plan::{compile::compile, PlanOptions};
+    let (q, diags) = parse(text, ParseOptions { lenient });
+    if let Some(d) = diags.iter().find(|d| d.is_error()) {
+        return Err(format!("{}: {}", d.code, d.message));
+    }
+    let opts = PlanOptions { lenient, require_params: true, ..PlanOptions::default() };
+    let (_, pd) = crate::plan::plan(&q, text, &opts);
+    if let Some(d) = pd.iter().find(|d| d.is_error()) {
+        return Err(format!("{}: {}", d.code, d.message));
+    }
+    let ir = compile(&q, &opts).map_err(|d| format!("{}: {}", d[0].code, d[0].message))?;
+    to_clickhouse(&ir, table)
 }
