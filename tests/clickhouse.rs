@@ -14,7 +14,6 @@
 #![allow(clippy::print_stderr)]
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,35 +43,9 @@ impl ClickHouse {
         Some(ch)
     }
 
-    /// One statement over HTTP: with `data`, the statement goes in the URL and the data in the
-    /// body (an `INSERT`); else the statement is the body. The response's body, or the server's
-    /// error.
+    /// One statement (with `data`: an `INSERT`'s rows), as `run --clickhouse` sends it.
     fn query(&self, sql: &str, data: Option<&[u8]>) -> Result<String, String> {
-        let mut url = String::from("/?input_format_skip_unknown_fields=1");
-        let body: Vec<u8> = match data {
-            Some(d) => {
-                url.push_str("&query=");
-                url.push_str(&encode(sql));
-                d.to_vec()
-            }
-            None => sql.as_bytes().to_vec(),
-        };
-        let mut s = std::net::TcpStream::connect(&self.addr).map_err(|e| format!("connect {}: {e}", self.addr))?;
-        let head = format!("POST {url} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\n\r\n", self.addr, body.len());
-        s.write_all(head.as_bytes()).and_then(|_| s.write_all(&body)).map_err(|e| e.to_string())?;
-        let mut resp = Vec::new();
-        s.read_to_end(&mut resp).map_err(|e| e.to_string())?;
-        let resp = String::from_utf8_lossy(&resp).into_owned();
-        let (head, body) = resp.split_once("\r\n\r\n").ok_or_else(|| format!("no HTTP response: {resp}"))?;
-        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-            unchunk(body)
-        } else {
-            body.to_string()
-        };
-        match head.split_whitespace().nth(1) {
-            Some("200") => Ok(body),
-            _ => Err(body),
-        }
+        cqlhunt::cli::clickhouse::Server::new(&self.addr).post(sql, data)
     }
 
     /// A table of these events (NDJSON lines as `run -o ndjson` writes them), with a column
@@ -99,28 +72,6 @@ impl Drop for ClickHouse {
     fn drop(&mut self) {
         let _ = self.query(&format!("DROP DATABASE IF EXISTS {}", self.db), None);
     }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn unchunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// Rows as comparable texts, sorted: missing (`null`) fields dropped, values that read as
@@ -395,4 +346,64 @@ fn the_pack_and_the_seed_agree_on_clickhouse() {
     for ((_, e), (_, why)) in untranslated.iter().zip(UNTRANSLATED) {
         assert!(e.starts_with("no ClickHouse translation for") && e.contains(why), "{e}");
     }
+}
+
+/// cqlhunt's output lines, sorted (a table keeps no order).
+fn sorted_lines(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn run_and_detect_on_a_clickhouse_table_print_what_they_print_over_files() {
+    let Some(ch) = ClickHouse::connect("cli") else { return };
+    // The samples as a table with a column for each field they have (not every field the
+    // rules read: a field the table lacks reads as missing).
+    let events: Vec<String> =
+        cqlhunt(&["run", "-q", "-e", "*", "-o", "ndjson", "examples"]).lines().map(str::to_string).collect();
+    let table = ch.load("samples", &events, &[]);
+    let bin = env!("CARGO_BIN_EXE_cqlhunt");
+    let on_ch = |args: &[&str]| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--clickhouse", ch.addr.as_str(), "--table", table.as_str()]);
+        Command::new(bin).args(&a).current_dir(root()).output().expect("run cqlhunt")
+    };
+    // `run`: the seed's rows, numbers as numbers, the same lines as over the files.
+    let out = on_ch(&["run", "-q", "--lenient", "-o", "ndjson", "-f", "tests/seed/seed.cql"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = sorted_lines(&String::from_utf8_lossy(&out.stdout));
+    let want =
+        sorted_lines(&cqlhunt(&["run", "-q", "--lenient", "-o", "ndjson", "-f", "tests/seed/seed.cql", "examples"]));
+    assert!(want.len() >= 4, "{want:?}");
+    assert_eq!(got, want);
+    // `detect`: the alerts of the rules that translate, exactly; the others named, exit 1.
+    let out = on_ch(&["detect", "-o", "ndjson"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for (rule, why) in UNTRANSLATED {
+        assert!(err.contains(&format!("cqlhunt: error: rule {rule}: no ClickHouse translation for")), "{err}");
+        assert!(err.lines().any(|l| l.contains(rule) && l.contains(why)), "{err}");
+    }
+    assert!(err.contains(&format!("over ClickHouse at {}, table {table}", ch.addr)), "{err}");
+    let got = sorted_lines(&String::from_utf8_lossy(&out.stdout));
+    let names: Vec<String> = UNTRANSLATED
+        .iter()
+        .map(|(r, _)| {
+            let text = std::fs::read_to_string(root().join(format!("rules/t1505/alerts/{r}.yaml"))).expect("rule");
+            cqlhunt::pack::parse_rule(&text, Path::new(r)).expect("rule").name
+        })
+        .collect();
+    let want: Vec<String> = sorted_lines(&cqlhunt(&["detect", "-q", "-o", "ndjson"]))
+        .into_iter()
+        .filter(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("alert");
+            !names.iter().any(|n| v["RuleName"].as_str() == Some(n.as_str()))
+        })
+        .collect();
+    assert!(want.len() > 40, "{}", want.len());
+    assert_eq!(got, want);
+    // Files and a table at once: a usage error.
+    let out = on_ch(&["detect", "examples"]);
+    assert_eq!(out.status.code(), Some(2));
 }

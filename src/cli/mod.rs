@@ -111,6 +111,8 @@ enum Cmd {
         lookup_dir: Option<PathBuf>,
         #[command(flatten)]
         input: InputArgs,
+        #[command(flatten)]
+        ch: ClickHouseArgs,
     },
     /// Write deterministic NG-SIEM-shaped Falcon NDJSON with planted T1505 true positives and
     /// near misses (for tests and benchmarks).
@@ -150,6 +152,8 @@ enum Cmd {
         output: output::OutFormat,
         #[command(flatten)]
         input: InputArgs,
+        #[command(flatten)]
+        ch: ClickHouseArgs,
     },
     /// Run every rule's fixtures and check its metadata; exit 1 on any mismatch.
     #[command(after_help = "Examples:\n  cqlhunt test\n  cqlhunt test rules/t1505 --junit results.xml")]
@@ -188,6 +192,18 @@ enum Cmd {
         /// A function name (case-insensitive).
         name: Option<String>,
     },
+}
+
+/// A ClickHouse table to run on instead of files (shared by `run` and `detect`).
+#[derive(Debug, Args)]
+struct ClickHouseArgs {
+    /// Run on a ClickHouse server (its HTTP interface, `HOST:PORT`) over the table of events
+    /// `--table` names, instead of reading files (docs/clickhouse.md).
+    #[arg(long, value_name = "HOST:PORT")]
+    clickhouse: Option<String>,
+    /// The table of events, with `--clickhouse`.
+    #[arg(long, value_name = "NAME", default_value = "events", requires = "clickhouse")]
+    table: String,
 }
 
 /// How inputs are read (shared by `run` and `detect`).
@@ -586,7 +602,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Run { file, expr, inputs, common, output, rawstring, lookup_dir, input } => {
+        Cmd::Run { file, expr, inputs, common, output, rawstring, lookup_dir, input, ch } => {
             let InputArgs {
                 format,
                 aidmaster,
@@ -637,6 +653,40 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     return Ok(ExitCode::from(1));
                 }
             };
+            if let Some(addr) = &ch.clickhouse {
+                if !inputs.is_empty() {
+                    return Err("--clickhouse runs over the table, not over files: give one or the other".to_string());
+                }
+                let server = clickhouse::Server::new(addr);
+                let columns = server.columns(&ch.table)?;
+                let sql = match crate::sql::to_clickhouse_over(&ir, &ch.table, Some(&columns)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln_safe(&format!("cqlhunt: {name}: {e}"));
+                        return Ok(ExitCode::from(1));
+                    }
+                };
+                let rows = server.rows(&sql).map_err(|e| format!("{name}: {e}"))?;
+                let n = rows.len();
+                let stdout = std::io::stdout();
+                let format = output.unwrap_or(if stdout.is_terminal() {
+                    output::OutFormat::Table
+                } else {
+                    output::OutFormat::Ndjson
+                });
+                let width = if format == output::OutFormat::Table { output::terminal_width() } else { 120 };
+                let mut out =
+                    output::Output::new(format, std::io::BufWriter::new(stdout.lock()), rawstring, width, wide);
+                let written = rows.into_iter().try_for_each(|r| out.row(r)).and_then(|_| out.finish());
+                match written {
+                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(format!("writing output: {e}")),
+                    _ => {}
+                }
+                if !quiet {
+                    eprintln_safe(&format!("cqlhunt: {n} rows (ClickHouse at {}, table {})", server.addr, ch.table));
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let projected = plan::project::projection(&ir);
             let lineage_reads: Vec<String> = projected
                 .iter()
@@ -708,7 +758,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Err(e) => Err(format!("writing events: {e}")),
             }
         }
-        Cmd::Detect { inputs, rules, tuning, output, input } => {
+        Cmd::Detect { inputs, rules, tuning, output, input, ch } => {
+            if ch.clickhouse.is_some() && !inputs.is_empty() {
+                return Err("--clickhouse runs over the table, not over files: give one or the other".to_string());
+            }
             let inputs = if inputs.is_empty() { vec![crate::pack::default_path("examples")] } else { inputs };
             let rules = rules.unwrap_or_else(|| crate::pack::default_path("rules/t1505"));
             let ropts = run::RunOptions {
@@ -734,6 +787,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 lineage_reads: Vec::new(),
                 capture: None,
             };
+            if let Some(addr) = &ch.clickhouse {
+                let server = clickhouse::Server::new(addr);
+                return packtest::detect_on(&rules, tuning.as_deref(), &server, &ch.table, ropts);
+            }
             packtest::detect(&rules, tuning.as_deref(), ropts, !input.no_pushdown)
         }
         Cmd::Test { dirs, junit, verbose } => {
@@ -828,6 +885,7 @@ pub fn fix_text(text: &str) -> (Option<String>, Vec<Diagnostic>) {
     (Some(out), shown)
 }
 
+pub mod clickhouse;
 pub mod explain;
 pub mod output;
 pub mod pack;

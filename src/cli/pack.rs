@@ -98,6 +98,11 @@ impl Compiled {
         Compiled::build(rule, id, text, lenient)
     }
 
+    /// The rule (with its tuning) as ClickHouse SQL over `table` with these columns.
+    pub fn sql(&self, table: &str, columns: &[String]) -> Result<crate::sql::Sql, String> {
+        crate::sql::to_clickhouse_over(&self.ir, table, Some(columns))
+    }
+
     /// The rule's runtime warnings (a default limit cut rows, …).
     pub fn warnings(&self) -> Vec<String> {
         self.ex.ctx.warnings()

@@ -68,10 +68,55 @@ pub fn detect(
         }
         Err(RunError::Input(e)) | Err(RunError::Output(e)) => return Err(e),
     };
-    let alerts = pack::alerts(&rules);
+    report(&pack, &rules, tuning.as_ref(), &opts, None, Some(summary))
+}
+
+/// `detect --clickhouse`: each rule's translation run on the server over `table`; a rule that
+/// has no translation is a failed rule (its alerts are missing), the others go on.
+pub fn detect_on(
+    rules_dir: &Path,
+    tuning_file: Option<&Path>,
+    server: &super::clickhouse::Server,
+    table: &str,
+    opts: RunOptions,
+) -> Result<ExitCode, String> {
+    let pack = pk::load(rules_dir).map_err(|e| errors_text(&e))?;
+    let tuning = match tuning_file {
+        Some(f) => Some(tuning::load(f, Some(&rule_ids(&pack))).map_err(|e| errors_text(&e))?),
+        None => None,
+    };
+    let mut rules = match compile_all(&pack, tuning.as_ref()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln(&e);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let columns = server.columns(table)?;
+    for r in &mut rules {
+        match r.sql(table, &columns) {
+            // A server that cannot be reached or fails a query stops the run (exit 2).
+            Ok(sql) => r.rows = server.rows(&sql).map_err(|e| format!("rule {}: {e}", r.rule.id))?,
+            Err(e) => r.error = Some(e),
+        }
+    }
+    let over = format!("ClickHouse at {}, table {table}", server.addr);
+    report(&pack, &rules, tuning.as_ref(), &opts, Some(&over), None)
+}
+
+/// Print a scan's alerts, the rules' errors and warnings, and the summary; the exit code.
+fn report(
+    pack: &pk::Pack,
+    rules: &[pack::Compiled],
+    tuning: Option<&tuning::Tuning>,
+    opts: &RunOptions,
+    over: Option<&str>,
+    summary: Option<super::run::Summary>,
+) -> Result<ExitCode, String> {
+    let alerts = pack::alerts(rules);
     let n = alerts.len();
     let mut by_sev: BTreeMap<pk::Severity, usize> = BTreeMap::new();
-    for r in &rules {
+    for r in rules {
         *by_sev.entry(r.rule.severity.unwrap_or(pk::Severity::Low)).or_default() += r.rows.len();
     }
     match pack::print_alerts(alerts, opts.output.unwrap_or(OutFormat::Table), opts.wide) {
@@ -80,7 +125,7 @@ pub fn detect(
         Err(e) => return Err(format!("writing output: {e}")),
     }
     let mut failed = false;
-    for r in &rules {
+    for r in rules {
         if let Some(e) = &r.error {
             failed = true;
             eprintln(&format!("cqlhunt: error: rule {}: {e}; its alerts may be missing", r.rule.id));
@@ -90,15 +135,18 @@ pub fn detect(
         }
     }
     if !opts.quiet {
-        super::run::print_summary_of(&super::run::Summary { files: summary.files, rows: n as u64 }, "alerts");
+        if let Some(summary) = summary {
+            super::run::print_summary_of(&super::run::Summary { files: summary.files, rows: n as u64 }, "alerts");
+        }
         let sev: Vec<String> =
             by_sev.iter().filter(|(_, n)| **n > 0).map(|(s, n)| format!("{n} {}", s.as_str().to_lowercase())).collect();
-        let tuned = tuning.as_ref().map(|t| format!(", tuning {}", t.path.display())).unwrap_or_default();
+        let tuned = tuning.map(|t| format!(", tuning {}", t.path.display())).unwrap_or_default();
         eprintln(&format!(
-            "cqlhunt: pack {} ({}, {} rules{tuned}): {n} alerts{}",
+            "cqlhunt: pack {} ({}, {} rules{tuned}{}): {n} alerts{}",
             pack.name,
             pack.dir.display(),
             rules.len(),
+            over.map(|o| format!(", over {o}")).unwrap_or_default(),
             if sev.is_empty() { String::new() } else { format!(" ({})", sev.join(", ")) }
         ));
     }

@@ -28,19 +28,30 @@ pub struct Sql {
     pub inputs: Vec<String>,
     /// The result's columns, in order.
     pub outputs: Vec<String>,
+    /// The result's columns that hold numbers (counts, sums, `@timestamp`): ClickHouse gives
+    /// them as text, cqlhunt writes them as numbers.
+    pub numbers: Vec<String>,
     /// The result's rows are events (no aggregate, `select` or `table` ends the query): they
     /// hold the fields the query names, not every field of the table.
     pub events: bool,
 }
 
-/// Translate a compiled query into one ClickHouse `SELECT` over `table`.
+/// Translate a compiled query into one ClickHouse `SELECT` over `table`, which has a column for
+/// every field the query reads (`--create` makes such a table).
 pub fn to_clickhouse(p: &Pipeline, table: &str) -> Result<Sql, String> {
+    to_clickhouse_over(p, table, None)
+}
+
+/// [`to_clickhouse`] over a table with these columns (`None`: every field the query reads): a
+/// field the table lacks reads as missing.
+pub fn to_clickhouse_over(p: &Pipeline, table: &str, columns: Option<&[String]>) -> Result<Sql, String> {
     // First pass: the fields the query names (the table's columns it reads); second: the SQL.
-    let mut probe = Tx { inputs: BTreeSet::new(), known: None, fresh: 0, events: true };
+    let mut probe = Tx::new(None);
     let base = Rel { sql: String::new(), cols: Vec::new() };
     probe.pipeline(p, base)?;
-    let inputs: Vec<String> = probe.inputs.into_iter().collect();
-    let mut tx = Tx { inputs: BTreeSet::new(), known: Some(inputs.clone()), fresh: 0, events: true };
+    let inputs: Vec<String> =
+        probe.inputs.into_iter().filter(|f| columns.is_none_or(|c| c.iter().any(|c| c == f))).collect();
+    let mut tx = Tx::new(Some(inputs.clone()));
     let select: Vec<String> = inputs.iter().map(|c| input_column(c)).collect();
     let select = if select.is_empty() { "1 AS `_`".to_string() } else { select.join(", ") };
     let base = Rel { sql: format!("SELECT {select} FROM {table}"), cols: inputs.clone() };
@@ -50,7 +61,8 @@ pub fn to_clickhouse(p: &Pipeline, table: &str) -> Result<Sql, String> {
     }
     let cols: Vec<String> = out.cols.iter().map(|c| ident(c)).collect();
     let cols = if cols.is_empty() { "*".to_string() } else { cols.join(", ") };
-    Ok(Sql { text: format!("SELECT {cols} FROM ({})", out.sql), inputs, outputs: out.cols, events: tx.events })
+    let numbers = out.cols.iter().filter(|c| tx.nums.contains(*c)).cloned().collect();
+    Ok(Sql { text: format!("SELECT {cols} FROM ({})", out.sql), inputs, outputs: out.cols, numbers, events: tx.events })
 }
 
 /// `CREATE TABLE` for a table holding the given fields (see the module documentation).
@@ -107,6 +119,8 @@ struct Tx {
     fresh: usize,
     /// No step has made rows of other than events yet.
     events: bool,
+    /// The columns that hold numbers at this step.
+    nums: BTreeSet<String>,
 }
 
 fn unsupported<T>(what: impl std::fmt::Display) -> Result<T, String> {
@@ -114,6 +128,11 @@ fn unsupported<T>(what: impl std::fmt::Display) -> Result<T, String> {
 }
 
 impl Tx {
+    fn new(known: Option<Vec<String>>) -> Tx {
+        let nums = BTreeSet::from(["@timestamp".to_string()]);
+        Tx { inputs: BTreeSet::new(), known, fresh: 0, events: true, nums }
+    }
+
     fn name(&mut self) -> String {
         self.fresh += 1;
         format!("__c{}", self.fresh)
@@ -137,6 +156,7 @@ impl Tx {
 
     /// A value assigned to a field: a null one writes nothing (the field keeps its value).
     fn kept(&mut self, field: &str, v: String, env: &Env, cols: &[String]) -> String {
+        self.nums.remove(field);
         let old = self.field(field, env, cols);
         format!("ifNull({v}, {old})")
     }
@@ -313,6 +333,11 @@ impl Tx {
                     return unsupported("rename() of several fields");
                 };
                 let v = self.field(&from, &Vec::new(), &rel.cols);
+                if self.nums.contains(&from) {
+                    self.nums.insert(to.clone());
+                } else {
+                    self.nums.remove(&to);
+                }
                 let rel = assign(rel, &[(to, v)]);
                 let keep: Vec<String> = rel.cols.iter().filter(|c| **c != from).cloned().collect();
                 Ok(project(rel, &keep))
@@ -320,10 +345,12 @@ impl Tx {
             "count" => {
                 let out = text(c, "as").unwrap_or_else(|| "_count".to_string());
                 let agg = self.count(c, &rel.cols)?;
+                self.nums = BTreeSet::from([out.clone()]);
                 Ok(Rel { sql: format!("SELECT {agg} AS {} FROM ({})", ident(&out), rel.sql), cols: vec![out] })
             }
             "sum" | "min" | "max" | "avg" => {
                 let (agg, out) = self.numeric(c, &rel.cols)?;
+                self.nums = BTreeSet::from([out.clone()]);
                 Ok(Rel { sql: format!("SELECT {agg} AS {} FROM ({})", ident(&out), rel.sql), cols: vec![out] })
             }
             "groupBy" => self.group_by(c, rel),
@@ -427,6 +454,9 @@ impl Tx {
             select.push(format!("{agg} AS {}", ident(&out)));
             cols.push(out);
         }
+        let mut nums: BTreeSet<String> = keys.iter().filter(|k| self.nums.contains(*k)).cloned().collect();
+        nums.extend(cols[keys.len()..].iter().cloned());
+        self.nums = nums;
         let by: Vec<String> = keys.iter().map(|k| ident(k)).collect();
         Ok(Rel { sql: format!("SELECT {} FROM ({}) GROUP BY {}", select.join(", "), rel.sql, by.join(", ")), cols })
     }
@@ -563,6 +593,7 @@ impl Tx {
                 for f in names(c, "field") {
                     let v = self.field(&f, env, cols);
                     let missing = if empty { format!("isNull({v}) OR {v} = ''") } else { format!("isNull({v})") };
+                    self.nums.remove(&f);
                     out.push((f, format!("if({missing}, {}, {v})", lit(&value))));
                 }
                 Ok(out)
