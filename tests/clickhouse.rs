@@ -259,7 +259,6 @@ fn query_cases_agree_on_clickhouse() {
 /// The rules that have no translation, and the part each names.
 const UNTRANSLATED: &[(&str, &str)] = &[
     ("exchange-transport-agent-cmdlet", "named groups"),
-    ("exchange-virtual-directory-script", "format()"),
     ("termservice-servicedll-changed", "named groups"),
     ("webshell-request-fresh-script", "named groups"),
 ];

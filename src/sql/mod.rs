@@ -576,14 +576,9 @@ impl Tx {
     /// Transform functions written as assignments: `(field, value)` pairs.
     fn transform(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<Vec<(String, String)>, String> {
         match c.name.as_str() {
-            "lower" | "upper" | "length" => {
-                let out = text(c, "as").unwrap_or_else(|| format!("_{}", c.name));
-                let v = self.one_field(c, env, cols)?;
-                Ok(vec![(out.clone(), self.kept(&out, v, env, cols))])
-            }
-            "if" => {
-                let out = text(c, "as").unwrap_or_else(|| "_if".to_string());
-                let v = self.if_value(c, env, cols)?;
+            name @ ("lower" | "upper" | "length" | "if" | "format" | "concat" | "coalesce") => {
+                let out = text(c, "as").unwrap_or_else(|| format!("_{name}"));
+                let v = self.call_value(c, env, cols)?;
                 Ok(vec![(out.clone(), self.kept(&out, v, env, cols))])
             }
             "default" => {
@@ -599,6 +594,66 @@ impl Tx {
                 Ok(out)
             }
             _ => unsupported(format!("{}()", c.name)),
+        }
+    }
+
+    /// The value of a function that writes one (`NULL`: it writes nothing).
+    fn call_value(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<String, String> {
+        match c.name.as_str() {
+            "lower" | "upper" | "length" => self.one_field(c, env, cols),
+            "if" => self.if_value(c, env, cols),
+            "format" => {
+                let fmt = text(c, "format").ok_or("format() needs a format")?;
+                let mut vals = Vec::new();
+                for f in names(c, "field") {
+                    vals.push(self.field(&f, env, cols));
+                }
+                // `%s` and `%%` only: a number's conversions depend on the value's type.
+                let mut parts = Vec::new();
+                let (mut lit_text, mut i) = (String::new(), 0);
+                let mut chars = fmt.chars().peekable();
+                while let Some(ch) = chars.next() {
+                    if ch != '%' {
+                        lit_text.push(ch);
+                        continue;
+                    }
+                    match chars.next() {
+                        Some('%') => lit_text.push('%'),
+                        Some('s') => {
+                            parts.push(lit(&std::mem::take(&mut lit_text)));
+                            // A missing value prints `null` (docs/semantics.md).
+                            let v =
+                                vals.get(i).cloned().unwrap_or_else(|| "CAST(NULL AS Nullable(String))".to_string());
+                            parts.push(format!("ifNull({v}, 'null')"));
+                            i += 1;
+                        }
+                        _ => return unsupported(format!("format(\"{fmt}\"): conversions other than %s")),
+                    }
+                }
+                parts.push(lit(&lit_text));
+                Ok(format!("concat({})", parts.join(", ")))
+            }
+            "concat" => {
+                let mut parts = vec!["''".to_string(), "''".to_string()];
+                for f in names(c, "field") {
+                    let v = self.field(&f, env, cols);
+                    parts.push(format!("ifNull({v}, '')"));
+                }
+                Ok(format!("concat({})", parts.join(", ")))
+            }
+            "coalesce" => {
+                let ignore_empty = !matches!(text(c, "ignoreEmpty").as_deref(), Some("false"));
+                let items = c.arg("expressions").ok_or("coalesce() needs expressions")?.items();
+                let mut arms = Vec::new();
+                for e in items {
+                    let v = self.value(e, env, cols)?;
+                    let ok = if ignore_empty { format!("ifNull({v} != '', 0)") } else { format!("isNotNull({v})") };
+                    arms.push(format!("{ok}, {v}"));
+                }
+                arms.push("CAST(NULL AS Nullable(String))".to_string());
+                Ok(format!("multiIf({})", arms.join(", ")))
+            }
+            other => unsupported(format!("{other}()")),
         }
     }
 
@@ -628,8 +683,14 @@ impl Tx {
                 Some(n) => lit(&crate::event::format_num(n)),
                 None => self.field(w, env, cols),
             },
-            Expr::Call(c) if c.name == "if" => self.if_value(c, env, cols)?,
-            Expr::Call(c) if matches!(c.name.as_str(), "lower" | "upper" | "length") => self.one_field(c, env, cols)?,
+            Expr::Call(c)
+                if matches!(
+                    c.name.as_str(),
+                    "lower" | "upper" | "length" | "if" | "format" | "concat" | "coalesce"
+                ) =>
+            {
+                self.call_value(c, env, cols)?
+            }
             Expr::Call(c) if matches!(c.name.as_str(), "regex" | "in" | "test") => {
                 format!("if({}, 'true', 'false')", self.filter_call(c, env, cols)?)
             }
@@ -798,7 +859,7 @@ fn project(rel: Rel, fields: &[String]) -> Rel {
 }
 
 fn is_transform(c: &Call) -> bool {
-    matches!(c.name.as_str(), "lower" | "upper" | "length" | "if" | "default")
+    matches!(c.name.as_str(), "lower" | "upper" | "length" | "if" | "default" | "format" | "concat" | "coalesce")
 }
 
 fn text(c: &Call, name: &str) -> Option<String> {
