@@ -173,9 +173,9 @@ fn sql_prints_clickhouse_sql_and_its_table() {
     let (code, out, err) = run(&["sql", "-e", "head(10)"], None);
     assert_eq!((code, out.as_str()), (1, ""), "{err}");
     assert!(err.contains("no ClickHouse translation for head()"), "{err}");
-    let (code, _, err) = run(&["sql", "-f", "rules/t1505/alerts/webshell-request-fresh-script.yaml"], None);
+    let (code, _, err) = run(&["sql", "-f", "rules/t1505/alerts/termservice-servicedll-changed.yaml"], None);
     assert_eq!(code, 1);
-    assert!(err.contains("no ClickHouse translation for the named groups of"), "{err}");
+    assert!(err.contains("no ClickHouse translation for the named group `ServiceDllQuoted`"), "{err}");
     // A query with errors: its diagnostics, exit 1.
     let (code, _, err) = run(&["sql", "-e", "groupBy("], None);
     assert_eq!(code, 1);

@@ -171,8 +171,9 @@ impl Tx {
     fn step(&mut self, s: &Step, rel: Rel) -> Result<Rel, String> {
         match s {
             Step::Filter(f) => {
-                let c = self.filter(f, &Vec::new(), &rel.cols)?;
-                Ok(where_(rel, &c))
+                let (c, sets) = self.filter_step(f, &Vec::new(), &rel.cols)?;
+                let rel = where_(rel, &c);
+                Ok(if sets.is_empty() { rel } else { assign(rel, &sets) })
             }
             Step::Assign(name, e) => {
                 let v = self.value(e, &Vec::new(), &rel.cols)?;
@@ -246,7 +247,11 @@ impl Tx {
         let mut conds: Vec<String> = guard.into_iter().collect();
         for s in &p.steps {
             match s {
-                Step::Filter(f) => conds.push(self.filter(f, &env, cols)?),
+                Step::Filter(f) => {
+                    let (c, sets) = self.filter_step(f, &env, cols)?;
+                    conds.push(c);
+                    env.extend(sets);
+                }
                 Step::Assign(name, e) => {
                     let v = self.value(e, &env, cols)?;
                     let v = self.kept(name, v, &env, cols);
@@ -258,7 +263,9 @@ impl Tx {
                     }
                 }
                 Step::Call(c) if c.category != crate::func::Category::Aggregate => {
-                    conds.push(self.filter_call(c, &env, cols)?)
+                    let (cond, sets) = self.filter_step(&Filter::Call(c.clone()), &env, cols)?;
+                    conds.push(cond);
+                    env.extend(sets);
                 }
                 _ => return unsupported("a `case` or `match` branch with steps other than filters and assignments"),
             }
@@ -383,10 +390,7 @@ impl Tx {
             }
             "head" | "tail" => unsupported(format!("{}(): a ClickHouse table keeps no input order", c.name)),
             _ if c.category == crate::func::Category::Aggregate => unsupported(format!("{}()", c.name)),
-            _ => {
-                let cond = self.filter_call(c, &Vec::new(), &rel.cols)?;
-                Ok(where_(rel, &cond))
-            }
+            _ => self.step(&Step::Filter(Filter::Call(c.clone())), rel),
         }
     }
 
@@ -488,6 +492,42 @@ impl Tx {
         Ok(out.join(", "))
     }
 
+    /// A filter step: its condition, and the fields its regex's named groups write (each kept
+    /// as it was when its group takes no part in the match), both over the step's input row.
+    fn filter_step(
+        &mut self,
+        f: &Filter,
+        env: &Env,
+        cols: &[String],
+    ) -> Result<(String, Vec<(String, String)>), String> {
+        let (v, rx, strict) = match f {
+            Filter::Field(name, Matcher::Regex(rx)) if !rx.names.is_empty() => {
+                (self.field(name, env, cols), std::sync::Arc::clone(rx), true)
+            }
+            Filter::Call(c) if c.name == "regex" => {
+                let (rx, v) = self.regex_args(c, env, cols)?;
+                let strict = !matches!(text(c, "strict").as_deref(), Some("false"));
+                if rx.names.is_empty() || c.negated {
+                    let hit = format!("ifNull(match({v}, {}), 0)", lit(&re2(rx.compiled())?));
+                    let cond = if strict { hit } else { "1".to_string() };
+                    if !rx.names.is_empty() {
+                        return unsupported("a negated regex() with named groups");
+                    }
+                    return Ok((if c.negated { format!("NOT ({cond})") } else { cond }, Vec::new()));
+                }
+                (v, std::sync::Arc::new(rx), strict)
+            }
+            _ => return Ok((self.filter(f, env, cols)?, Vec::new())),
+        };
+        let hit = format!("ifNull(match({v}, {}), 0)", lit(&re2(rx.compiled())?));
+        let mut sets = Vec::new();
+        for (name, pattern) in extraction(rx.compiled(), &rx.names)? {
+            let value = format!("if({hit}, nullIf(extract({v}, {}), ''), NULL)", lit(&re2(&pattern)?));
+            sets.push((name.clone(), self.kept(&name, value, env, cols)));
+        }
+        Ok((if strict { hit } else { "1".to_string() }, sets))
+    }
+
     /// A filter as a condition that is never `NULL`.
     fn filter(&mut self, f: &Filter, env: &Env, cols: &[String]) -> Result<String, String> {
         Ok(match f {
@@ -546,8 +586,15 @@ impl Tx {
                 }
             }
             "regex" => {
-                let (pattern, field) = self.regex_args(c, env, cols)?;
-                format!("ifNull(match({field}, {}), 0)", lit(&pattern))
+                let (rx, field) = self.regex_args(c, env, cols)?;
+                if !rx.names.is_empty() {
+                    return unsupported(format!("the named groups of {} here (they extract fields)", rx.source));
+                }
+                if matches!(text(c, "strict").as_deref(), Some("false")) {
+                    "1".to_string()
+                } else {
+                    format!("ifNull(match({field}, {}), 0)", lit(&re2(rx.compiled())?))
+                }
             }
             "test" => {
                 let e = c.arg("expression").ok_or("test() needs an expression")?;
@@ -558,19 +605,17 @@ impl Tx {
         Ok(if c.negated { format!("NOT ({cond})") } else { cond })
     }
 
-    /// `regex()`'s pattern in RE2's syntax, and the field it reads.
-    fn regex_args(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<(String, String), String> {
+    /// `regex()`'s pattern, compiled, and the field it reads.
+    fn regex_args(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<(crate::plan::rx::Rx, String), String> {
         let pattern = text(c, "regex").ok_or("regex() needs a pattern")?;
         let flags: String = text(c, "flags").unwrap_or_else(|| "m".to_string()).chars().filter(|c| *c != 'g').collect();
         if matches!(text(c, "repeat").as_deref(), Some("true")) {
             return unsupported("regex(repeat=true)");
         }
-        let rx = crate::plan::rx::compile(&pattern, &flags, &pattern)?;
-        if !rx.names.is_empty() {
-            return unsupported(format!("the named groups of /{pattern}/ (they extract fields)"));
-        }
+        let rx = crate::plan::rx::compile(&pattern, &flags, &format!("/{pattern}/"))?;
         let field = text(c, "field").unwrap_or_else(|| "@rawstring".to_string());
-        Ok((re2(rx.compiled())?, self.field(&field, env, cols)))
+        let v = self.field(&field, env, cols);
+        Ok((rx, v))
     }
 
     /// Transform functions written as assignments: `(field, value)` pairs.
@@ -768,10 +813,69 @@ fn matcher(v: &str, m: &Matcher) -> Result<String, String> {
             }
         }
         Matcher::Regex(rx) if !rx.names.is_empty() => {
-            return unsupported(format!("the named groups of {} (they extract fields)", rx.source))
+            return unsupported(format!("the named groups of {} here (they extract fields)", rx.source))
         }
         Matcher::Regex(rx) => format!("ifNull(match({v}, {}), 0)", lit(&re2(rx.compiled())?)),
     })
+}
+
+/// For each named group of a pattern: the pattern with that group its only capturing one (what
+/// ClickHouse's `extract()` gives back). A group that can match the empty string has none:
+/// `extract()` answers `''` for it both when it matched nothing and when it took no part in the
+/// match, and cqlhunt sets the field only in the first case.
+fn extraction(pattern: &str, names: &[String]) -> Result<Vec<(String, String)>, String> {
+    use regex_syntax::ast::{self, Ast, GroupKind};
+    fn only(a: &Ast, name: &str) -> Ast {
+        match a {
+            Ast::Group(g) => {
+                let kind = match &g.kind {
+                    GroupKind::CaptureName { name: n, .. } if n.name == name => GroupKind::CaptureIndex(1),
+                    GroupKind::CaptureName { .. } | GroupKind::CaptureIndex(_) => {
+                        GroupKind::NonCapturing(ast::Flags { span: g.span, items: Vec::new() })
+                    }
+                    k @ GroupKind::NonCapturing(_) => k.clone(),
+                };
+                Ast::group(ast::Group { span: g.span, kind, ast: Box::new(only(&g.ast, name)) })
+            }
+            Ast::Repetition(r) => Ast::repetition(ast::Repetition {
+                span: r.span,
+                op: r.op.clone(),
+                greedy: r.greedy,
+                ast: Box::new(only(&r.ast, name)),
+            }),
+            Ast::Alternation(x) => Ast::alternation(ast::Alternation {
+                span: x.span,
+                asts: x.asts.iter().map(|a| only(a, name)).collect(),
+            }),
+            Ast::Concat(x) => {
+                Ast::concat(ast::Concat { span: x.span, asts: x.asts.iter().map(|a| only(a, name)).collect() })
+            }
+            other => other.clone(),
+        }
+    }
+    fn group_min_len(h: &regex_syntax::hir::Hir) -> Option<usize> {
+        use regex_syntax::hir::HirKind;
+        match h.kind() {
+            HirKind::Capture(c) => Some(c.sub.properties().minimum_len().unwrap_or(usize::MAX)),
+            HirKind::Repetition(r) => group_min_len(&r.sub),
+            HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().find_map(group_min_len),
+            _ => None,
+        }
+    }
+    let parsed = ast::parse::Parser::new().parse(pattern).map_err(|e| format!("/{pattern}/: {e}"))?;
+    let mut out = Vec::new();
+    for name in names {
+        let mut text = String::new();
+        ast::print::Printer::new().print(&only(&parsed, name), &mut text).map_err(|e| e.to_string())?;
+        let hir = regex_syntax::ParserBuilder::new().build().parse(&text).map_err(|e| format!("/{text}/: {e}"))?;
+        if group_min_len(&hir).is_none_or(|n| n == 0) {
+            return unsupported(format!(
+                "the named group `{name}` of /{pattern}/: it can match the empty string, which ClickHouse's extract() does not tell from no part in the match"
+            ));
+        }
+        out.push((name.clone(), text));
+    }
+    Ok(out)
 }
 
 /// A pattern in the `regex` crate's syntax, in RE2's (which has no lookaround, and spells a
