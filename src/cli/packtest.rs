@@ -96,7 +96,13 @@ pub fn detect_on(
     for r in &mut rules {
         match r.sql(table, &columns) {
             // A server that cannot be reached or fails a query stops the run (exit 2).
-            Ok(sql) => r.rows = server.rows(&sql).map_err(|e| format!("rule {}: {e}", r.rule.id))?,
+            Ok(sql) => {
+                let mut rows = server.rows(&sql).map_err(|e| format!("rule {}: {e}", r.rule.id))?;
+                // A table gives groups in no set order: the same alerts in the same order on
+                // every run (ties of severity, score and time, by their fields).
+                rows.sort_by_cached_key(|row| row.to_json(&[]));
+                r.rows = rows;
+            }
             Err(e) => r.error = Some(e),
         }
     }
