@@ -42,18 +42,7 @@ pub fn detect(
     mut opts: RunOptions,
     pushdown: bool,
 ) -> Result<ExitCode, String> {
-    let pack = pk::load(rules_dir).map_err(|e| errors_text(&e))?;
-    let tuning = match tuning_file {
-        Some(f) => Some(tuning::load(f, Some(&rule_ids(&pack))).map_err(|e| errors_text(&e))?),
-        None => None,
-    };
-    let mut rules = match compile_all(&pack, tuning.as_ref()) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln(&e);
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let Some((pack, tuning, mut rules)) = load_rules(rules_dir, tuning_file)? else { return Ok(ExitCode::from(1)) };
     opts.skip = pack::skip_for(&rules, opts.enrich);
     if pushdown {
         opts.probe = Some(pack::probe_for(&rules));
@@ -71,6 +60,26 @@ pub fn detect(
     report(&pack, &rules, tuning.as_ref(), &opts, None, Some(summary))
 }
 
+/// A pack, its tuning and its rules compiled.
+type Loaded = (pk::Pack, Option<tuning::Tuning>, Vec<pack::Compiled>);
+
+/// A pack and its tuning, loaded, and its rules compiled; `None` (said on stderr) when a rule
+/// has errors.
+fn load_rules(rules_dir: &Path, tuning_file: Option<&Path>) -> Result<Option<Loaded>, String> {
+    let pack = pk::load(rules_dir).map_err(|e| errors_text(&e))?;
+    let tuning = match tuning_file {
+        Some(f) => Some(tuning::load(f, Some(&rule_ids(&pack))).map_err(|e| errors_text(&e))?),
+        None => None,
+    };
+    match compile_all(&pack, tuning.as_ref()) {
+        Ok(rules) => Ok(Some((pack, tuning, rules))),
+        Err(e) => {
+            eprintln(&e);
+            Ok(None)
+        }
+    }
+}
+
 /// `detect --clickhouse`: each rule's translation run on the server over `table`; a rule that
 /// has no translation is a failed rule (its alerts are missing), the others go on.
 pub fn detect_on(
@@ -80,18 +89,7 @@ pub fn detect_on(
     table: &str,
     opts: RunOptions,
 ) -> Result<ExitCode, String> {
-    let pack = pk::load(rules_dir).map_err(|e| errors_text(&e))?;
-    let tuning = match tuning_file {
-        Some(f) => Some(tuning::load(f, Some(&rule_ids(&pack))).map_err(|e| errors_text(&e))?),
-        None => None,
-    };
-    let mut rules = match compile_all(&pack, tuning.as_ref()) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln(&e);
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let Some((pack, tuning, mut rules)) = load_rules(rules_dir, tuning_file)? else { return Ok(ExitCode::from(1)) };
     let columns = server.columns(table)?;
     for r in &mut rules {
         match r.sql(table, &columns) {

@@ -221,19 +221,7 @@ impl Tx {
                         }
                     }
                 }
-                let selects: Vec<String> = parts
-                    .iter()
-                    .map(|p| {
-                        let list: Vec<String> = cols
-                            .iter()
-                            .map(|c| match p.cols.contains(c) {
-                                true => ident(c),
-                                false => format!("CAST(NULL AS Nullable(String)) AS {}", ident(c)),
-                            })
-                            .collect();
-                        format!("SELECT {} FROM ({})", list.join(", "), p.sql)
-                    })
-                    .collect();
+                let selects: Vec<String> = parts.into_iter().map(|p| project(p, &cols).sql).collect();
                 Ok(Rel { sql: format!("SELECT * FROM ({})", selects.join(" UNION ALL ")), cols })
             }
             Step::Call(c) => self.call(c, rel),
