@@ -176,6 +176,19 @@ fn sql_prints_clickhouse_sql_and_its_table() {
     let (code, _, err) = run(&["sql", "-f", "rules/t1505/alerts/termservice-servicedll-changed.yaml"], None);
     assert_eq!(code, 1);
     assert!(err.contains("no ClickHouse translation for the named group `ServiceDllQuoted`"), "{err}");
+    // A pack: one table for all its rules (the fields they read, not those they write) …
+    let (code, out, err) = run(&["sql", "--create", "--rules", "rules/t1505"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("`CommandLine` Nullable(String)") && out.contains("`RegObjectName` Nullable(String)"),
+        "{out}"
+    );
+    assert!(!out.contains("`DetectionType`") && !out.contains("`EventCount`"), "{out}");
+    // … or each rule's query, and the rules with no translation named (exit 1).
+    let (code, out, err) = run(&["sql", "--rules", "rules/t1505"], None);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("-- ")).count(), 22, "{out}");
+    assert_eq!(err.lines().filter(|l| l.contains("no ClickHouse translation for")).count(), 3, "{err}");
     // A query with errors: its diagnostics, exit 1.
     let (code, _, err) = run(&["sql", "-e", "groupBy("], None);
     assert_eq!(code, 1);

@@ -70,11 +70,15 @@ enum Cmd {
     )]
     Sql {
         /// Read the query from FILE (`-` for standard input; a `.yaml` rule's `queryString`).
-        #[arg(short = 'f', long = "file", conflicts_with = "expr", required_unless_present = "expr")]
+        #[arg(short = 'f', long = "file", conflicts_with_all = ["expr", "rules"], required_unless_present_any = ["expr", "rules"])]
         file: Option<PathBuf>,
         /// The query text itself.
-        #[arg(short = 'e', long = "expr")]
+        #[arg(short = 'e', long = "expr", conflicts_with = "rules")]
         expr: Option<String>,
+        /// Every rule of a pack (a LogScale package folder): each rule's query, or with
+        /// `--create` one table for them all (the table `detect --clickhouse` reads).
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
         /// The table the events are in.
         #[arg(long, default_value = "events")]
         table: String,
@@ -559,7 +563,31 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 None => Ok(ExitCode::from(1)),
             }
         }
-        Cmd::Sql { file, expr, table, create, common } => {
+        Cmd::Sql { file, expr, rules: Some(dir), table, create, common: _ } => {
+            let _ = (file, expr);
+            let pack = crate::pack::load(&dir).map_err(|e| packtest::errors_text(&e))?;
+            let (mut fields, mut failed) = (Vec::new(), false);
+            let mut out = String::new();
+            for rule in &pack.rules {
+                match crate::sql::translate(&rule.query, false, &table) {
+                    Ok(sql) => {
+                        fields.extend(sql.inputs.iter().cloned());
+                        out.push_str(&format!("-- {}: {}\n{};\n", rule.id, rule.name, sql.text));
+                    }
+                    Err(e) => {
+                        failed = true;
+                        eprintln_safe(&format!("cqlhunt: rule {}: {e}", rule.id));
+                    }
+                }
+            }
+            if create {
+                print_out(&format!("{};\n", crate::sql::create_table(&table, &fields)))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_out(&out)?;
+            Ok(ExitCode::from(u8::from(failed)))
+        }
+        Cmd::Sql { file, expr, rules: None, table, create, common } => {
             let (name, text) = match (file, expr) {
                 (Some(f), _) => {
                     let (name, bytes) = read_input(&f)?;

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-fn errors_text(errs: &[pk::PackError]) -> String {
+pub(crate) fn errors_text(errs: &[pk::PackError]) -> String {
     errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\ncqlhunt: ")
 }
 

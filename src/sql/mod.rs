@@ -157,6 +157,9 @@ impl Tx {
     /// A value assigned to a field: a null one writes nothing (the field keeps its value).
     fn kept(&mut self, field: &str, v: String, env: &Env, cols: &[String]) -> String {
         self.nums.remove(field);
+        if is_literal(&v) {
+            return v;
+        }
         let old = self.field(field, env, cols);
         format!("ifNull({v}, {old})")
     }
@@ -878,6 +881,22 @@ fn re2(p: &str) -> Result<String, String> {
     Ok(format!("(?:{})", p.replace("(?<", "(?P<")))
 }
 
+/// A string literal as [`lit`] writes it (never `NULL`).
+fn is_literal(v: &str) -> bool {
+    if v.len() < 2 || !v.starts_with('\'') || !v.ends_with('\'') {
+        return false;
+    }
+    // One literal, not `'a', 'b'`: every quote inside is escaped, and so is none at the end.
+    let mut escaped = false;
+    for c in v[1..v.len() - 1].chars() {
+        if !escaped && c == '\'' {
+            return false;
+        }
+        escaped = !escaped && c == '\\';
+    }
+    !escaped
+}
+
 fn number(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         format!("{n:.1}")
@@ -986,4 +1005,44 @@ pub fn translate(text: &str, lenient: bool, table: &str) -> Result<Sql, String> 
     }
     let ir = compile(&q, &opts).map_err(|d| format!("{}: {}", d[0].code, d[0].message))?;
     to_clickhouse(&ir, table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_are_told_from_other_sql() {
+        assert!(is_literal(&lit("a'b\\c")));
+        assert!(is_literal("''"));
+        assert!(!is_literal("'a', 'b'"));
+        assert!(!is_literal("`f`"));
+        assert!(!is_literal("if(x, 'a', 'b')"));
+        assert!(!is_literal("'a\\'"));
+    }
+
+    #[test]
+    fn a_literal_assignment_reads_no_field() {
+        let sql = translate("x := \"y\" | groupBy(x)", false, "t").expect("translates");
+        assert!(sql.inputs.is_empty(), "{:?}", sql.inputs);
+        let sql = translate("x := lower(y) | groupBy(x)", false, "t").expect("translates");
+        assert_eq!(sql.inputs, ["x", "y"]);
+    }
+
+    #[test]
+    fn what_has_no_faithful_translation_says_so() {
+        for (q, why) in [
+            ("\"mimikatz\"", "free-text search"),
+            ("head(5)", "head()"),
+            ("groupBy(a, limit=10)", "groupBy(limit="),
+            ("a = /x(?=y)/", "lookahead"),
+            ("regex(\"(?<n>[a-z]*)\", field=a)", "the named group `n`"),
+            ("a = /(?<n>x)/ or b = 1", "named groups"),
+            ("format(\"%d\", field=a)", "conversions other than %s"),
+            ("drop(a)", "a result without fields"),
+        ] {
+            let e = translate(q, false, "t").expect_err(q);
+            assert!(e.starts_with("no ClickHouse translation for") && e.contains(why), "{q}: {e}");
+        }
+    }
 }
