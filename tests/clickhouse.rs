@@ -408,3 +408,59 @@ fn run_and_detect_on_a_clickhouse_table_print_what_they_print_over_files() {
     let out = on_ch(&["detect", "examples"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Every query of the public corpus that cqlhunt runs either translates, and ClickHouse accepts
+/// the translation (run over an empty table of its fields), or names what stops it.
+#[test]
+fn the_corpus_translates_into_sql_clickhouse_accepts() {
+    let path = root().join("../shared/corpus/cql-queries/logscale-community-content.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let ch = ClickHouse::connect("corpus");
+    let (mut total, mut translated) = (0, 0);
+    let mut failures = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a corpus line");
+        if v["kind"] != "query" {
+            continue;
+        }
+        let q = v["query"].as_str().unwrap_or_default();
+        // Only the queries cqlhunt runs: those that check clean (no parameters, no saved
+        // searches) and that its evaluator builds.
+        let (ast, diags) = cqlhunt::lang::parse(q, cqlhunt::lang::ParseOptions { lenient: false });
+        if diags.iter().any(|d| d.is_error()) {
+            continue;
+        }
+        let opts = cqlhunt::plan::PlanOptions { require_params: true, ..Default::default() };
+        if cqlhunt::plan::plan(&ast, q, &opts).1.iter().any(|d| d.is_error()) {
+            continue;
+        }
+        let Ok(ir) = cqlhunt::plan::compile::compile(&ast, &opts) else { continue };
+        if cqlhunt::eval::Executor::new(&ir, cqlhunt::eval::Ctx::default()).is_err() {
+            continue;
+        }
+        total += 1;
+        let table = ch.as_ref().map(|c| format!("{}.q{n}", c.db)).unwrap_or_else(|| "t".to_string());
+        match cqlhunt::sql::to_clickhouse(&ir, &table) {
+            Ok(sql) => {
+                translated += 1;
+                if let (Some(ch), false) = (&ch, sql.inputs.is_empty()) {
+                    ch.load(&format!("q{n}"), &[], &sql.inputs);
+                    if let Err(e) = ch.query(&format!("{} FORMAT JSONEachRow", sql.text), None) {
+                        failures.push(format!(
+                            "line {}: {}\n  query: {q}\n  ClickHouse: {}",
+                            n + 1,
+                            v["path"],
+                            e.trim()
+                        ));
+                    }
+                    let _ = ch.query(&format!("DROP TABLE {table}"), None);
+                }
+            }
+            Err(e) if e.starts_with("no ClickHouse translation for") => {}
+            Err(e) => failures.push(format!("line {}: {}: {e}\n  query: {q}", n + 1, v["path"])),
+        }
+    }
+    eprintln!("{translated} of {total} corpus queries that check clean translate");
+    assert!(failures.is_empty(), "{} fail:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(total > 800 && translated > 400, "{translated} of {total}");
+}

@@ -138,8 +138,9 @@ impl Tx {
         format!("__c{}", self.fresh)
     }
 
-    /// A field read by the query: its SQL in `env` (a branch's assignment), else its column
-    /// (a field the table lacks reads as `NULL`, as a missing field).
+    /// A field read by the query: its SQL in `env` (a branch's assignment), else its column in
+    /// the rows so far. One they lack is missing: a field the table lacks, or one an aggregate or
+    /// `select` has left out. Before those, every field read is one of the table's (first pass).
     fn field(&mut self, f: &str, env: &Env, cols: &[String]) -> String {
         if let Some((_, v)) = env.iter().rev().find(|(n, _)| n == f) {
             return v.clone();
@@ -147,11 +148,10 @@ impl Tx {
         if cols.iter().any(|c| c == f) {
             return ident(f);
         }
-        self.inputs.insert(f.to_string());
-        match &self.known {
-            Some(k) if k.iter().any(|c| c == f) => ident(f),
-            _ => "CAST(NULL AS Nullable(String))".to_string(),
+        if self.events && self.known.is_none() {
+            self.inputs.insert(f.to_string());
         }
+        "CAST(NULL AS Nullable(String))".to_string()
     }
 
     /// A value assigned to a field: a null one writes nothing (the field keeps its value).
@@ -310,9 +310,17 @@ impl Tx {
             let sets = self.transform(c, &Vec::new(), &rel.cols)?;
             return Ok(assign(rel, &sets));
         }
-        if matches!(c.name.as_str(), "select" | "table") || c.category == crate::func::Category::Aggregate {
+        let out = self.call_step(c, rel);
+        // The fields the call reads were read from events; those read after it are not (but
+        // after `sort`, whose rows are still the events).
+        let rows_of_its_own = c.category == crate::func::Category::Aggregate && c.name != "sort";
+        if matches!(c.name.as_str(), "select" | "table") || rows_of_its_own {
             self.events = false;
         }
+        out
+    }
+
+    fn call_step(&mut self, c: &Call, rel: Rel) -> Result<Rel, String> {
         match c.name.as_str() {
             "select" => {
                 let fields = names(c, "fields");
@@ -444,7 +452,7 @@ impl Tx {
                 other => return unsupported(format!("{other}() in groupBy()")),
             };
             if cols.contains(&out) {
-                return Err(format!("groupBy(): two outputs named {out}"));
+                return unsupported(format!("groupBy() with two outputs named {out}"));
             }
             select.push(format!("{agg} AS {}", ident(&out)));
             cols.push(out);
