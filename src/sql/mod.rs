@@ -401,7 +401,8 @@ impl Tx {
             Some(f) => {
                 let v = self.field(&f, &Vec::new(), cols);
                 if distinct {
-                    format!("toString(uniqExact({v}))")
+                    // Over no values, an aggregate of a `Nullable` column is `NULL`: the count is 0.
+                    format!("toString(ifNull(uniqExact({v}), 0))")
                 } else {
                     format!("toString(count({v}))")
                 }
