@@ -360,6 +360,19 @@ impl Tx {
                 Ok(Rel { sql: format!("SELECT {agg} AS {} FROM ({})", ident(&out), rel.sql), cols: vec![out] })
             }
             "groupBy" => self.group_by(c, rel),
+            "stats" => {
+                let mut select = Vec::new();
+                let mut cols: Vec<String> = Vec::new();
+                for (agg, out) in self.aggregates(c, &rel.cols)? {
+                    if cols.contains(&out) {
+                        return unsupported(format!("stats() with two outputs named {out}"));
+                    }
+                    select.push(format!("{agg} AS {}", ident(&out)));
+                    cols.push(out);
+                }
+                self.nums = cols.iter().cloned().collect();
+                Ok(Rel { sql: format!("SELECT {} FROM ({})", select.join(", "), rel.sql), cols })
+            }
             "sort" => {
                 let mut fields = names(c, "field");
                 if fields.is_empty() {
@@ -416,8 +429,11 @@ impl Tx {
         let v = self.field(&f, &Vec::new(), cols);
         let out = text(c, "as").unwrap_or_else(|| format!("_{}", c.name));
         let n = format!("toFloat64OrNull({v})");
-        // No number among the values: no output (NULL), as cqlhunt writes none.
-        let agg = format!("if(count({n}) = 0, NULL, toString({}({n})))", c.name);
+        // No number among the values: a sum of 0; no min, max or average (NULL), as cqlhunt.
+        let agg = match c.name.as_str() {
+            "sum" => format!("toString(ifNull(sum({n}), 0))"),
+            name => format!("if(count({n}) = 0, NULL, toString({name}({n})))"),
+        };
         Ok((agg, out))
     }
 
@@ -437,21 +453,7 @@ impl Tx {
         if text(c, "limit").is_some_and(|l| l != "max") {
             return unsupported("groupBy(limit=…): the groups kept depend on the input's order");
         }
-        let funcs: Vec<&Expr> = match c.arg("function") {
-            None => Vec::new(),
-            Some(e) => e.items(),
-        };
-        if c.arg("function").is_none() {
-            select.push(format!("toString(count()) AS {}", ident("_count")));
-            cols.push("_count".to_string());
-        }
-        for f in funcs {
-            let Expr::Call(sub) = f else { return unsupported("a groupBy() function that is not a call") };
-            let (agg, out) = match sub.name.as_str() {
-                "count" => (self.count(sub, &rel.cols)?, text(sub, "as").unwrap_or_else(|| "_count".to_string())),
-                "sum" | "min" | "max" | "avg" => self.numeric(sub, &rel.cols)?,
-                other => return unsupported(format!("{other}() in groupBy()")),
-            };
+        for (agg, out) in self.aggregates(c, &rel.cols)? {
             if cols.contains(&out) {
                 return unsupported(format!("groupBy() with two outputs named {out}"));
             }
@@ -463,6 +465,28 @@ impl Tx {
         self.nums = nums;
         let by: Vec<String> = keys.iter().map(|k| ident(k)).collect();
         Ok(Rel { sql: format!("SELECT {} FROM ({}) GROUP BY {}", select.join(", "), rel.sql, by.join(", ")), cols })
+    }
+
+    /// The functions of `groupBy()` or `stats()` (`function=`; a count without it) as
+    /// (aggregate, output name).
+    fn aggregates(&mut self, c: &Call, cols: &[String]) -> Result<Vec<(String, String)>, String> {
+        let Some(funcs) = c.arg("function") else {
+            return Ok(vec![("toString(count())".to_string(), "_count".to_string())]);
+        };
+        let mut out = Vec::new();
+        for f in funcs.items() {
+            let Expr::Call(sub) = f else { return unsupported(format!("a {}() function that is not a call", c.name)) };
+            out.push(match sub.name.as_str() {
+                "count" => (self.count(sub, cols)?, text(sub, "as").unwrap_or_else(|| "_count".to_string())),
+                "sum" | "min" | "max" | "avg" => self.numeric(sub, cols)?,
+                other => return unsupported(format!("{other}() in {}()", c.name)),
+            });
+        }
+        // `stats()` of no function counts, as cqlhunt's does.
+        if out.is_empty() && c.name == "stats" {
+            out.push(("toString(count())".to_string(), "_count".to_string()));
+        }
+        Ok(out)
     }
 
     /// `ORDER BY` as `sort()` orders: numbers by default, missing and unconvertible values last.
@@ -599,6 +623,31 @@ impl Tx {
             "test" => {
                 let e = c.arg("expression").ok_or("test() needs an expression")?;
                 self.truth(e, env, cols)?
+            }
+            "wildcard" => {
+                let pattern = text(c, "pattern").ok_or("wildcard() needs a pattern")?;
+                let ic = matches!(text(c, "ignoreCase").as_deref(), Some("true"));
+                let fields = names(c, "field");
+                if fields.is_empty() {
+                    return unsupported("wildcard() without a field (a free-text search)");
+                }
+                let glob = Matcher::Glob(std::sync::Arc::new(crate::plan::ir::Glob::new(&pattern, ic)));
+                let mut tests = Vec::new();
+                for f in fields {
+                    let v = self.field(&f, env, cols);
+                    tests.push(matcher(&v, &glob)?);
+                }
+                join(tests, "OR")
+            }
+            name @ ("text:contains" | "text:startsWith" | "text:endsWith") => {
+                let string = self.value(c.arg("string").ok_or("needs `string`")?, env, cols)?;
+                let sub = ["substring", "prefix", "suffix"].iter().find_map(|n| c.arg(n));
+                let sub = self.value(sub.ok_or_else(|| format!("{name}() needs its second text"))?, env, cols)?;
+                match name {
+                    "text:contains" => format!("ifNull(position({string}, {sub}) > 0, 0)"),
+                    "text:startsWith" => format!("ifNull(startsWith({string}, {sub}), 0)"),
+                    _ => format!("ifNull(endsWith({string}, {sub}), 0)"),
+                }
             }
             other => return unsupported(format!("{other}()")),
         };
