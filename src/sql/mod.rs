@@ -181,6 +181,9 @@ impl Tx {
             Step::Assign(name, e) => {
                 let v = self.value(e, &Vec::new(), &rel.cols)?;
                 let v = self.kept(name, v, &Vec::new(), &rel.cols);
+                if is_number(e) {
+                    self.nums.insert(name.clone());
+                }
                 Ok(assign(rel, &[(name.clone(), v)]))
             }
             Step::Case(branches) => {
@@ -798,6 +801,22 @@ impl Tx {
                 let v = self.value(x, env, cols)?;
                 format!("if(isNull({v}), NULL, if({}, 'false', 'true'))", truthy(&v))
             }
+            Expr::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div), a, b) => {
+                let (x, y) = (self.value(a, env, cols)?, self.value(b, env, cols)?);
+                // `materialize`: ClickHouse before 19.x fails to fold a constant `Nullable` here.
+                let (x, y) =
+                    (format!("toFloat64OrNull(materialize({x}))"), format!("toFloat64OrNull(materialize({y}))"));
+                // Division by zero and results that are not finite are null, as in cqlhunt.
+                let r = match op {
+                    BinOp::Div => format!("if(ifNull({y} = 0, 0), NULL, {x} / {y})"),
+                    _ => format!("({x} {} {y})", op.as_str()),
+                };
+                number_text(&r)
+            }
+            Expr::Unary(UnOp::Neg, x) => {
+                let v = self.value(x, env, cols)?;
+                number_text(&format!("(-toFloat64OrNull(materialize({v})))"))
+            }
             Expr::Call(c) => return unsupported(format!("{}() in an expression", c.name)),
             _ => return unsupported("this expression"),
         })
@@ -837,6 +856,22 @@ impl Tx {
             _ => format!("({nx} {} {ny})", op.as_str()),
         })
     }
+}
+
+/// A number as the text cqlhunt writes for it (`format_num`): a whole number below 1e15 without
+/// a decimal point; others as ClickHouse writes a Float64 (with an exponent from 1e15 and below
+/// 1e-5, where cqlhunt writes every digit). `NULL` when it is null or not finite.
+fn number_text(n: &str) -> String {
+    // The number is named once, in a lambda: the text of nested arithmetic stays linear in size.
+    let z = "__n";
+    format!(
+        "arrayMap({z} -> if(isNull({z}) OR NOT isFinite(assumeNotNull({z})), NULL, if(ifNull(floor({z}) = {z} AND abs({z}) < 1e15, 0), toString(toInt64({z})), toString({z}))), [{n}])[1]"
+    )
+}
+
+/// Whether an expression's value is a number (cqlhunt writes it as one).
+fn is_number(e: &Expr) -> bool {
+    matches!(e, Expr::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, ..) | Expr::Unary(UnOp::Neg, _))
 }
 
 /// A value as cqlhunt reads it as a truth (`Value::truthy`): `"true"`, or a non-zero number.
