@@ -11,7 +11,9 @@
 //! missing field answers as cqlhunt answers (`ifNull(…, 0)` around every comparison, so that
 //! `NOT` of a test on a missing field is true). What has no faithful translation is an error
 //! naming it, never an approximation: free-text search, functions outside the list in
-//! `docs/clickhouse.md`, `head`/`tail` (a table has no input order), lookaround in regexes.
+//! `docs/clickhouse.md`, `head`/`tail` (a table has no input order), lookaround in regexes. The
+//! one documented difference: rows that tie on `sort`/`table`/`top` keys across their limit,
+//! which cqlhunt cuts in input order and ClickHouse in any.
 //! Regexes go to ClickHouse's RE2, which reads the `regex` crate's syntax but for `\d`, `\w`,
 //! `\s` and `\b` being ASCII-only there: the same answers on ASCII text.
 
@@ -363,6 +365,56 @@ impl Tx {
                 Ok(Rel { sql: format!("SELECT {agg} AS {} FROM ({})", ident(&out), rel.sql), cols: vec![out] })
             }
             "groupBy" => self.group_by(c, rel),
+            "top" => {
+                if c.arg("rest").is_some() || matches!(text(c, "percent").as_deref(), Some("true")) {
+                    return unsupported("top(rest=…) or top(percent=true)");
+                }
+                let fields = names(c, "field");
+                if fields.is_empty() {
+                    return Err("top() needs a field".to_string());
+                }
+                let limit = limit(c, 10)?;
+                // An event that lacks a field (or the weight's number) is not counted.
+                let mut conds = Vec::new();
+                let mut select = Vec::new();
+                for f in &fields {
+                    let v = self.field(f, &Vec::new(), &rel.cols);
+                    conds.push(format!("isNotNull({v})"));
+                    select.push(format!("{v} AS {}", ident(f)));
+                }
+                let (agg, default_out) = match (text(c, "sum"), text(c, "max")) {
+                    (Some(_), Some(_)) => return Err("top(): give sum= or max=, not both".to_string()),
+                    (Some(f), None) | (None, Some(f)) => {
+                        let v = self.field(&f, &Vec::new(), &rel.cols);
+                        let n = format!("toFloat64OrNull({v})");
+                        conds.push(format!("isNotNull({n})"));
+                        let func = if c.arg("sum").is_some() { "sum" } else { "max" };
+                        (format!("{func}(assumeNotNull({n}))"), format!("_{func}"))
+                    }
+                    (None, None) => ("count()".to_string(), "_count".to_string()),
+                };
+                let out = text(c, "as").unwrap_or(default_out);
+                let mut cols = fields.clone();
+                if cols.contains(&out) {
+                    return unsupported(format!("top() with an output named as its field {out}"));
+                }
+                cols.push(out.clone());
+                self.nums = BTreeSet::from([out.clone()]);
+                let by: Vec<String> = fields.iter().map(|f| ident(f)).collect();
+                // Ties at the limit are cut by the input's order in cqlhunt: which of them are
+                // kept here may differ (as for `sort`).
+                Ok(Rel {
+                    sql: format!(
+                        "SELECT {}, toString({agg}) AS {} FROM ({}) WHERE {} GROUP BY {} ORDER BY {agg} DESC LIMIT {limit}",
+                        select.join(", "),
+                        ident(&out),
+                        rel.sql,
+                        conds.join(" AND "),
+                        by.join(", ")
+                    ),
+                    cols,
+                })
+            }
             "stats" => {
                 let mut select = Vec::new();
                 let mut cols: Vec<String> = Vec::new();
