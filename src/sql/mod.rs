@@ -725,6 +725,21 @@ impl Tx {
     /// Transform functions written as assignments: `(field, value)` pairs.
     fn transform(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<Vec<(String, String)>, String> {
         match c.name.as_str() {
+            "replace" => {
+                let field = text(c, "field").unwrap_or_else(|| "@rawstring".to_string());
+                let out = text(c, "as").unwrap_or_else(|| field.clone());
+                let pattern = text(c, "regex").ok_or("replace() needs a regex")?;
+                let flags = text(c, "flags").unwrap_or_else(|| "m".to_string());
+                let rx = crate::plan::rx::compile(&pattern, &flags, &format!("/{pattern}/"))?;
+                let hir = regex_syntax::ParserBuilder::new().build().parse(rx.compiled());
+                if hir.ok().and_then(|h| h.properties().minimum_len()).is_none_or(|n| n == 0) {
+                    return unsupported(format!("replace() with /{pattern}/, which can match the empty string"));
+                }
+                let with = ch_replacement(&text(c, "with").unwrap_or_default())?;
+                let v = self.field(&field, env, cols);
+                let r = format!("replaceRegexpAll({v}, {}, {})", lit(&re2(rx.compiled())?), lit(&with));
+                Ok(vec![(out.clone(), self.kept(&out, r, env, cols))])
+            }
             name @ ("lower" | "upper" | "length" | "if" | "format" | "concat" | "coalesce") => {
                 let out = text(c, "as").unwrap_or_else(|| format!("_{name}"));
                 let v = self.call_value(c, env, cols)?;
@@ -1014,6 +1029,37 @@ fn extraction(pattern: &str, names: &[String]) -> Result<Vec<(String, String)>, 
     Ok(out)
 }
 
+/// `replace()`'s replacement as Java writes it (`$1` a group, `\x` the character x), as
+/// ClickHouse's `replaceRegexpAll` reads one (`\1`, `\\`): groups 0 to 9 only.
+fn ch_replacement(java: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut chars = java.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('\\') => out.push_str("\\\\"),
+                Some(x) => out.push(x),
+                None => out.push_str("\\\\"),
+            },
+            '$' if chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut n = String::new();
+                while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                    n.push(d);
+                    chars.next();
+                }
+                if n.len() > 1 {
+                    return unsupported(format!("replace() with the group reference ${n} (ClickHouse has \\0 to \\9)"));
+                }
+                out.push('\\');
+                out.push_str(&n);
+            }
+            '$' if chars.peek() == Some(&'{') => return unsupported("replace() with a named group reference"),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
 /// A pattern in the `regex` crate's syntax, in RE2's (which has no lookaround, and spells a
 /// named group `(?P<name>…)`).
 fn re2(p: &str) -> Result<String, String> {
@@ -1115,7 +1161,10 @@ fn project(rel: Rel, fields: &[String]) -> Rel {
 }
 
 fn is_transform(c: &Call) -> bool {
-    matches!(c.name.as_str(), "lower" | "upper" | "length" | "if" | "default" | "format" | "concat" | "coalesce")
+    matches!(
+        c.name.as_str(),
+        "lower" | "upper" | "length" | "if" | "default" | "format" | "concat" | "coalesce" | "replace"
+    )
 }
 
 fn text(c: &Call, name: &str) -> Option<String> {
@@ -1164,6 +1213,14 @@ mod tests {
         assert!(!is_literal("`f`"));
         assert!(!is_literal("if(x, 'a', 'b')"));
         assert!(!is_literal("'a\\'"));
+    }
+
+    #[test]
+    fn java_replacements_become_clickhouse_ones() {
+        assert_eq!(ch_replacement("$1-$0").as_deref(), Ok("\\1-\\0"));
+        assert_eq!(ch_replacement("\\$1 \\\\ x\\").as_deref(), Ok("$1 \\\\ x\\\\"));
+        assert!(ch_replacement("$12").is_err());
+        assert!(ch_replacement("${name}").is_err());
     }
 
     #[test]
