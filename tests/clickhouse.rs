@@ -433,6 +433,7 @@ fn the_corpus_translates_into_sql_that_gives_cqlhunts_rows() {
     let mut queries = Vec::new();
     let mut failures = Vec::new();
     let mut total = 0;
+    let mut not_translated: BTreeMap<String, usize> = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
         let v: serde_json::Value = serde_json::from_str(line).expect("a corpus line");
         if v["kind"] != "query" {
@@ -457,11 +458,19 @@ fn the_corpus_translates_into_sql_that_gives_cqlhunts_rows() {
         let table = ch.as_ref().map(|c| format!("{}.events", c.db)).unwrap_or_else(|| "events".to_string());
         match cqlhunt::sql::to_clickhouse(&ir, &table) {
             Ok(sql) => queries.push((format!("line {}: {}", n + 1, v["path"]), q, sql)),
-            Err(e) if e.starts_with("no ClickHouse translation for") => {}
+            Err(e) if e.starts_with("no ClickHouse translation for") => {
+                let what = e.trim_start_matches("no ClickHouse translation for ").chars().take(40).collect();
+                *not_translated.entry(what).or_default() += 1;
+            }
             Err(e) => failures.push(format!("line {}: {}: {e}\n  query: {q}", n + 1, v["path"])),
         }
     }
-    eprintln!("{} of {total} corpus queries that cqlhunt runs translate", queries.len());
+    let mut by_count: Vec<(usize, String)> = not_translated.into_iter().map(|(w, n)| (n, w)).collect();
+    by_count.sort_by(|a, b| b.cmp(a));
+    eprintln!(
+        "{} of {total} corpus queries that cqlhunt runs translate; the others, most common reason first: {by_count:?}",
+        queries.len()
+    );
     assert!(total > 800 && queries.len() > 400, "{} of {total}", queries.len());
     assert!(failures.is_empty(), "{} fail:\n{}", failures.len(), failures.join("\n\n"));
     let Some(ch) = ch else { return };

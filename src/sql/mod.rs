@@ -365,6 +365,7 @@ impl Tx {
                 Ok(Rel { sql: format!("SELECT {agg} AS {} FROM ({})", ident(&out), rel.sql), cols: vec![out] })
             }
             "groupBy" => self.group_by(c, rel),
+            "timeChart" | "bucket" => self.buckets(c, rel),
             "top" => {
                 if c.arg("rest").is_some() || matches!(text(c, "percent").as_deref(), Some("true")) {
                     return unsupported("top(rest=…) or top(percent=true)");
@@ -520,6 +521,69 @@ impl Tx {
         self.nums = nums;
         let by: Vec<String> = keys.iter().map(|k| ident(k)).collect();
         Ok(Rel { sql: format!("SELECT {} FROM ({}) GROUP BY {}", select.join(", "), rel.sql, by.join(", ")), cols })
+    }
+
+    /// `timeChart()` and `bucket()`: a row per time bucket (and series), as cqlhunt makes them:
+    /// events without a time left out, the `limit` series with the most events kept (ties by
+    /// their values, a missing one first).
+    fn buckets(&mut self, c: &Call, rel: Rel) -> Result<Rel, String> {
+        if c.arg("buckets").is_some() && c.arg("span").is_none() {
+            return unsupported(format!("{}(buckets=…)", c.name));
+        }
+        let span = match text(c, "span") {
+            Some(s) if s != "auto" => {
+                crate::eval::time::parse_span(&s).ok_or_else(|| format!("{}(): `{s}` is not a time span", c.name))?
+            }
+            _ => 3_600_000.0,
+        };
+        let series = names(c, if c.name == "timeChart" { "series" } else { "field" });
+        let limit = limit(c, 10)?;
+        let mut aggs = self.aggregates(c, &rel.cols)?;
+        if aggs.is_empty() {
+            aggs.push(("toString(count())".to_string(), "_count".to_string()));
+        }
+        let ts = format!("toFloat64OrNull({})", self.field("@timestamp", &Vec::new(), &rel.cols));
+        let mut keys = Vec::new();
+        for k in &series {
+            keys.push((self.field(k, &Vec::new(), &rel.cols), k.clone()));
+        }
+        let inner = format!(
+            "SELECT *, toInt64(floor({ts} / {span})) * {} AS __b FROM ({}) WHERE isNotNull({ts})",
+            number(span),
+            rel.sql
+        );
+        let mut cols = vec!["_bucket".to_string()];
+        let mut select = vec![format!("toString(toInt64(__b)) AS {}", ident("_bucket"))];
+        let mut by = vec!["__b".to_string()];
+        for (v, k) in &keys {
+            select.push(format!("{v} AS {}", ident(k)));
+            by.push(v.clone());
+            cols.push(k.clone());
+        }
+        let mut filter = String::new();
+        if !keys.is_empty() {
+            // A series as (missing, value) pairs: exact, a missing value apart from every text.
+            let sig: Vec<String> = keys.iter().map(|(v, _)| format!("isNull({v}), ifNull({v}, '')")).collect();
+            let order: Vec<String> =
+                keys.iter().map(|(v, _)| format!("isNull({v}) DESC, ifNull({v}, '') ASC")).collect();
+            filter = format!(
+                " WHERE ({sig}) IN (SELECT {sig} FROM ({inner}) GROUP BY {sig} ORDER BY count() DESC, {order} LIMIT {limit})",
+                sig = sig.join(", "),
+                order = order.join(", ")
+            );
+        }
+        for (agg, out) in aggs {
+            if cols.contains(&out) {
+                return unsupported(format!("{}() with two outputs named {out}", c.name));
+            }
+            select.push(format!("{agg} AS {}", ident(&out)));
+            cols.push(out);
+        }
+        let mut nums: BTreeSet<String> = cols.iter().filter(|c| !series.contains(*c)).cloned().collect();
+        nums.extend(series.iter().filter(|k| self.nums.contains(*k)).cloned());
+        self.nums = nums;
+        let sql = format!("SELECT {} FROM ({inner}){filter} GROUP BY {}", select.join(", "), by.join(", "));
+        Ok(Rel { sql, cols })
     }
 
     /// The functions of `groupBy()` or `stats()` (`function=`; a count without it) as
