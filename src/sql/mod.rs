@@ -804,7 +804,7 @@ impl Tx {
                 let r = format!("replaceRegexpAll({v}, {}, {})", lit(&re2(rx.compiled())?), lit(&with));
                 Ok(vec![(out.clone(), self.kept(&out, r, env, cols))])
             }
-            name @ ("lower" | "upper" | "length" | "if" | "format" | "concat" | "coalesce") => {
+            name @ ("lower" | "upper" | "length" | "if" | "format" | "concat" | "coalesce" | "formatTime") => {
                 let out = text(c, "as").unwrap_or_else(|| format!("_{name}"));
                 let v = self.call_value(c, env, cols)?;
                 Ok(vec![(out.clone(), self.kept(&out, v, env, cols))])
@@ -881,8 +881,90 @@ impl Tx {
                 arms.push("CAST(NULL AS Nullable(String))".to_string());
                 Ok(format!("multiIf({})", arms.join(", ")))
             }
+            "formatTime" => self.format_time(c, env, cols),
             other => unsupported(format!("{other}()")),
         }
+    }
+
+    /// `formatTime()` as `eval::time::strftime` writes it, piece by piece (ClickHouse's
+    /// `formatDateTime` for the conversions both write alike). Times before 1970 or from 2106 on
+    /// (outside ClickHouse's `DateTime`) give no value.
+    fn format_time(&mut self, c: &Call, env: &Env, cols: &[String]) -> Result<String, String> {
+        const DAYS: &str = "['Monday','Tuesday','Wednesday','Thursday','Friday','Saturday','Sunday']";
+        const MONTHS: &str =
+            "['January','February','March','April','May','June','July','August','September','October','November','December']";
+        let fmt = text(c, "format").ok_or("formatTime() needs a format")?;
+        let field = text(c, "field").unwrap_or_else(|| "@timestamp".to_string());
+        let tz = text(c, "timezone").unwrap_or_else(|| "UTC".to_string());
+        let offset = crate::eval::time::tz_offset_minutes(&tz)?;
+        let v = self.field(&field, env, cols);
+        let n = format!("toFloat64OrNull(materialize({v}))");
+        let ms = match text(c, "unit").as_deref().unwrap_or("auto") {
+            "milliseconds" => n.clone(),
+            "seconds" => format!("({n} * 1000)"),
+            _ => format!("if(ifNull(abs({n}) <= 1e11, 0), {n} * 1000, {n})"),
+        };
+        let raw = format!("toInt64(floor({ms}))");
+        let local = format!("({raw} + {})", offset * 60_000);
+        let dt = format!("toDateTime(intDiv({local}, 1000), 'UTC')");
+        let f = |spec: &str| format!("formatDateTime({dt}, '{spec}', 'UTC')");
+        let milli = format!("substring(toString(1000 + ({local} % 1000)), 2)");
+        let h12 = format!("if(toHour({dt}) % 12 = 0, 12, toHour({dt}) % 12)");
+        let sign = if offset < 0 { '-' } else { '+' };
+        let (oh, om) = (offset.abs() / 60, offset.abs() % 60);
+        let zone = if offset == 0 { "UTC".to_string() } else { format!("GMT{sign}{oh:02}:{om:02}") };
+        let mut parts = vec!["''".to_string()];
+        let mut run = String::new();
+        let mut chars = fmt.chars();
+        while let Some(ch) = chars.next() {
+            if ch != '%' {
+                run.push(ch);
+                continue;
+            }
+            let Some(k) = chars.next() else {
+                run.push('%');
+                break;
+            };
+            let piece = match k {
+                'Y' | 'm' | 'd' | 'H' | 'M' | 'S' | 'F' | 'T' | 'R' | 'D' | 'j' | 'y' | 'C' | 'I' => {
+                    f(&format!("%{k}"))
+                }
+                'L' => milli.clone(),
+                'N' => format!("concat({milli}, '000000')"),
+                'e' => format!("toString(toDayOfMonth({dt}))"),
+                'k' => format!("toString(toHour({dt}))"),
+                'l' => format!("toString({h12})"),
+                'p' => format!("if(toHour({dt}) < 12, 'am', 'pm')"),
+                'r' => format!("concat({}, if(toHour({dt}) < 12, ' AM', ' PM'))", f("%I:%M:%S")),
+                'a' => format!("substring({DAYS}[toDayOfWeek({dt})], 1, 3)"),
+                'A' => format!("{DAYS}[toDayOfWeek({dt})]"),
+                'b' | 'h' => format!("substring({MONTHS}[toMonth({dt})], 1, 3)"),
+                'B' => format!("{MONTHS}[toMonth({dt})]"),
+                's' => format!("toString(intDiv({raw}, 1000))"),
+                'Q' => format!("toString({raw})"),
+                'z' => lit(&format!("{sign}{oh:02}{om:02}")),
+                'Z' => lit(&zone),
+                'n' => {
+                    run.push('\n');
+                    continue;
+                }
+                '%' => {
+                    run.push('%');
+                    continue;
+                }
+                'c' => return unsupported("formatTime(\"%c\")"),
+                other => {
+                    run.push('%');
+                    run.push(other);
+                    continue;
+                }
+            };
+            parts.push(lit(&std::mem::take(&mut run)));
+            parts.push(piece);
+        }
+        parts.push(lit(&run));
+        let in_range = format!("ifNull({local} >= 0 AND {local} < 4294967296000, 0)");
+        Ok(format!("if({in_range}, concat({}), NULL)", parts.join(", ")))
     }
 
     /// `lower`, `upper` or `length` of a field (`NULL` when it is missing).
@@ -914,7 +996,7 @@ impl Tx {
             Expr::Call(c)
                 if matches!(
                     c.name.as_str(),
-                    "lower" | "upper" | "length" | "if" | "format" | "concat" | "coalesce"
+                    "lower" | "upper" | "length" | "if" | "format" | "concat" | "coalesce" | "formatTime"
                 ) =>
             {
                 self.call_value(c, env, cols)?
@@ -1227,7 +1309,7 @@ fn project(rel: Rel, fields: &[String]) -> Rel {
 fn is_transform(c: &Call) -> bool {
     matches!(
         c.name.as_str(),
-        "lower" | "upper" | "length" | "if" | "default" | "format" | "concat" | "coalesce" | "replace"
+        "lower" | "upper" | "length" | "if" | "default" | "format" | "concat" | "coalesce" | "replace" | "formatTime"
     )
 }
 
