@@ -11,9 +11,10 @@
 //! missing field answers as cqlhunt answers (`ifNull(…, 0)` around every comparison, so that
 //! `NOT` of a test on a missing field is true). What has no faithful translation is an error
 //! naming it, never an approximation: free-text search, functions outside the list in
-//! `docs/clickhouse.md`, `head`/`tail` (a table has no input order), lookaround in regexes. The
-//! one documented difference: rows that tie on `sort`/`table`/`top` keys across their limit,
-//! which cqlhunt cuts in input order and ClickHouse in any.
+//! `docs/clickhouse.md`, `head`/`tail` (a table has no input order), lookaround in regexes. Three
+//! differences are documented instead: rows that tie on `sort`/`table`/`top` keys across their
+//! limit (cqlhunt cuts them in input order, ClickHouse in any), the text of computed numbers from
+//! 1e15 and below 1e-5, and `formatTime` outside ClickHouse's `DateTime` (1970–2106).
 //! Regexes go to ClickHouse's RE2, which reads the `regex` crate's syntax but for `\d`, `\w`,
 //! `\s` and `\b` being ASCII-only there: the same answers on ASCII text.
 
