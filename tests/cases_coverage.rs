@@ -2,7 +2,9 @@
 //! evaluator: at least 120 cases, and every function of the list below called (`name(`,
 //! case-insensitively) in at least one case's query.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod common;
 
 /// The functions the golden cases must exercise.
 const FUNCTIONS: &[&str] = &[
@@ -59,45 +61,18 @@ const FUNCTIONS: &[&str] = &[
 
 const MIN_CASES: usize = 120;
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("cases dir").map(|e| e.expect("entry").path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "cql") {
-            out.push(p);
-        }
-    }
-}
-
 /// The query sections of every case, lowercased.
 fn queries() -> (usize, Vec<String>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
     let mut paths = Vec::new();
-    files(&root, &mut paths);
-    let mut cases = 0;
+    common::files(&root, &mut paths);
     let mut out = Vec::new();
     for p in paths {
         let text = std::fs::read_to_string(&p).expect("read case file");
-        for block in text.split("\n=== ").skip(1) {
-            cases += 1;
-            let mut q = String::new();
-            let mut in_query = false;
-            for line in block.lines().skip(1) {
-                if let Some(s) = line.strip_prefix("--- ") {
-                    in_query = s.trim() == "query";
-                    continue;
-                }
-                if in_query {
-                    q.push_str(line);
-                    q.push('\n');
-                }
-            }
-            out.push(q.to_lowercase());
-        }
+        let name = p.strip_prefix(&root).unwrap_or(&p).display().to_string();
+        out.extend(common::parse(&name, &text).into_iter().map(|c| c.query.to_lowercase()));
     }
-    (cases, out)
+    (out.len(), out)
 }
 
 /// Whether `q` calls `name` (`name(` not preceded by a name character, so `count(` is not

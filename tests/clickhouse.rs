@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 struct ClickHouse {
     addr: String,
     db: String,
@@ -112,49 +114,6 @@ fn cqlhunt(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8")
 }
 
-/// A query case of `tests/cases` (the format `tests/cases.rs` reads).
-#[derive(Debug, Default)]
-struct Case {
-    name: String,
-    options: Vec<String>,
-    input: Vec<String>,
-    query: String,
-    output: Vec<String>,
-    error: bool,
-}
-
-fn cases(path: &Path) -> Vec<Case> {
-    let text = std::fs::read_to_string(path).expect("read cases");
-    let mut out = Vec::new();
-    for block in text.split("\n=== ").skip(1) {
-        let (name, body) = block.split_once('\n').unwrap_or((block, ""));
-        let mut c = Case { name: name.trim().to_string(), ..Case::default() };
-        let mut section = "";
-        for line in body.lines() {
-            if let Some(s) = line.strip_prefix("--- ") {
-                section = match s.trim() {
-                    "options" | "input" | "query" | "output" | "error" => s.trim(),
-                    other => panic!("{}: unknown section {other}", c.name),
-                };
-                c.error |= section == "error";
-                continue;
-            }
-            match section {
-                "options" if !line.trim().is_empty() => c.options.push(line.trim().to_string()),
-                "input" if !line.trim().is_empty() => c.input.push(line.to_string()),
-                "output" if !line.trim().is_empty() => c.output.push(line.trim().to_string()),
-                "query" => {
-                    c.query.push_str(line);
-                    c.query.push('\n');
-                }
-                _ => {}
-            }
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// A row with only the given fields.
 fn only(line: &str, fields: &[String]) -> String {
     let v: serde_json::Value = serde_json::from_str(line).expect("a row");
@@ -189,20 +148,18 @@ fn row_of(line: &str) -> String {
 #[test]
 fn query_cases_agree_on_clickhouse() {
     let Some(ch) = ClickHouse::connect("cases") else { return };
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("tests/cases"))
-        .expect("cases")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "cql"))
-        .collect();
-    paths.sort();
+    let dir = root().join("tests/cases");
+    let mut paths = Vec::new();
+    common::files(&dir, &mut paths);
     let (mut translated, mut total) = (0, 0);
     let mut not_translated: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for p in &paths {
-        let file = p.file_name().expect("name").to_string_lossy().into_owned();
-        for (i, c) in cases(p).into_iter().enumerate() {
+        let file = p.strip_prefix(&dir).unwrap_or(p).display().to_string();
+        let text = std::fs::read_to_string(p).expect("read cases");
+        for (i, c) in common::parse(&file, &text).into_iter().enumerate() {
             // Cases that need what a table does not hold: parameters, lookup files, the clock.
-            if c.error || c.options.iter().any(|o| o.starts_with("param ")) || file == "lookups.cql" {
+            if c.error.is_some() || c.options.iter().any(|o| o.starts_with("param ")) || file == "lookups.cql" {
                 continue;
             }
             total += 1;
@@ -213,7 +170,8 @@ fn query_cases_agree_on_clickhouse() {
                 Err(e) => {
                     assert!(
                         e.starts_with("no ClickHouse translation for"),
-                        "{file} :: {}: a query run accepts fails to translate for another reason: {e}",
+                        "{} :: {}: a query run accepts fails to translate for another reason: {e}",
+                        c.file,
                         c.name
                     );
                     let what = e.trim_start_matches("no ClickHouse translation for ").to_string();
@@ -234,14 +192,17 @@ fn query_cases_agree_on_clickhouse() {
                     let (got, want) = (rows(&got), rows(&want.join("\n")));
                     if got != want {
                         failures.push(format!(
-                            "{file} :: {}\n  query: {}\n  want: {want:?}\n  got:  {got:?}\n  sql: {}",
+                            "{} :: {}\n  query: {}\n  want: {want:?}\n  got:  {got:?}\n  sql: {}",
+                            c.file,
                             c.name,
                             c.query.trim(),
                             sql.text
                         ));
                     }
                 }
-                Err(e) => failures.push(format!("{file} :: {}: ClickHouse: {}\n  sql: {}", c.name, e.trim(), sql.text)),
+                Err(e) => {
+                    failures.push(format!("{} :: {}: ClickHouse: {}\n  sql: {}", c.file, c.name, e.trim(), sql.text))
+                }
             }
         }
     }
@@ -442,15 +403,8 @@ fn the_corpus_translates_into_sql_that_gives_cqlhunts_rows() {
         let q = v["query"].as_str().unwrap_or_default().to_string();
         // Only the queries cqlhunt runs: those that check clean (no parameters, no saved
         // searches) and that its evaluator builds.
-        let (ast, diags) = cqlhunt::lang::parse(&q, cqlhunt::lang::ParseOptions { lenient: false });
-        if diags.iter().any(|d| d.is_error()) {
-            continue;
-        }
         let opts = cqlhunt::plan::PlanOptions { require_params: true, ..Default::default() };
-        if cqlhunt::plan::plan(&ast, &q, &opts).1.iter().any(|d| d.is_error()) {
-            continue;
-        }
-        let Ok(ir) = cqlhunt::plan::compile::compile(&ast, &opts) else { continue };
+        let Ok(ir) = cqlhunt::plan::compile::compile_text(&q, &opts) else { continue };
         if cqlhunt::eval::Executor::new(&ir, cqlhunt::eval::Ctx::default()).is_err() {
             continue;
         }

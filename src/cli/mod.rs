@@ -696,15 +696,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 };
                 let rows = server.rows(&sql).map_err(|e| format!("{name}: {e}"))?;
                 let n = rows.len();
-                let stdout = std::io::stdout();
-                let format = output.unwrap_or(if stdout.is_terminal() {
-                    output::OutFormat::Table
-                } else {
-                    output::OutFormat::Ndjson
-                });
-                let width = if format == output::OutFormat::Table { output::terminal_width() } else { 120 };
-                let mut out =
-                    output::Output::new(format, std::io::BufWriter::new(stdout.lock()), rawstring, width, wide);
+                let mut out = run::stdout_output(output, rawstring, wide);
                 let written = rows.into_iter().try_for_each(|r| out.row(r)).and_then(|_| out.finish());
                 match written {
                     Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(format!("writing output: {e}")),

@@ -207,10 +207,20 @@ pub(crate) fn spool_stdin(inputs: &mut [PathBuf]) -> Result<Option<Spool>, RunEr
 
 /// The output the options ask for: a table on a terminal, NDJSON otherwise, unless `-o`.
 pub(crate) fn open_output(opts: &RunOptions) -> Output<std::io::BufWriter<std::io::StdoutLock<'static>>> {
+    stdout_output(opts.output, opts.rawstring, opts.wide)
+}
+
+/// Standard output in the format asked for: a table on a terminal, NDJSON otherwise, unless
+/// `format`.
+pub(crate) fn stdout_output(
+    format: Option<OutFormat>,
+    rawstring: bool,
+    wide: bool,
+) -> Output<std::io::BufWriter<std::io::StdoutLock<'static>>> {
     let stdout = std::io::stdout();
-    let format = opts.output.unwrap_or(if stdout.is_terminal() { OutFormat::Table } else { OutFormat::Ndjson });
+    let format = format.unwrap_or(if stdout.is_terminal() { OutFormat::Table } else { OutFormat::Ndjson });
     let width = if format == OutFormat::Table { super::output::terminal_width() } else { 120 };
-    Output::new(format, std::io::BufWriter::with_capacity(1 << 16, stdout.lock()), opts.rawstring, width, opts.wide)
+    Output::new(format, std::io::BufWriter::with_capacity(1 << 16, stdout.lock()), rawstring, width, wide)
 }
 
 /// What the line readers need: the aidmaster table and the mapping tables.

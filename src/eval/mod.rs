@@ -673,18 +673,9 @@ pub fn run_query(
     events: Vec<Event>,
     ctx: Ctx,
 ) -> Result<(Vec<Event>, Vec<String>), String> {
-    use crate::lang::{parse, ParseOptions};
-    use crate::plan::{compile::compile, PlanOptions};
-    let (q, diags) = parse(text, ParseOptions { lenient });
-    if let Some(d) = diags.iter().find(|d| d.is_error()) {
-        return Err(format!("{}: {}", d.code, d.message));
-    }
+    use crate::plan::PlanOptions;
     let opts = PlanOptions { params: params.iter().cloned().collect(), lenient, ..PlanOptions::default() };
-    let (_, pd) = crate::plan::plan(&q, text, &opts);
-    if let Some(d) = pd.iter().find(|d| d.is_error()) {
-        return Err(format!("{}: {}", d.code, d.message));
-    }
-    let ir = compile(&q, &opts).map_err(|d| format!("{}: {}", d[0].code, d[0].message))?;
+    let ir = crate::plan::compile::compile_text(text, &opts)?;
     let mut ex = Executor::new(&ir, ctx)?;
     let rows = ex.run_all(events)?;
     let warnings = ex.ctx.warnings();

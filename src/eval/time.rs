@@ -52,6 +52,27 @@ const MONTHS: [&str; 12] = [
 ];
 const DAYS: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
 
+/// A piece of a `formatTime()` format: a character written as it is, or a conversion (`%Y` is
+/// `Conv('Y')`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TimePiece {
+    Text(char),
+    Conv(char),
+}
+
+/// A format's pieces, as [`strftime`] reads them (and the ClickHouse translation): a `%` that
+/// ends the format is text.
+pub fn time_pieces(fmt: &str) -> impl Iterator<Item = TimePiece> + '_ {
+    let mut it = fmt.chars();
+    std::iter::from_fn(move || {
+        let c = it.next()?;
+        if c != '%' {
+            return Some(TimePiece::Text(c));
+        }
+        Some(it.next().map_or(TimePiece::Text('%'), TimePiece::Conv))
+    })
+}
+
 /// Format ms since the epoch with the conversions of Java's `Formatter` for dates (which
 /// `formatTime()` documents as its format): %Y %y %C %m %d %e %j %H %I %k %l %M %S %L %N %p
 /// %a %A %b %B %h %F %T %R %r %D %c %s %Q %z %Z %n %%; others are copied as written.
@@ -67,15 +88,13 @@ pub fn strftime(fmt: &str, ms: f64, offset_min: i64) -> String {
     let jan1 = days_from_civil(y, 1, 1);
     let yday = days - jan1 + 1;
     let mut out = String::new();
-    let mut it = fmt.chars();
-    while let Some(c) = it.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let Some(k) = it.next() else {
-            out.push('%');
-            break;
+    for piece in time_pieces(fmt) {
+        let k = match piece {
+            TimePiece::Text(c) => {
+                out.push(c);
+                continue;
+            }
+            TimePiece::Conv(k) => k,
         };
         let h12 = if h % 12 == 0 { 12 } else { h % 12 };
         match k {

@@ -11,6 +11,20 @@ use crate::lang::{parse, ParseOptions};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// A query's text parsed, checked and compiled (`opts.lenient` for the seed dialect); the first
+/// error as `CODE: message`.
+pub fn compile_text(text: &str, opts: &PlanOptions) -> Result<ir::Pipeline, String> {
+    let (q, diags) = parse(text, ParseOptions { lenient: opts.lenient });
+    if let Some(d) = diags.iter().find(|d| d.is_error()) {
+        return Err(format!("{}: {}", d.code, d.message));
+    }
+    let (_, pd) = super::plan(&q, text, opts);
+    if let Some(d) = pd.iter().find(|d| d.is_error()) {
+        return Err(format!("{}: {}", d.code, d.message));
+    }
+    compile(&q, opts).map_err(|d| format!("{}: {}", d[0].code, d[0].message))
+}
+
 /// Compile a query. Errors are diagnostics (unbound parameters, bad regexes, unknown saved
 /// queries), reported all at once.
 pub fn compile(q: &Query, opts: &PlanOptions) -> Result<ir::Pipeline, Vec<Diagnostic>> {

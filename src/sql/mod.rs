@@ -49,12 +49,12 @@ pub fn to_clickhouse(p: &Pipeline, table: &str) -> Result<Sql, String> {
 /// field the table lacks reads as missing.
 pub fn to_clickhouse_over(p: &Pipeline, table: &str, columns: Option<&[String]>) -> Result<Sql, String> {
     // First pass: the fields the query names (the table's columns it reads); second: the SQL.
-    let mut probe = Tx::new(None);
+    let mut probe = Tx::new(true);
     let base = Rel { sql: String::new(), cols: Vec::new() };
     probe.pipeline(p, base)?;
     let inputs: Vec<String> =
         probe.inputs.into_iter().filter(|f| columns.is_none_or(|c| c.iter().any(|c| c == f))).collect();
-    let mut tx = Tx::new(Some(inputs.clone()));
+    let mut tx = Tx::new(false);
     let select: Vec<String> = inputs.iter().map(|c| input_column(c)).collect();
     let select = if select.is_empty() { "1 AS `_`".to_string() } else { select.join(", ") };
     let base = Rel { sql: format!("SELECT {select} FROM {table}"), cols: inputs.clone() };
@@ -62,8 +62,7 @@ pub fn to_clickhouse_over(p: &Pipeline, table: &str, columns: Option<&[String]>)
     if out.cols.is_empty() {
         return unsupported("a result without fields (a row of SQL has at least one column)");
     }
-    let cols: Vec<String> = out.cols.iter().map(|c| ident(c)).collect();
-    let cols = if cols.is_empty() { "*".to_string() } else { cols.join(", ") };
+    let cols = all(&out.cols);
     let numbers = out.cols.iter().filter(|c| tx.nums.contains(*c)).cloned().collect();
     Ok(Sql { text: format!("SELECT {cols} FROM ({})", out.sql), inputs, outputs: out.cols, numbers, events: tx.events })
 }
@@ -115,10 +114,10 @@ struct Rel {
 type Env = Vec<(String, String)>;
 
 struct Tx {
-    /// The fields named (first pass).
+    /// The fields named before any aggregate (first pass): the table's columns the query reads.
     inputs: BTreeSet<String>,
-    /// The table's columns (second pass).
-    known: Option<Vec<String>>,
+    /// The first pass, which only gathers `inputs` (its SQL is thrown away).
+    first_pass: bool,
     fresh: usize,
     /// No step has made rows of other than events yet.
     events: bool,
@@ -131,9 +130,9 @@ fn unsupported<T>(what: impl std::fmt::Display) -> Result<T, String> {
 }
 
 impl Tx {
-    fn new(known: Option<Vec<String>>) -> Tx {
+    fn new(first_pass: bool) -> Tx {
         let nums = BTreeSet::from(["@timestamp".to_string()]);
-        Tx { inputs: BTreeSet::new(), known, fresh: 0, events: true, nums }
+        Tx { inputs: BTreeSet::new(), first_pass, fresh: 0, events: true, nums }
     }
 
     fn name(&mut self) -> String {
@@ -151,7 +150,7 @@ impl Tx {
         if cols.iter().any(|c| c == f) {
             return ident(f);
         }
-        if self.events && self.known.is_none() {
+        if self.events && self.first_pass {
             self.inputs.insert(f.to_string());
         }
         "CAST(NULL AS Nullable(String))".to_string()
@@ -805,7 +804,7 @@ impl Tx {
                 let r = format!("replaceRegexpAll({v}, {}, {})", lit(&re2(rx.compiled())?), lit(&with));
                 Ok(vec![(out.clone(), self.kept(&out, r, env, cols))])
             }
-            name @ ("lower" | "upper" | "length" | "if" | "format" | "concat" | "coalesce" | "formatTime") => {
+            name if VALUE_FUNCTIONS.contains(&name) => {
                 let out = text(c, "as").unwrap_or_else(|| format!("_{name}"));
                 let v = self.call_value(c, env, cols)?;
                 Ok(vec![(out.clone(), self.kept(&out, v, env, cols))])
@@ -916,15 +915,13 @@ impl Tx {
         let zone = if offset == 0 { "UTC".to_string() } else { format!("GMT{sign}{oh:02}:{om:02}") };
         let mut parts = vec!["''".to_string()];
         let mut run = String::new();
-        let mut chars = fmt.chars();
-        while let Some(ch) = chars.next() {
-            if ch != '%' {
-                run.push(ch);
-                continue;
-            }
-            let Some(k) = chars.next() else {
-                run.push('%');
-                break;
+        for p in crate::eval::time::time_pieces(&fmt) {
+            let k = match p {
+                crate::eval::time::TimePiece::Text(ch) => {
+                    run.push(ch);
+                    continue;
+                }
+                crate::eval::time::TimePiece::Conv(k) => k,
             };
             let piece = match k {
                 'Y' | 'm' | 'd' | 'H' | 'M' | 'S' | 'F' | 'T' | 'R' | 'D' | 'j' | 'y' | 'C' | 'I' => {
@@ -994,14 +991,7 @@ impl Tx {
                 Some(n) => lit(&crate::event::format_num(n)),
                 None => self.field(w, env, cols),
             },
-            Expr::Call(c)
-                if matches!(
-                    c.name.as_str(),
-                    "lower" | "upper" | "length" | "if" | "format" | "concat" | "coalesce" | "formatTime"
-                ) =>
-            {
-                self.call_value(c, env, cols)?
-            }
+            Expr::Call(c) if VALUE_FUNCTIONS.contains(&c.name.as_str()) => self.call_value(c, env, cols)?,
             Expr::Call(c) if matches!(c.name.as_str(), "regex" | "in" | "test") => {
                 format!("if({}, 'true', 'false')", self.filter_call(c, env, cols)?)
             }
@@ -1307,11 +1297,12 @@ fn project(rel: Rel, fields: &[String]) -> Rel {
     Rel { sql: format!("SELECT {list} FROM ({})", rel.sql), cols: fields.to_vec() }
 }
 
+/// The functions that write one value ([`Tx::call_value`]): as steps and in expressions.
+const VALUE_FUNCTIONS: &[&str] = &["lower", "upper", "length", "if", "format", "concat", "coalesce", "formatTime"];
+
+/// Steps that write fields: the value functions, `default` and `replace`.
 fn is_transform(c: &Call) -> bool {
-    matches!(
-        c.name.as_str(),
-        "lower" | "upper" | "length" | "if" | "default" | "format" | "concat" | "coalesce" | "replace" | "formatTime"
-    )
+    VALUE_FUNCTIONS.contains(&c.name.as_str()) || matches!(c.name.as_str(), "default" | "replace")
 }
 
 fn text(c: &Call, name: &str) -> Option<String> {
@@ -1333,19 +1324,8 @@ fn limit(c: &Call, default: usize) -> Result<usize, String> {
 /// [`to_clickhouse`] of a query's text: parsed, checked and compiled as `run` does (the first
 /// error as `CODE: message`).
 pub fn translate(text: &str, lenient: bool, table: &str) -> Result<Sql, String> {
-    use crate::lang::{parse, ParseOptions};
-    use crate::plan::{compile::compile, PlanOptions};
-    let (q, diags) = parse(text, ParseOptions { lenient });
-    if let Some(d) = diags.iter().find(|d| d.is_error()) {
-        return Err(format!("{}: {}", d.code, d.message));
-    }
-    let opts = PlanOptions { lenient, require_params: true, ..PlanOptions::default() };
-    let (_, pd) = crate::plan::plan(&q, text, &opts);
-    if let Some(d) = pd.iter().find(|d| d.is_error()) {
-        return Err(format!("{}: {}", d.code, d.message));
-    }
-    let ir = compile(&q, &opts).map_err(|d| format!("{}: {}", d[0].code, d[0].message))?;
-    to_clickhouse(&ir, table)
+    let opts = crate::plan::PlanOptions { lenient, require_params: true, ..Default::default() };
+    to_clickhouse(&crate::plan::compile::compile_text(text, &opts)?, table)
 }
 
 #[cfg(test)]
